@@ -1,0 +1,392 @@
+//! Typed settings: built-in defaults < TOML file < `KAKARI_*` environment < command-line flags.
+//!
+//! Everything is validated once at start-up, and every problem names the key to fix in
+//! Japanese and English, because the reader is an IT staff member at a prefecture who has
+//! never seen the code.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every environment variable the product reads. Anything else starting with `KAKARI_`
+/// is a typo that would otherwise be ignored silently.
+pub const ENV_KEYS: &[&str] = &[
+    "KAKARI_CONFIG",
+    "KAKARI_DATA_DIR",
+    "KAKARI_BIND",
+    "KAKARI_POOL_SIZE",
+    "KAKARI_WORKERS",
+    "KAKARI_LOG",
+    "KAKARI_PUBLIC_URL",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("設定ファイル {path} が見つかりません (config file {path} not found)")]
+    FileMissing { path: String },
+    #[error("設定ファイル {path} を読めません: {reason} (cannot read config file {path})")]
+    FileUnreadable { path: String, reason: String },
+    #[error("設定ファイル {path} の書式が正しくありません: {reason} (invalid config file {path})")]
+    FileInvalid { path: String, reason: String },
+    #[error("未知の環境変数 {key} があります。綴りを確認してください (unknown setting {key}; known: {known})")]
+    UnknownEnv { key: String, known: String },
+    #[error("設定 {key} の値 '{value}' が正しくありません: {expected} (invalid value for {key})")]
+    InvalidValue {
+        key: String,
+        value: String,
+        expected: String,
+    },
+}
+
+/// The optional TOML file. Unknown keys are rejected so that a typo cannot pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    bind: Option<String>,
+    pool_size: Option<u32>,
+    workers: Option<usize>,
+    log: Option<String>,
+    public_url: Option<String>,
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    /// `None` means the SQLite file inside `data_dir`.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    pub pool_size: u32,
+    pub workers: usize,
+    pub log: String,
+    /// The address people type, used in mails and printed at start.
+    pub public_url: Option<String>,
+    /// Where each value came from, for `kakari config check`.
+    pub sources: BTreeMap<&'static str, String>,
+}
+
+impl Settings {
+    /// Loads settings from the real process environment.
+    pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("KAKARI_") || k == "DATABASE_URL")
+            .collect();
+        Self::load_from(overrides, &env)
+    }
+
+    /// Loads settings from an explicit environment map (testable without touching the
+    /// process environment).
+    pub fn load_from(
+        overrides: &Overrides,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        for key in env.keys() {
+            if key.starts_with("KAKARI_") && !ENV_KEYS.contains(&key.as_str()) {
+                return Err(ConfigError::UnknownEnv {
+                    key: key.clone(),
+                    known: ENV_KEYS.join(", "),
+                });
+            }
+        }
+        let config_path = overrides
+            .config_file
+            .clone()
+            .or_else(|| env.get("KAKARI_CONFIG").map(PathBuf::from));
+        let file = match &config_path {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+
+        let mut sources = BTreeMap::new();
+        let mut pick = |key: &'static str,
+                        cli: Option<String>,
+                        env_key: &str,
+                        file_value: Option<String>,
+                        default: Option<String>|
+         -> Option<String> {
+            let (value, source) = if let Some(v) = cli {
+                (Some(v), "コマンドライン (command line)".to_string())
+            } else if let Some(v) = env.get(env_key) {
+                (Some(v.clone()), format!("環境変数 {env_key}"))
+            } else if let Some(v) = file_value {
+                (Some(v), "設定ファイル (config file)".to_string())
+            } else {
+                (default, "既定値 (default)".to_string())
+            };
+            sources.insert(key, source);
+            value
+        };
+
+        let data_dir = pick(
+            "data_dir",
+            overrides
+                .data_dir
+                .as_ref()
+                .map(|p| p.to_string_lossy().into()),
+            "KAKARI_DATA_DIR",
+            file.data_dir.map(|p| p.to_string_lossy().into()),
+            Some("./data".into()),
+        )
+        .unwrap_or_default();
+        let database_url = pick(
+            "database_url",
+            overrides.database_url.clone(),
+            "DATABASE_URL",
+            file.database_url,
+            None,
+        )
+        .filter(|s| !s.trim().is_empty());
+        let bind = pick(
+            "bind",
+            overrides.bind.clone(),
+            "KAKARI_BIND",
+            file.bind,
+            Some("127.0.0.1:8080".into()),
+        )
+        .unwrap_or_default();
+        let pool_size = pick(
+            "pool_size",
+            None,
+            "KAKARI_POOL_SIZE",
+            file.pool_size.map(|v| v.to_string()),
+            Some("16".into()),
+        )
+        .unwrap_or_default();
+        let workers = pick(
+            "workers",
+            None,
+            "KAKARI_WORKERS",
+            file.workers.map(|v| v.to_string()),
+            Some("0".into()),
+        )
+        .unwrap_or_default();
+        let log = pick(
+            "log",
+            None,
+            "KAKARI_LOG",
+            file.log,
+            Some("info".into()),
+        )
+        .unwrap_or_default();
+        let public_url = pick(
+            "public_url",
+            None,
+            "KAKARI_PUBLIC_URL",
+            file.public_url,
+            None,
+        );
+
+        if data_dir.trim().is_empty() {
+            return Err(invalid("data_dir", &data_dir, "空にできません (must not be empty)"));
+        }
+        let bind: SocketAddr = bind.trim().parse().map_err(|_| {
+            invalid(
+                "bind",
+                &bind,
+                "「アドレス:ポート」の形式で指定してください 例 127.0.0.1:8080 (expected host:port)",
+            )
+        })?;
+        let pool_size: u32 = match pool_size.trim().parse() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                return Err(invalid(
+                    "pool_size",
+                    &pool_size,
+                    "1〜200 の整数 (an integer 1-200)",
+                ));
+            }
+        };
+        let workers: usize = match workers.trim().parse() {
+            Ok(n) if n <= 256 => n,
+            _ => {
+                return Err(invalid(
+                    "workers",
+                    &workers,
+                    "0〜256 の整数。0 は CPU 数 (an integer 0-256; 0 = number of CPUs)",
+                ));
+            }
+        };
+        if let Some(url) = &database_url {
+            crate::db::DatabaseUrl::parse(url, Path::new(&data_dir))
+                .map_err(|e| invalid("database_url", url, &e.to_string()))?;
+        }
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "public_url",
+                url,
+                "http:// または https:// で始まる URL (an http(s) URL)",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .map_err(|_| invalid("log", &log, "info, debug, warn などのログ指定 (a log filter)"))?;
+
+        Ok(Settings {
+            data_dir: PathBuf::from(data_dir),
+            database_url,
+            bind,
+            pool_size,
+            workers,
+            log,
+            public_url,
+            sources,
+        })
+    }
+
+    /// The database this deployment uses, resolved against the data directory.
+    pub fn database(&self) -> crate::db::DatabaseUrl {
+        match &self.database_url {
+            Some(url) => crate::db::DatabaseUrl::parse(url, &self.data_dir)
+                .unwrap_or_else(|_| crate::db::DatabaseUrl::default_sqlite(&self.data_dir)),
+            None => crate::db::DatabaseUrl::default_sqlite(&self.data_dir),
+        }
+    }
+
+    /// The URL to print for people: the configured public URL, or the bind address.
+    pub fn display_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}/", self.bind),
+        }
+    }
+}
+
+fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::FileMissing { path: shown });
+        }
+        Err(e) => {
+            return Err(ConfigError::FileUnreadable {
+                path: shown,
+                reason: e.to_string(),
+            });
+        }
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::FileInvalid {
+        path: shown,
+        reason: e.message().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_anything() {
+        let s = Settings::load_from(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn command_line_beats_environment() {
+        let o = Overrides {
+            bind: Some("127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        let s = Settings::load_from(&o, &env(&[("KAKARI_BIND", "127.0.0.1:7000")])).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        let s = Settings::load_from(
+            &Overrides::default(),
+            &env(&[("KAKARI_BIND", "127.0.0.1:7000")]),
+        )
+        .unwrap();
+        assert_eq!(s.bind.port(), 7000);
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named() {
+        let err = Settings::load_from(&Overrides::default(), &env(&[("KAKARI_BNID", "x")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("KAKARI_BNID"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("KAKARI_BIND", "localhost", "bind"),
+            ("KAKARI_POOL_SIZE", "0", "pool_size"),
+            ("KAKARI_WORKERS", "many", "workers"),
+            ("DATABASE_URL", "mysql://x/y", "database_url"),
+            ("KAKARI_PUBLIC_URL", "example.jp", "public_url"),
+        ];
+        for (key, value, name) in cases {
+            let err = Settings::load_from(&Overrides::default(), &env(&[(key, value)]))
+                .expect_err(key);
+            match err {
+                ConfigError::InvalidValue { key, .. } => assert_eq!(key, name),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error() {
+        let o = Overrides {
+            config_file: Some(PathBuf::from("/nonexistent/kakari.toml")),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Settings::load_from(&o, &env(&[])),
+            Err(ConfigError::FileMissing { .. })
+        ));
+    }
+
+    #[test]
+    fn file_with_unknown_key_is_rejected_and_known_keys_apply() {
+        let dir = std::env::temp_dir().join(format!("kakari-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "bnid = \"127.0.0.1:1\"\n").unwrap();
+        let o = Overrides {
+            config_file: Some(bad),
+            ..Default::default()
+        };
+        let err = Settings::load_from(&o, &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
+
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "bind = \"127.0.0.1:8181\"\npool_size = 4\n").unwrap();
+        let o = Overrides {
+            config_file: Some(good),
+            ..Default::default()
+        };
+        let s = Settings::load_from(&o, &env(&[])).unwrap();
+        assert_eq!(s.bind.port(), 8181);
+        assert_eq!(s.pool_size, 4);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

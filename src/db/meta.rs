@@ -1,0 +1,33 @@
+//! Deployment facts stored as key/value pairs (`demo`, `demo_seed`, …).
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::meta;
+
+pub const DEMO: &str = "demo";
+pub const DEMO_SEED: &str = "demo_seed";
+
+pub fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+    meta::table
+        .find(key)
+        .select(meta::value)
+        .first(conn)
+        .optional()
+}
+
+pub fn set(conn: &mut DbConnection, key: &str, value: &str) -> QueryResult<()> {
+    crate::per_backend!(conn, |c| {
+        diesel::insert_into(meta::table)
+            .values((meta::key.eq(key), meta::value.eq(value)))
+            .on_conflict(meta::key)
+            .do_update()
+            .set(meta::value.eq(value))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+pub fn is_demo(conn: &mut DbConnection) -> QueryResult<bool> {
+    Ok(get(conn, DEMO)?.as_deref() == Some("true"))
+}

@@ -1,0 +1,322 @@
+//! The database layer: one connection type over SQLite and PostgreSQL, its pool, the
+//! embedded migrations, and one module per table or aggregate.
+//!
+//! Queries are written once against [`DbConnection`]; where the SQL must differ per
+//! backend, [`per_backend!`] expands the same diesel expression for each variant.
+
+pub mod areas;
+pub mod backup;
+pub mod institutions;
+pub mod meta;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// The connection every query uses. The derive gives it diesel's `Connection` for the
+/// common subset of both backends.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// Runs the same block against whichever backend `$conn` holds, with `$c` bound to the
+/// concrete connection. For SQL that the multi-backend cannot express (batch inserts,
+/// `ON CONFLICT`, `RETURNING`).
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "DATABASE_URL '{0}' は使えません。sqlite://ファイル名 または postgres://ユーザ@ホスト/DB名 を指定してください (unsupported database URL; use sqlite://FILE or postgres://...)"
+    )]
+    UnsupportedUrl(String),
+    #[error("データディレクトリ {path} を作成できません: {reason} (cannot create data directory)")]
+    DataDir { path: String, reason: String },
+    #[error("データディレクトリ {path} に書き込めません: {reason} (data directory is not writable)")]
+    NotWritable { path: String, reason: String },
+    #[error("データベースに接続できません: {0} (cannot connect to the database)")]
+    Connect(String),
+    #[error("マイグレーションに失敗しました: {0} (migration failed)")]
+    Migration(String),
+    #[error("データベースの処理に失敗しました: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("データベース接続プールのエラー: {0}")]
+    Pool(#[from] r2d2::PoolError),
+}
+
+/// Which database a URL names. Anything that is not clearly one of the two is refused, so
+/// a typo never creates a stray SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str, data_dir: &Path) -> Result<DatabaseUrl, DbError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| DbError::UnsupportedUrl(url.to_string()))?;
+        if path.is_empty() || path.contains('?') || path == ":memory:" {
+            return Err(DbError::UnsupportedUrl(url.to_string()));
+        }
+        let path = PathBuf::from(path);
+        let _ = data_dir;
+        Ok(DatabaseUrl::Sqlite(path))
+    }
+
+    pub fn default_sqlite(data_dir: &Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(data_dir.join("kakari.sqlite3"))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(_))
+    }
+
+    /// A form safe to print: the password of a PostgreSQL URL is hidden.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
+
+    /// Makes sure a SQLite file can be created, with a clear message when it cannot.
+    /// PostgreSQL needs nothing on disk.
+    pub fn prepare(&self) -> Result<(), DbError> {
+        let DatabaseUrl::Sqlite(path) = self else {
+            return Ok(());
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| DbError::DataDir {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        // Probe writability before SQLite creates anything, so that a read-only directory
+        // fails with a message instead of a half-created database.
+        let probe = dir.join(format!(".kakari-write-test-{}", std::process::id()));
+        std::fs::write(&probe, b"").map_err(|e| DbError::NotWritable {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Builds exactly the backend the URL names (the derived `establish` would try each
+/// backend in turn, and SQLite accepts any string as a file name).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Manager {
+        Manager { url }
+    }
+
+    pub fn connect(&self) -> Result<DbConnection, DbError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                c.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;",
+                )
+                .map_err(|e| DbError::Connect(e.to_string()))?;
+                Ok(DbConnection::Sqlite(c))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(|e| DbError::Connect(redact_password(&e.to_string()))),
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        Manager::connect(self)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Applies every pending migration of the backend the URL names.
+pub fn migrate(url: &DatabaseUrl) -> Result<usize, DbError> {
+    url.prepare()?;
+    let mut conn = Manager::new(url.clone()).connect()?;
+    let applied = match &mut conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Whether migrations are still pending (`serve` on PostgreSQL never migrates by itself:
+/// a production schema change is the operator's decision, made with `kakari migrate`).
+pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> {
+    let pending = match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    };
+    pending.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Every table, children before parents: the order in which `wipe` empties them.
+/// A new table must be added here (a test checks the list against the migrations).
+pub const TABLES_CHILDREN_FIRST: &[&str] = &["institutions", "areas", "meta"];
+
+/// Deletes every row of every table (for `kakari demo --reset`), inside the caller's
+/// transaction.
+pub fn wipe(conn: &mut DbConnection) -> QueryResult<()> {
+    for table in TABLES_CHILDREN_FIRST {
+        // Table names come from the constant above, never from input.
+        diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// True when no prefecture has been installed yet.
+pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
+    use schema::areas;
+    let n: i64 = areas::table.count().get_result(conn)?;
+    Ok(n == 0)
+}
+
+pub fn build_pool(url: &DatabaseUrl, size: u32) -> Result<Pool, DbError> {
+    let manager = Manager::new(url.clone());
+    // A SQLite file has one writer; a few connections serve many readers in WAL mode.
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| DbError::Connect(e.to_string()))
+}
+
+/// Runs `f` in one transaction that takes SQLite's write lock at once: a deferred
+/// transaction that writes later can fail with SQLITE_BUSY instead of waiting its turn.
+/// On PostgreSQL it is an ordinary transaction.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConnection::Sqlite(sqlite) = conn else {
+        unreachable_backend_change()
+    };
+    match result {
+        Ok(value) => {
+            <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction(
+                sqlite,
+            )?;
+            Ok(value)
+        }
+        Err(e) => {
+            <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction(
+                sqlite,
+            )?;
+            Err(e)
+        }
+    }
+}
+
+/// `f` receives `&mut DbConnection` and cannot swap the variant out from under us in any
+/// sensible program; if it does, aborting beats committing to the wrong database.
+#[cold]
+fn unreachable_backend_change() -> ! {
+    std::process::abort()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_strictly() {
+        let dir = Path::new("/data");
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x.db", dir).unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("x.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///abs/x.db", dir).unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/abs/x.db"))
+        );
+        assert!(DatabaseUrl::parse("postgres://u@h/db", dir).unwrap() != DatabaseUrl::Sqlite(PathBuf::new()));
+        for bad in ["mysql://x", "postgre://x", "x.db", "sqlite://", "sqlite::memory:", ""] {
+            assert!(DatabaseUrl::parse(bad, dir).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_password("postgres://kakari:secret@db/kakari"),
+            "postgres://kakari:***@db/kakari"
+        );
+        assert_eq!(redact_password("postgres://kakari@db/k"), "postgres://kakari@db/k");
+    }
+}

@@ -1,0 +1,12 @@
+//! Kakari: the prefecture back office for the かかりつけ医機能報告.
+//!
+//! Data flows one way: `web` → `domain` ← `db`. `domain` is pure and never imports the
+//! other two.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod web;

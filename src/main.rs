@@ -1,0 +1,190 @@
+//! The `kakari` command.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use kakari::config::{Overrides, Settings};
+use kakari::db::{self, DatabaseUrl};
+use kakari::{app, demo};
+
+#[derive(Parser)]
+#[command(
+    name = "kakari",
+    version,
+    about = "Kakari: かかりつけ医機能報告の都道府県バックオフィス"
+)]
+struct Cli {
+    /// Settings file (TOML). Also KAKARI_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite file, mail files). Also KAKARI_DATA_DIR; default ./data.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://FILE or postgres://…). Also DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web application (SQLite is created and migrated automatically).
+    Serve {
+        /// Address to listen on. Also KAKARI_BIND; default 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Load the demo prefecture first if the database is empty.
+        #[arg(long)]
+        demo: bool,
+        /// Institutions in the demo (with --demo).
+        #[arg(long, default_value_t = demo::DEFAULT_INSTITUTIONS)]
+        institutions: usize,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load the demo prefecture (鹿児島県) with synthetic institutions.
+    Demo {
+        #[arg(long, default_value_t = demo::DEFAULT_INSTITUTIONS)]
+        institutions: usize,
+        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        seed: u64,
+        /// Delete all existing data first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Copy a live SQLite database to FILE (PostgreSQL: use pg_dump).
+    Backup { file: PathBuf },
+    /// Settings.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the settings and show where each value comes from.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bind = match &cli.command {
+        Command::Serve { bind, .. } => bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        config_file: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        bind,
+    };
+    let settings = match Settings::load(&overrides) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    init_logging(&settings.log);
+    match run(cli.command, settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "エラー: {message}");
+    ExitCode::FAILURE
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(command: Command, settings: Settings) -> Result<(), String> {
+    match command {
+        Command::Serve {
+            demo: with_demo,
+            institutions,
+            ..
+        } => serve(settings, with_demo, institutions),
+        Command::Migrate => {
+            let url = settings.database();
+            let applied = db::migrate(&url).map_err(|e| e.to_string())?;
+            println!("マイグレーション完了: {applied} 件適用 ({})", url.redacted());
+            Ok(())
+        }
+        Command::Demo {
+            institutions,
+            seed,
+            reset,
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let report = demo::load(&mut conn, institutions, seed, reset).map_err(|e| e.to_string())?;
+            println!(
+                "デモデータを読み込みました: 鹿児島県, 医療機関 {} 件 (seed {seed}, {:.1} 秒)",
+                report.institutions, report.seconds
+            );
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let DatabaseUrl::Sqlite(source) = settings.database() else {
+                return Err(db::backup::BackupError::NotSqlite.to_string());
+            };
+            let bytes = db::backup::backup_sqlite(&source, &file).map_err(|e| e.to_string())?;
+            println!("バックアップを作成しました: {} ({bytes} bytes)", file.display());
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!("設定は有効です (settings are valid)");
+            println!("  data_dir     = {}", settings.data_dir.display());
+            println!("  database     = {}", settings.database().redacted());
+            println!("  bind         = {}", settings.bind);
+            println!("  pool_size    = {}", settings.pool_size);
+            println!("  workers      = {}", settings.workers);
+            println!("  log          = {}", settings.log);
+            println!("  public_url   = {}", settings.display_url());
+            println!("由来 (sources):");
+            for (key, source) in &settings.sources {
+                println!("  {key:<12} {source}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings, with_demo: bool, institutions: usize) -> Result<(), String> {
+    // Bind first: a port in use should fail before anything touches the database.
+    let listener = app::bind(settings.bind).map_err(|e| e.to_string())?;
+    let (url, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+    if with_demo {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        if db::is_empty(&mut conn).map_err(|e| e.to_string())? {
+            println!("デモデータを作成しています… (loading the demo prefecture)");
+            let report = demo::load(&mut conn, institutions, demo::DEFAULT_SEED, false)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "デモデータ: 鹿児島県, 医療機関 {} 件 ({:.1} 秒)",
+                report.institutions, report.seconds
+            );
+        }
+    }
+    let url_text = settings.display_url();
+    let database = url.redacted();
+    let server = app::serve(settings, url, pool, listener).map_err(|e| e.to_string())?;
+    println!("Kakari を起動しました: {url_text}  (データベース: {database})");
+    println!("停止するには Ctrl+C を押してください。");
+    actix_web::rt::System::new()
+        .block_on(server)
+        .map_err(|e| e.to_string())
+}

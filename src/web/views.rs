@@ -1,0 +1,111 @@
+//! Templates (embedded in the binary, compiled once) and the helpers pages share.
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use rand::Rng;
+use tera::{Context, Tera};
+
+use crate::domain::wareki;
+
+/// The templates ship inside the binary: one file to install, nothing to lose.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+];
+
+static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html"]);
+    tera.add_raw_templates(TEMPLATES.iter().copied())
+        .map_err(|e| format!("{e:?}"))?;
+    tera.register_filter("fy", fy_filter);
+    tera.register_filter("fy_full", fy_full_filter);
+    Ok(tera)
+});
+
+/// Compiles the templates now rather than on the first request; a broken template
+/// stops start-up with its error.
+pub fn init() -> Result<(), String> {
+    TERA.as_ref().map(|_| ()).map_err(Clone::clone)
+}
+
+fn fy_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let fy = value.as_i64().ok_or_else(|| tera::Error::msg("fy: not a number"))?;
+    Ok(tera::Value::String(wareki::fiscal_year_label(fy as i32)))
+}
+
+fn fy_full_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let fy = value.as_i64().ok_or_else(|| tera::Error::msg("fy_full: not a number"))?;
+    Ok(tera::Value::String(wareki::fiscal_year_full(fy as i32)))
+}
+
+/// What every page's layout needs.
+#[derive(Debug, Clone, serde::Serialize, Default)]
+pub struct Layout {
+    pub prefecture: Option<String>,
+    pub demo: bool,
+    pub today: String,
+    pub version: &'static str,
+}
+
+impl Layout {
+    pub fn new(prefecture: Option<String>, demo: bool) -> Layout {
+        Layout {
+            prefecture,
+            demo,
+            today: wareki::date_wareki(wareki::today_jst(chrono::Utc::now())),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
+    match TERA.as_ref() {
+        Ok(tera) => tera.render(name, ctx),
+        Err(e) => Err(tera::Error::msg(e.clone())),
+    }
+}
+
+pub fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type(ContentType::html()).body(body)
+}
+
+/// A short number a user can read out on the phone; it is also in the log line.
+pub fn reference_number() -> String {
+    let n: u32 = rand::rng().random_range(0..100_000_000);
+    format!("{:04}-{:04}", n / 10_000, n % 10_000)
+}
+
+fn error_texts(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => ("入力内容を処理できませんでした", "入力内容を確認して、もう一度お試しください。"),
+        403 => ("この操作は許可されていません", "この画面を開く権限がありません。必要な場合は管理者にお問い合わせください。"),
+        404 => ("ページが見つかりません", "お探しのページは存在しないか、移動または削除された可能性があります。"),
+        405 => ("この方法では操作できません", "画面のボタンやリンクから操作してください。"),
+        409 => ("他の操作と重なりました", "画面を開き直して最新の内容を確認してください。"),
+        413 => ("ファイルが大きすぎます", "ファイルの大きさの上限を超えています。"),
+        _ if status.is_server_error() => ("システムエラーが発生しました", "しばらく時間をおいてから、もう一度お試しください。続く場合は問い合わせ番号を添えて管理者にご連絡ください。"),
+        _ => ("処理できませんでした", "もう一度お試しください。"),
+    }
+}
+
+/// The Japanese error page. Falls back to plain text if even the template fails, so an
+/// error page can never itself fail.
+pub fn error_page(status: StatusCode, detail: Option<&str>, reference: Option<&str>) -> HttpResponse {
+    let (title, message) = error_texts(status);
+    let mut ctx = Context::new();
+    ctx.insert("layout", &Layout::new(None, false));
+    ctx.insert("status", &status.as_u16());
+    ctx.insert("title", title);
+    ctx.insert("message", message);
+    ctx.insert("detail", &detail);
+    ctx.insert("reference", &reference);
+    let body = render("error.html", &ctx).unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
+    HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(body)
+}
