@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{self, ErrorHandlerResponse, ErrorHandlers, Next};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, guard, web};
 
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbConnection, Pool};
@@ -41,9 +41,31 @@ impl AppState {
 
 /// Every route of the application, in one place.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::home))
-        .route("/health", web::get().to(pages::health))
-        .route("/static/app.css", web::get().to(pages::stylesheet));
+    cfg.service(page("/").to(pages::home))
+        .service(page("/health").to(pages::health))
+        .service(page("/static/app.css").to(pages::stylesheet));
+}
+
+/// A resource answering GET and HEAD; any other method gets 405 (not 404), as HTTP says.
+fn page(path: &str) -> PageResource {
+    PageResource(path.to_string())
+}
+
+struct PageResource(String);
+
+impl PageResource {
+    fn to<F, Args>(self, handler: F) -> actix_web::Resource
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        web::resource(self.0).route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(handler),
+        )
+    }
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

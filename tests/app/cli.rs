@@ -1,0 +1,167 @@
+//! The `kakari` command: bad input stops with one clear line and creates nothing.
+
+use std::process::{Command, Output};
+
+use crate::support::{TestApp, TestDb};
+
+fn kakari(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kakari"));
+    cmd.args(args);
+    for key in ["DATABASE_URL", "KAKARI_DATA_DIR", "KAKARI_BIND", "KAKARI_CONFIG"] {
+        cmd.env_remove(key);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run kakari")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One line, starting with エラー, naming what to fix.
+fn assert_clear_failure(out: &Output, must_name: &str) {
+    assert!(!out.status.success(), "should fail: {}", stderr(out));
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    assert!(lines[0].starts_with("エラー: "), "{err}");
+    assert!(err.contains(must_name), "should name {must_name}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn mistyped_database_url_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = kakari(
+        &["migrate", "--data-dir", data.to_str().unwrap()],
+        &[("DATABASE_URL", "postgress://localhost/kakari")],
+    );
+    assert_clear_failure(&out, "database_url");
+    assert!(!data.exists(), "no data directory may be created");
+}
+
+#[test]
+fn unwritable_data_directory_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where the data directory should be: cannot be created as a directory.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let data = blocker.join("data");
+    let out = kakari(&["migrate", "--data-dir", data.to_str().unwrap()], &[]);
+    assert_clear_failure(&out, "データディレクトリ");
+}
+
+#[test]
+fn missing_config_file_and_unknown_setting_are_named() {
+    let out = kakari(&["config", "check", "--config", "/nonexistent/kakari.toml"], &[]);
+    assert_clear_failure(&out, "/nonexistent/kakari.toml");
+
+    let out = kakari(&["config", "check"], &[("KAKARI_BNID", "127.0.0.1:1")]);
+    assert_clear_failure(&out, "KAKARI_BNID");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kakari.toml");
+    std::fs::write(&file, "bind = \"127.0.0.1:8080\"\nport = 1\n").unwrap();
+    let out = kakari(&["config", "check", "--config", file.to_str().unwrap()], &[]);
+    assert_clear_failure(&out, "port");
+}
+
+#[test]
+fn config_check_shows_values_and_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kakari(
+        &["config", "check", "--data-dir", dir.path().to_str().unwrap()],
+        &[("KAKARI_BIND", "127.0.0.1:9999")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("127.0.0.1:9999"));
+    assert!(text.contains("環境変数 KAKARI_BIND"));
+    assert!(text.contains("kakari.sqlite3"));
+}
+
+#[test]
+fn port_in_use_is_reported_before_touching_the_database() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = kakari(
+        &["serve", "--bind", &addr, "--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    assert_clear_failure(&out, &addr);
+    assert!(!data.exists());
+}
+
+#[test]
+fn demo_and_migrate_work_against_the_configured_database() {
+    let db = TestDb::new();
+    let data = db.data_dir();
+    let envs = [("DATABASE_URL", db.url.as_str())];
+    let args = |cmd: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.push("--data-dir".into());
+        v.push(data.display().to_string());
+        v
+    };
+    let run = |cmd: &[&'static str]| {
+        let a = args(cmd);
+        kakari(&a.iter().map(String::as_str).collect::<Vec<_>>(), &envs)
+    };
+    let out = run(&["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["demo", "--institutions", "250", "--seed", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("250 件"));
+    // Not empty any more: refused without --reset.
+    let out = run(&["demo", "--institutions", "10"]);
+    assert_clear_failure(&out, "--reset");
+    let out = run(&["demo", "--institutions", "10", "--reset"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn backup_copies_a_live_database() {
+    let app = TestApp::spawn_with(|conn| {
+        kakari::demo::load(conn, 200, 2, false).unwrap();
+    });
+    if app.db.is_postgres() {
+        // PostgreSQL deployments use pg_dump; the command says so.
+        let out = kakari(
+            &["backup", "/tmp/never-written.sqlite3"],
+            &[("DATABASE_URL", app.db.url.as_str())],
+        );
+        assert_clear_failure(&out, "pg_dump");
+        return;
+    }
+    // Keep the server busy while the copy runs.
+    for _ in 0..5 {
+        assert_eq!(app.get("/").status(), 200);
+    }
+    let target = app.db.data_dir().join("copy.sqlite3");
+    let out = kakari(
+        &["backup", target.to_str().unwrap()],
+        &[("DATABASE_URL", app.db.url.as_str())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(app.get("/health").status().is_success());
+
+    use diesel::prelude::*;
+    let mut copy = diesel::SqliteConnection::establish(target.to_str().unwrap()).unwrap();
+    let n: i64 = kakari::db::schema::institutions::table
+        .count()
+        .get_result(&mut copy)
+        .unwrap();
+    assert_eq!(n, 200);
+
+    // An existing file is never overwritten.
+    let out = kakari(
+        &["backup", target.to_str().unwrap()],
+        &[("DATABASE_URL", app.db.url.as_str())],
+    );
+    assert_clear_failure(&out, "既に存在します");
+}

@@ -1,0 +1,8 @@
+//! The one integration test binary: the real application on a real database (a temporary
+//! SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), driven over
+//! HTTP and through the `kakari` command.
+
+mod browser;
+mod cli;
+mod foundation;
+mod support;

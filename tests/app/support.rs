@@ -1,0 +1,168 @@
+//! Test fixtures: a fresh database per test and the app served on a free port.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::Connection;
+use diesel::RunQueryDsl;
+use kakari::config::{Overrides, Settings};
+use kakari::db::{self, DatabaseUrl, DbConnection, Pool};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let name = format!(
+                    "kakari_t_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst)
+                );
+                let mut admin = diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&mut admin)
+                    .expect("drop old test db");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test db");
+                let (prefix, _) = base.rsplit_once('/').expect("database URL has a /dbname");
+                TestDb {
+                    url: format!("{prefix}/{name}"),
+                    dir,
+                    pg_admin: Some((base, name)),
+                }
+            }
+            _ => {
+                let url = format!("sqlite://{}", dir.path().join("kakari.sqlite3").display());
+                TestDb {
+                    url,
+                    dir,
+                    pg_admin: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg_admin.is_some()
+    }
+
+    pub fn database(&self) -> DatabaseUrl {
+        DatabaseUrl::parse(&self.url, self.dir.path()).expect("valid url")
+    }
+
+    pub fn settings(&self) -> Settings {
+        let overrides = Overrides {
+            config_file: None,
+            data_dir: Some(self.dir.path().to_path_buf()),
+            database_url: Some(self.url.clone()),
+            bind: Some("127.0.0.1:0".into()),
+        };
+        let mut settings = Settings::load_from(&overrides, &BTreeMap::new()).expect("settings");
+        settings.workers = 1;
+        settings.pool_size = 4;
+        settings
+    }
+
+    /// Migrated, with a pool.
+    pub fn pool(&self) -> Pool {
+        db::migrate(&self.database()).expect("migrate");
+        db::build_pool(&self.database(), 4).expect("pool")
+    }
+
+    pub fn conn(&self) -> db::PooledConn {
+        self.pool().get().expect("connection")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.pg_admin
+            && let Ok(mut admin) = diesel::PgConnection::establish(base)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+/// The application served on a free loopback port for one test.
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub client: reqwest::blocking::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(|_| {})
+    }
+
+    /// Spawns after `prepare` has had the migrated database (to load data first).
+    pub fn spawn_with(prepare: impl FnOnce(&mut DbConnection)) -> TestApp {
+        let db = TestDb::new();
+        let settings = db.settings();
+        db::migrate(&db.database()).expect("migrate");
+        let (url, pool) = kakari::app::open_database(&settings).expect("open database");
+        prepare(&mut pool.get().expect("connection"));
+        let listener = kakari::app::bind(settings.bind).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = kakari::app::serve(settings, url, pool, listener).expect("server");
+                let _ = tx.send(server.handle());
+                let _ = server.await;
+            })
+        });
+        let handle = rx.recv().expect("server started");
+        TestApp {
+            base: format!("http://{addr}"),
+            db,
+            client: client(),
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.client.get(self.url(path)).send().expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server before the database is dropped.
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
