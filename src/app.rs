@@ -2,6 +2,8 @@
 
 use std::net::{SocketAddr, TcpListener};
 
+use actix_web::cookie::Key;
+
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbError, Pool};
 use crate::web::{self, AppState};
@@ -60,11 +62,44 @@ pub fn serve(
     listener: TcpListener,
 ) -> Result<actix_web::dev::Server, StartError> {
     web::views::init().map_err(StartError::Templates)?;
+    let key = session_key(&settings, &pool)?;
     let workers = settings.workers;
     let state = AppState {
         pool,
         database: url,
         settings,
+        cache: web::cache::Cache::default(),
     };
-    Ok(web::server(state, listener, workers)?)
+    Ok(web::server(state, listener, workers, key)?)
+}
+
+/// The key that signs and encrypts session cookies: from the settings, or generated once
+/// and kept in the database so that restarts and several instances share it.
+fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, StartError> {
+    if let Some(configured) = &settings.session_key {
+        return Ok(Key::from(&configured.as_bytes()[..64]));
+    }
+    let mut conn = pool.get().map_err(DbError::Pool)?;
+    let stored = db::meta::get(&mut conn, db::meta::SESSION_KEY).map_err(DbError::Query)?;
+    let hex = match stored {
+        Some(hex) if hex.len() == 128 => hex,
+        _ => {
+            let bytes: [u8; 64] = {
+                use rand::Rng;
+                let mut b = [0u8; 64];
+                rand::rng().fill(&mut b[..]);
+                b
+            };
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            db::meta::set(&mut conn, db::meta::SESSION_KEY, &hex).map_err(DbError::Query)?;
+            hex
+        }
+    };
+    let bytes: Vec<u8> = (0..64)
+        .filter_map(|i| u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok())
+        .collect();
+    if bytes.len() != 64 {
+        return Err(StartError::Templates("session key in the database is damaged".into()));
+    }
+    Ok(Key::from(&bytes))
 }

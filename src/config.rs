@@ -20,6 +20,12 @@ pub const ENV_KEYS: &[&str] = &[
     "KAKARI_WORKERS",
     "KAKARI_LOG",
     "KAKARI_PUBLIC_URL",
+    "KAKARI_SESSION_IDLE_MINUTES",
+    "KAKARI_LOCKOUT_ATTEMPTS",
+    "KAKARI_LOCKOUT_MINUTES",
+    "KAKARI_PASSWORD_MIN_LENGTH",
+    "KAKARI_COOKIE_SECURE",
+    "KAKARI_SESSION_KEY",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -51,6 +57,12 @@ struct FileSettings {
     workers: Option<usize>,
     log: Option<String>,
     public_url: Option<String>,
+    session_idle_minutes: Option<u32>,
+    lockout_attempts: Option<u32>,
+    lockout_minutes: Option<u32>,
+    password_min_length: Option<u32>,
+    cookie_secure: Option<bool>,
+    session_key: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -73,6 +85,17 @@ pub struct Settings {
     pub log: String,
     /// The address people type, used in mails and printed at start.
     pub public_url: Option<String>,
+    /// Signed-in sessions end after this much inactivity.
+    pub session_idle_minutes: u32,
+    /// Consecutive wrong passwords before an account is locked.
+    pub lockout_attempts: u32,
+    pub lockout_minutes: u32,
+    pub password_min_length: u32,
+    /// Send the session cookie only over https. Defaults to true when `public_url` is https.
+    pub cookie_secure: bool,
+    /// Key for the session cookie (at least 64 characters). When unset, a random key is
+    /// generated once and kept in the database, so every instance shares it.
+    pub session_key: Option<String>,
     /// Where each value came from, for `kakari config check`.
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -188,6 +211,38 @@ impl Settings {
             None,
         );
 
+        let number = |key: &'static str, env_key: &str, file_value: Option<u32>, default: u32, range: std::ops::RangeInclusive<u32>, pick: &mut dyn FnMut(&'static str, Option<String>, &str, Option<String>, Option<String>) -> Option<String>| -> Result<u32, ConfigError> {
+            let raw = pick(key, None, env_key, file_value.map(|v| v.to_string()), Some(default.to_string())).unwrap_or_default();
+            match raw.trim().parse::<u32>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => Err(invalid(key, &raw, &format!("{}〜{} の整数 (an integer {}-{})", range.start(), range.end(), range.start(), range.end()))),
+            }
+        };
+        let session_idle_minutes = number("session_idle_minutes", "KAKARI_SESSION_IDLE_MINUTES", file.session_idle_minutes, 60, 5..=1440, &mut pick)?;
+        let lockout_attempts = number("lockout_attempts", "KAKARI_LOCKOUT_ATTEMPTS", file.lockout_attempts, 5, 1..=100, &mut pick)?;
+        let lockout_minutes = number("lockout_minutes", "KAKARI_LOCKOUT_MINUTES", file.lockout_minutes, 15, 1..=1440, &mut pick)?;
+        let password_min_length = number("password_min_length", "KAKARI_PASSWORD_MIN_LENGTH", file.password_min_length, 12, 8..=128, &mut pick)?;
+        let https_default = public_url_is_https(public_url.as_ref());
+        let cookie_secure = pick(
+            "cookie_secure",
+            None,
+            "KAKARI_COOKIE_SECURE",
+            file.cookie_secure.map(|v| v.to_string()),
+            Some(https_default.to_string()),
+        )
+        .unwrap_or_default();
+        let cookie_secure = match cookie_secure.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => return Err(invalid("cookie_secure", &cookie_secure, "true または false")),
+        };
+        let session_key = pick("session_key", None, "KAKARI_SESSION_KEY", file.session_key, None);
+        if let Some(key) = &session_key
+            && key.len() < 64
+        {
+            return Err(invalid("session_key", "(省略)", "64文字以上 (at least 64 characters)"));
+        }
+
         if data_dir.trim().is_empty() {
             return Err(invalid("data_dir", &data_dir, "空にできません (must not be empty)"));
         }
@@ -242,6 +297,12 @@ impl Settings {
             workers,
             log,
             public_url,
+            session_idle_minutes,
+            lockout_attempts,
+            lockout_minutes,
+            password_min_length,
+            cookie_secure,
+            session_key,
             sources,
         })
     }
@@ -262,6 +323,10 @@ impl Settings {
             None => format!("http://{}/", self.bind),
         }
     }
+}
+
+fn public_url_is_https(url: Option<&String>) -> bool {
+    url.is_some_and(|u| u.starts_with("https://"))
 }
 
 fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {

@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use chrono::Utc;
 
+use crate::accounts;
 use crate::db::{self, DbConnection, areas, institutions, meta};
+use crate::domain::auth::{Role, Scope};
 use crate::domain::area::{PrefectureDefinition, shipped_prefecture};
 use crate::domain::demo::DemoGenerator;
 use crate::domain::institution::{TargetFacts, is_reporting_target};
@@ -22,6 +24,8 @@ pub enum DemoError {
     Area(#[from] crate::domain::area::AreaDataError),
     #[error("{0}")]
     Db(#[from] db::DbError),
+    #[error("デモユーザを作成できません: {0}")]
+    Users(String),
 }
 
 impl From<diesel::result::Error> for DemoError {
@@ -34,6 +38,73 @@ impl From<diesel::result::Error> for DemoError {
 pub struct DemoReport {
     pub institutions: usize,
     pub seconds: f64,
+    /// (login ID, role label, scope name) of the demo users.
+    pub users: Vec<(String, &'static str, String)>,
+}
+
+/// The demo users, one per role (login IDs fixed by the accounts issue).
+const DEMO_USERS: &[(&str, &str, Role)] = &[
+    ("demo-sysadmin", "デモ システム管理者", Role::SystemAdmin),
+    ("demo-admin", "デモ 県管理者", Role::PrefectureAdmin),
+    ("demo-officer", "デモ 県担当者", Role::PrefectureOfficer),
+    ("demo-area", "デモ 姶良保健所担当者", Role::AreaOfficer),
+    ("demo-clinic", "デモ 医療機関担当者", Role::Institution),
+];
+
+/// The jurisdiction of the demo area officer and of the demo clinic.
+const DEMO_JURISDICTION: &str = "46-05";
+
+fn create_demo_users(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+    password_hash: &str,
+) -> Result<Vec<(String, &'static str, String)>, DemoError> {
+    use crate::db::schema::{areas as area_t, institutions as inst_t};
+    use diesel::prelude::*;
+    let jurisdiction: i32 = area_t::table
+        .filter(area_t::kind.eq("jurisdiction"))
+        .filter(area_t::code.eq(DEMO_JURISDICTION))
+        .select(area_t::id)
+        .first(conn)?;
+    // A reporting-target clinic of that area, so that the clinic user has a report to file.
+    let clinic: Option<(i32, String)> = inst_t::table
+        .filter(inst_t::jurisdiction_id.eq(jurisdiction))
+        .filter(inst_t::is_target.eq(true))
+        .filter(inst_t::category.eq("clinic"))
+        .order(inst_t::code)
+        .select((inst_t::id, inst_t::name))
+        .first(conn)
+        .optional()?;
+    let mut created = Vec::new();
+    for (login, name, role) in DEMO_USERS {
+        let (scope, scope_name) = match role {
+            Role::SystemAdmin => (Scope::All, "全体".to_string()),
+            Role::PrefectureAdmin | Role::PrefectureOfficer => {
+                (Scope::Prefecture(prefecture_id), "鹿児島県".to_string())
+            }
+            Role::AreaOfficer => (Scope::Jurisdiction(jurisdiction), "姶良保健所".to_string()),
+            Role::Institution => match &clinic {
+                Some((id, name)) => (Scope::Institution(*id), name.clone()),
+                None => continue,
+            },
+        };
+        accounts::create(
+            conn,
+            accounts::NewAccount {
+                login_id: login,
+                display_name: name,
+                email: None,
+                role: *role,
+                scope,
+                password_hash: password_hash.to_string(),
+                must_change_password: false,
+                actor: "demo",
+            },
+        )
+        .map_err(|e| DemoError::Users(e.to_string()))?;
+        created.push((login.to_string(), role.label(), scope_name));
+    }
+    Ok(created)
 }
 
 pub fn kagoshima() -> Result<PrefectureDefinition, DemoError> {
@@ -42,15 +113,19 @@ pub fn kagoshima() -> Result<PrefectureDefinition, DemoError> {
 }
 
 /// Loads the demo in one transaction: either everything is there, or nothing changed.
+/// `password` is the one password of every demo user (hashed once, before the
+/// transaction, so the write lock is not held while argon2 runs).
 pub fn load(
     conn: &mut DbConnection,
     count: usize,
     seed: u64,
     reset: bool,
+    password: &str,
 ) -> Result<DemoReport, DemoError> {
     let started = Instant::now();
     let def = kagoshima()?;
-    let loaded = db::write_transaction(conn, |conn| -> Result<usize, DemoError> {
+    let password_hash = crate::password::hash(password).map_err(|e| DemoError::Users(e.to_string()))?;
+    let (loaded, users) = db::write_transaction(conn, |conn| -> Result<_, DemoError> {
         if reset {
             db::wipe(conn)?;
         } else if !db::is_empty(conn)? {
@@ -106,12 +181,14 @@ pub fn load(
             }
         }
         loaded += institutions::insert_many(conn, &batch)?;
+        let users = create_demo_users(conn, installed.prefecture_id, &password_hash)?;
         meta::set(conn, meta::DEMO, "true")?;
         meta::set(conn, meta::DEMO_SEED, &seed.to_string())?;
-        Ok(loaded)
+        Ok((loaded, users))
     })?;
     Ok(DemoReport {
         institutions: loaded,
         seconds: started.elapsed().as_secs_f64(),
+        users,
     })
 }

@@ -17,6 +17,10 @@ pub enum AppError {
     Forbidden,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("csrf token missing or wrong")]
+    Csrf,
+    #[error("payload too large")]
+    PayloadTooLarge,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("internal: {0}")]
@@ -70,7 +74,8 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,6 +87,9 @@ impl ResponseError for AppError {
         let detail = match self {
             // Conflict and bad-request messages are written for users (Japanese).
             AppError::Conflict(m) | AppError::BadRequest(m) => Some(m.as_str()),
+            AppError::Csrf => Some(
+                "画面を開いてから時間がたったか、正しくない送信です。画面を開き直してから、もう一度操作してください。",
+            ),
             _ => None,
         };
         let reference = if status.is_server_error() {

@@ -3,10 +3,12 @@
 //! Data flows one way: `web` → `domain` ← `db`. `domain` is pure and never imports the
 //! other two.
 
+pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod password;
 pub mod web;

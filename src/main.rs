@@ -43,6 +43,9 @@ enum Command {
         /// Institutions in the demo (with --demo).
         #[arg(long, default_value_t = demo::DEFAULT_INSTITUTIONS)]
         institutions: usize,
+        /// Password of the demo users (with --demo); generated and printed when omitted.
+        #[arg(long, value_name = "PASSWORD")]
+        demo_password: Option<String>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -55,6 +58,14 @@ enum Command {
         /// Delete all existing data first.
         #[arg(long)]
         reset: bool,
+        /// Password of the demo users; generated and printed when omitted.
+        #[arg(long, value_name = "PASSWORD")]
+        demo_password: Option<String>,
+    },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
     },
     /// Copy a live SQLite database to FILE (PostgreSQL: use pg_dump).
     Backup { file: PathBuf },
@@ -62,6 +73,26 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user. The password is asked on a terminal, or read as one line from
+    /// standard input (for scripts).
+    Add {
+        #[arg(long)]
+        login: String,
+        /// sysadmin, admin, officer, area or institution.
+        #[arg(long)]
+        role: String,
+        /// all, pref:46, area:<jurisdiction or municipality code>, inst:<10-digit code>.
+        #[arg(long)]
+        scope: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -113,8 +144,9 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
         Command::Serve {
             demo: with_demo,
             institutions,
+            demo_password,
             ..
-        } => serve(settings, with_demo, institutions),
+        } => serve(settings, with_demo, institutions, demo_password),
         Command::Migrate => {
             let url = settings.database();
             let applied = db::migrate(&url).map_err(|e| e.to_string())?;
@@ -125,14 +157,47 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             institutions,
             seed,
             reset,
+            demo_password,
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let report = demo::load(&mut conn, institutions, seed, reset).map_err(|e| e.to_string())?;
+            let password = demo_password.unwrap_or_else(kakari::password::generate);
+            let report = demo::load(&mut conn, institutions, seed, reset, &password)
+                .map_err(|e| e.to_string())?;
             println!(
                 "デモデータを読み込みました: 鹿児島県, 医療機関 {} 件 (seed {seed}, {:.1} 秒)",
                 report.institutions, report.seconds
             );
+            print_demo_users(&report, &password);
+            Ok(())
+        }
+        Command::User {
+            action:
+                UserAction::Add {
+                    login,
+                    role,
+                    scope,
+                    name,
+                    email,
+                },
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let password = read_password()?;
+            let id = kakari::accounts::add_from_cli(
+                &mut conn,
+                &kakari::accounts::CliUser {
+                    login_id: &login,
+                    display_name: &name,
+                    email: email.as_deref(),
+                    role: &role,
+                    scope: &scope,
+                    password: &password,
+                },
+                settings.password_min_length as usize,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("ユーザを作成しました: {login} (id {id})");
             Ok(())
         }
         Command::Backup { file } => {
@@ -163,7 +228,38 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
     }
 }
 
-fn serve(settings: Settings, with_demo: bool, institutions: usize) -> Result<(), String> {
+fn print_demo_users(report: &demo::DemoReport, password: &str) {
+    println!("デモユーザ (パスワードはすべて {password}):");
+    for (login, role, scope) in &report.users {
+        println!("  {login:<14} {role}（{scope}）");
+    }
+}
+
+/// The new user's password: asked twice on a terminal, or one line of standard input.
+fn read_password() -> Result<String, String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("パスワード: ").map_err(|e| e.to_string())?;
+        let second = rpassword::prompt_password("パスワード（確認）: ").map_err(|e| e.to_string())?;
+        if first != second {
+            return Err("確認用のパスワードが一致しません".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn serve(
+    settings: Settings,
+    with_demo: bool,
+    institutions: usize,
+    demo_password: Option<String>,
+) -> Result<(), String> {
     // Bind first: a port in use should fail before anything touches the database.
     let listener = app::bind(settings.bind).map_err(|e| e.to_string())?;
     let (url, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
@@ -171,12 +267,16 @@ fn serve(settings: Settings, with_demo: bool, institutions: usize) -> Result<(),
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         if db::is_empty(&mut conn).map_err(|e| e.to_string())? {
             println!("デモデータを作成しています… (loading the demo prefecture)");
-            let report = demo::load(&mut conn, institutions, demo::DEFAULT_SEED, false)
+            let password = demo_password.unwrap_or_else(kakari::password::generate);
+            let report = demo::load(&mut conn, institutions, demo::DEFAULT_SEED, false, &password)
                 .map_err(|e| e.to_string())?;
             println!(
                 "デモデータ: 鹿児島県, 医療機関 {} 件 ({:.1} 秒)",
                 report.institutions, report.seconds
             );
+            print_demo_users(&report, &password);
+        } else if demo_password.is_some() {
+            println!("データベースに既にデータがあるため、デモは読み込みませんでした（--demo-password は使われません）。");
         }
     }
     let url_text = settings.display_url();

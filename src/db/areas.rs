@@ -138,3 +138,22 @@ pub fn children(conn: &mut DbConnection, parent: i32) -> QueryResult<Vec<Area>> 
         .select(Area::as_select())
         .load(conn)
 }
+
+/// The name to show for a scope: the area's name, or 全国 for the whole deployment.
+pub fn scope_name(conn: &mut DbConnection, scope: crate::domain::auth::Scope) -> QueryResult<String> {
+    use crate::domain::auth::Scope;
+    match scope {
+        Scope::All => Ok("全体（すべての都道府県）".to_string()),
+        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => areas::table
+            .find(id)
+            .select(areas::name)
+            .first(conn),
+        Scope::Institution(id) => {
+            use super::schema::institutions;
+            institutions::table
+                .find(id)
+                .select(institutions::name)
+                .first(conn)
+        }
+    }
+}

@@ -73,3 +73,95 @@ pub fn summary(conn: &mut DbConnection) -> QueryResult<Summary> {
         targets,
     })
 }
+
+/// Figures for an officer's home page.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ScopeCounts {
+    pub institutions: i64,
+    pub targets: i64,
+    pub paper: i64,
+    pub without_email: i64,
+}
+
+/// Institutions within a scope, as a boxed query to filter further.
+pub fn within(scope: crate::domain::auth::Scope) -> institutions::BoxedQuery<'static, crate::db::MultiBackend> {
+    use crate::domain::auth::Scope;
+    let q = institutions::table.into_boxed();
+    match scope {
+        Scope::All => q,
+        Scope::Prefecture(id) => q.filter(institutions::prefecture_id.eq(id)),
+        Scope::Jurisdiction(id) => q.filter(institutions::jurisdiction_id.eq(id)),
+        Scope::Municipality(id) => q.filter(institutions::municipality_id.eq(id)),
+        Scope::Institution(id) => q.filter(institutions::id.eq(id)),
+    }
+}
+
+pub fn scope_counts(conn: &mut DbConnection, scope: crate::domain::auth::Scope) -> QueryResult<ScopeCounts> {
+    Ok(ScopeCounts {
+        institutions: within(scope).count().get_result(conn)?,
+        targets: within(scope)
+            .filter(institutions::is_target.eq(true))
+            .count()
+            .get_result(conn)?,
+        paper: within(scope)
+            .filter(institutions::is_target.eq(true))
+            .filter(institutions::paper_report.eq(true))
+            .count()
+            .get_result(conn)?,
+        without_email: within(scope)
+            .filter(institutions::is_target.eq(true))
+            .filter(institutions::email.is_null())
+            .count()
+            .get_result(conn)?,
+    })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = institutions)]
+pub struct InstitutionCard {
+    pub id: i32,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub status: String,
+    pub is_target: bool,
+    pub paper_report: bool,
+    pub prefecture_id: i32,
+    pub jurisdiction_id: Option<i32>,
+    pub municipality_id: Option<i32>,
+}
+
+/// One institution, only if it lies within `scope` (else `None`, shown as 404).
+pub fn card_within(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+    id: i32,
+) -> QueryResult<Option<InstitutionCard>> {
+    within(scope)
+        .filter(institutions::id.eq(id))
+        .select(InstitutionCard::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn card_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<InstitutionCard>> {
+    institutions::table
+        .filter(institutions::code.eq(code))
+        .select(InstitutionCard::as_select())
+        .first(conn)
+        .optional()
+}
+
+impl InstitutionCard {
+    pub fn placement(&self) -> crate::domain::auth::Placement {
+        crate::domain::auth::Placement {
+            institution_id: self.id,
+            prefecture_id: self.prefecture_id,
+            jurisdiction_id: self.jurisdiction_id,
+            municipality_id: self.municipality_id,
+        }
+    }
+}

@@ -7,6 +7,8 @@ use super::schema::meta;
 
 pub const DEMO: &str = "demo";
 pub const DEMO_SEED: &str = "demo_seed";
+/// The random key for session cookies when none is configured (hex, 64 bytes).
+pub const SESSION_KEY: &str = "session_key";
 
 pub fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
     meta::table

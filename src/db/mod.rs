@@ -5,10 +5,12 @@
 //! backend, [`per_backend!`] expands the same diesel expression for each variant.
 
 pub mod areas;
+pub mod audit;
 pub mod backup;
 pub mod institutions;
 pub mod meta;
 pub mod schema;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,6 +64,9 @@ pub enum DbError {
     Migration(String),
     #[error("データベースの処理に失敗しました: {0}")]
     Query(#[from] diesel::result::Error),
+    /// Non-database work that failed inside a database closure (hashing, say).
+    #[error("{0}")]
+    Task(String),
     #[error("データベース接続プールのエラー: {0}")]
     Pool(#[from] r2d2::PoolError),
 }
@@ -218,7 +223,8 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
-pub const TABLES_CHILDREN_FIRST: &[&str] = &["institutions", "areas", "meta"];
+pub const TABLES_CHILDREN_FIRST: &[&str] =
+    &["audit_log", "users", "institutions", "areas", "meta"];
 
 /// Deletes every row of every table (for `kakari demo --reset`), inside the caller's
 /// transaction.

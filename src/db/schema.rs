@@ -55,4 +55,43 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(areas, institutions, meta);
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        login_id -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        role -> Text,
+        area_id -> Nullable<Integer>,
+        institution_id -> Nullable<Integer>,
+        active -> Bool,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        session_epoch -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Integer,
+        at -> Timestamp,
+        actor_id -> Nullable<Integer>,
+        actor_login -> Nullable<Text>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        prefecture_id -> Nullable<Integer>,
+        detail -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(users -> institutions (institution_id));
+diesel::joinable!(users -> areas (area_id));
+
+diesel::allow_tables_to_appear_in_same_query!(areas, institutions, meta, users, audit_log);

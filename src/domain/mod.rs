@@ -1,6 +1,7 @@
 //! Pure domain rules: no IO, no database, no web. Everything here is unit-tested.
 
 pub mod area;
+pub mod auth;
 pub mod codes;
 pub mod demo;
 pub mod institution;

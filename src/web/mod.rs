@@ -1,6 +1,13 @@
 //! The web application: state, the one route table, middleware and server start-up.
 
+pub mod admin;
+pub mod auth;
+pub mod cache;
+pub mod csrf;
+pub mod gate;
+pub mod institutions;
 pub mod pages;
+pub mod session;
 pub mod views;
 
 use std::net::TcpListener;
@@ -15,14 +22,36 @@ use actix_web::{App, HttpServer, guard, web};
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbConnection, Pool};
 use crate::error::AppError;
+use gate::{Access, Gate};
 
 pub struct AppState {
     pub pool: Pool,
     pub database: DatabaseUrl,
     pub settings: Settings,
+    pub cache: cache::Cache,
 }
 
 impl AppState {
+    /// The deployment's prefectures and demo flag, from the cache when fresh.
+    pub async fn deployment(&self) -> Result<cache::Deployment, AppError> {
+        if let Some(d) = self.cache.deployment() {
+            return Ok(d);
+        }
+        let d = self
+            .db(|conn| {
+                Ok(cache::Deployment {
+                    prefectures: db::areas::prefectures(conn)?
+                        .into_iter()
+                        .map(|p| p.name)
+                        .collect(),
+                    demo: db::meta::is_demo(conn)?,
+                })
+            })
+            .await?;
+        self.cache.set_deployment(d.clone());
+        Ok(d)
+    }
+
     /// Runs blocking database work on the blocking thread pool, never on an async worker.
     pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
     where
@@ -39,32 +68,78 @@ impl AppState {
     }
 }
 
-/// Every route of the application, in one place.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(page("/").to(pages::home))
-        .service(page("/health").to(pages::health))
-        .service(page("/static/app.css").to(pages::stylesheet));
+/// What the route table says about one route (for the access tests and for 405).
+#[derive(Debug, Clone, Copy)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
 }
 
-/// A resource answering GET and HEAD; any other method gets 405 (not 404), as HTTP says.
-fn page(path: &str) -> PageResource {
-    PageResource(path.to_string())
+/// Declares every route once: method, path, who may use it, handler. Expands to the
+/// actix configuration (each resource wrapped in its [`Gate`]) and to [`ROUTES`].
+macro_rules! route_table {
+    ($($method:ident $path:literal $access:expr => $handler:path;)*) => {
+        pub const ROUTES: &[RouteInfo] = &[
+            $(RouteInfo { method: stringify!($method), path: $path, access: $access },)*
+        ];
+
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        .guard(method_guard(stringify!($method)))
+                        .route(web::route().to($handler))
+                        .wrap(Gate($access)),
+                );
+            )*
+        }
+    };
 }
 
-struct PageResource(String);
+const ADMIN: Access = Access::Roles(gate::ADMINS);
+const OFFICER: Access = Access::Roles(gate::OFFICERS);
 
-impl PageResource {
-    fn to<F, Args>(self, handler: F) -> actix_web::Resource
-    where
-        F: actix_web::Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: actix_web::Responder + 'static,
-    {
-        web::resource(self.0).route(
-            web::route()
-                .guard(guard::Any(guard::Get()).or(guard::Head()))
-                .to(handler),
-        )
+route_table! {
+    GET  "/"                          Access::Public   => pages::home;
+    GET  "/health"                    Access::Open     => pages::health;
+    GET  "/static/app.css"            Access::Open     => pages::stylesheet;
+    GET  "/login"                     Access::Public   => auth::login_form;
+    POST "/login"                     Access::Public   => auth::login;
+    POST "/logout"                    Access::SignedIn => auth::logout;
+    GET  "/account/password"          Access::SignedIn => auth::password_form;
+    POST "/account/password"          Access::SignedIn => auth::change_password;
+    GET  "/admin/users"               ADMIN            => admin::users;
+    GET  "/admin/users/new"           ADMIN            => admin::new_user_form;
+    POST "/admin/users/new"           ADMIN            => admin::create_user;
+    GET  "/admin/users/{id}"          ADMIN            => admin::user_form;
+    POST "/admin/users/{id}"          ADMIN            => admin::update_user;
+    POST "/admin/users/{id}/active"   ADMIN            => admin::set_active;
+    POST "/admin/users/{id}/password" ADMIN            => admin::temporary_password;
+    GET  "/admin/audit"               ADMIN            => admin::audit_log;
+    GET  "/institutions/{id}"         OFFICER          => institutions::detail;
+}
+
+/// GET routes answer HEAD too.
+fn method_guard(method: &str) -> guard::AnyGuard {
+    match method {
+        "GET" => guard::Any(guard::Get()).or(guard::Head()),
+        "POST" => guard::Any(guard::Post()),
+        other => guard::Any(guard::Method(
+            actix_web::http::Method::from_bytes(other.as_bytes()).unwrap_or(actix_web::http::Method::GET),
+        )),
+    }
+}
+
+/// Unmatched requests: 405 when the path exists for another method, else 404.
+async fn fallback(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+    let path_exists = ROUTES
+        .iter()
+        .any(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()));
+    if path_exists {
+        Ok(views::error_page(actix_web::http::StatusCode::METHOD_NOT_ALLOWED, None, None))
+    } else {
+        Err(AppError::NotFound)
     }
 }
 
@@ -118,11 +193,19 @@ fn japanese_error_page<B>(
 
 /// Builds the server on an already bound listener (so callers control the port and
 /// report "port in use" themselves).
-pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+pub fn server(
+    state: AppState,
+    listener: TcpListener,
+    workers: usize,
+    key: actix_web::cookie::Key,
+) -> std::io::Result<Server> {
+    let secure = state.settings.cookie_secure;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(256 * 1024))
+            .app_data(web::PayloadConfig::default().limit(256 * 1024))
             .wrap(ErrorHandlers::new().default_handler(japanese_error_page))
             .wrap(
                 middleware::DefaultHeaders::new()
@@ -131,10 +214,11 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
                     .add((header::X_FRAME_OPTIONS, "DENY"))
                     .add((header::REFERRER_POLICY, "same-origin")),
             )
+            .wrap(session::middleware(key.clone(), secure))
             .wrap(middleware::from_fn(request_log))
             .wrap(middleware::Compress::default())
             .configure(routes)
-            .default_service(web::to(pages::not_found))
+            .default_service(web::to(fallback))
     })
     .listen(listener)?;
     if workers > 0 {

@@ -2,40 +2,59 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use tera::Context;
 
 use super::AppState;
-use super::views::{self, Layout};
-use crate::db::{self, areas, institutions, meta};
+use super::session::Viewer;
+use super::views;
+use crate::db::{self, areas, institutions};
+use crate::domain::auth::Scope;
+use crate::domain::institution::{Category, Status};
 use crate::domain::wareki;
 use crate::error::AppError;
 
-pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let (prefectures, summary, demo) = state
-        .db(|conn| {
-            Ok((
-                areas::prefectures(conn)?,
-                institutions::summary(conn)?,
-                meta::is_demo(conn)?,
-            ))
-        })
-        .await?;
-    let prefecture_names: Vec<String> = prefectures.into_iter().map(|p| p.name).collect();
-    let mut ctx = Context::new();
-    ctx.insert(
-        "layout",
-        &Layout::new(
-            (prefecture_names.len() == 1).then(|| prefecture_names[0].clone()),
-            demo,
-        ),
-    );
-    ctx.insert("prefectures", &prefecture_names);
-    ctx.insert("summary", &summary);
+/// The home page: a sign-in invitation for visitors, the scope's figures for officers,
+/// the institution's own card for clinic users.
+pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, AppError> {
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(&viewer, &deployment);
     ctx.insert(
         "fiscal_year",
         &wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now())),
     );
-    Ok(views::html(views::render("home.html", &ctx)?))
+    ctx.insert("prefectures", &deployment.prefectures);
+    let Some(user) = viewer.user.clone() else {
+        return Ok(views::html(views::render("home.html", &ctx)?));
+    };
+    if let Scope::Institution(id) = user.scope {
+        let card = state
+            .db(move |conn| Ok(institutions::card_within(conn, user.scope, id)?))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let category = Category::from_code(&card.category).map(Category::label);
+        let status = Status::from_code(&card.status).map(Status::label);
+        ctx.insert("institution", &card);
+        ctx.insert("category", &category);
+        ctx.insert("status", &status);
+        return Ok(views::html(views::render("home_institution.html", &ctx)?));
+    }
+    let counts = match state.cache.counts(user.scope) {
+        Some(c) => c,
+        None => {
+            let scope = user.scope;
+            let c = state
+                .db(move |conn| Ok(institutions::scope_counts(conn, scope)?))
+                .await?;
+            state.cache.set_counts(scope, c.clone());
+            c
+        }
+    };
+    let scope = user.scope;
+    let scope_name = state
+        .db(move |conn| Ok(areas::scope_name(conn, scope)?))
+        .await?;
+    ctx.insert("counts", &counts);
+    ctx.insert("scope_name", &scope_name);
+    Ok(views::html(views::render("home_officer.html", &ctx)?))
 }
 
 #[derive(serde::Serialize)]
@@ -73,6 +92,3 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../static/app.css"))
 }
 
-pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound)
-}

@@ -8,6 +8,9 @@ use actix_web::http::header::ContentType;
 use rand::Rng;
 use tera::{Context, Tera};
 
+use super::cache::Deployment;
+use super::session::{CurrentUser, Viewer};
+use crate::domain::auth::Role;
 use crate::domain::wareki;
 
 /// The templates ship inside the binary: one file to install, nothing to lose.
@@ -15,6 +18,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("password.html", include_str!("../../templates/password.html")),
+    ("home_officer.html", include_str!("../../templates/home_officer.html")),
+    ("home_institution.html", include_str!("../../templates/home_institution.html")),
+    ("admin_users.html", include_str!("../../templates/admin_users.html")),
+    ("admin_user_form.html", include_str!("../../templates/admin_user_form.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("institution.html", include_str!("../../templates/institution.html")),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -24,6 +35,7 @@ static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
         .map_err(|e| format!("{e:?}"))?;
     tera.register_filter("fy", fy_filter);
     tera.register_filter("fy_full", fy_full_filter);
+    tera.register_filter("num", num_filter);
     Ok(tera)
 });
 
@@ -43,6 +55,23 @@ fn fy_full_filter(value: &tera::Value, _: &std::collections::HashMap<String, ter
     Ok(tera::Value::String(wareki::fiscal_year_full(fy as i32)))
 }
 
+/// `12345` → `12,345`.
+fn num_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let n = value.as_i64().ok_or_else(|| tera::Error::msg("num: not a number"))?;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    Ok(tera::Value::String(out))
+}
+
 /// What every page's layout needs.
 #[derive(Debug, Clone, serde::Serialize, Default)]
 pub struct Layout {
@@ -50,6 +79,15 @@ pub struct Layout {
     pub demo: bool,
     pub today: String,
     pub version: &'static str,
+    pub user: Option<CurrentUser>,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
 }
 
 impl Layout {
@@ -59,8 +97,34 @@ impl Layout {
             demo,
             today: wareki::date_wareki(wareki::today_jst(chrono::Utc::now())),
             version: env!("CARGO_PKG_VERSION"),
+            ..Layout::default()
         }
     }
+
+    pub fn for_viewer(viewer: &Viewer, deployment: &Deployment) -> Layout {
+        let mut layout = Layout::new(deployment.single_prefecture(), deployment.demo);
+        layout.csrf = viewer.csrf.clone();
+        layout.user = viewer.user.clone();
+        layout.nav = nav_for(viewer.user.as_ref().map(|u| u.role));
+        layout
+    }
+}
+
+/// The menu: only what the role may open.
+fn nav_for(role: Option<Role>) -> Vec<NavItem> {
+    let mut nav = vec![NavItem { href: "/", label: "ホーム" }];
+    if role.is_some_and(Role::is_admin) {
+        nav.push(NavItem { href: "/admin/users", label: "ユーザ管理" });
+        nav.push(NavItem { href: "/admin/audit", label: "操作履歴" });
+    }
+    nav
+}
+
+/// A page context with the layout filled in.
+pub fn page(viewer: &Viewer, deployment: &Deployment) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("layout", &Layout::for_viewer(viewer, deployment));
+    ctx
 }
 
 pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {

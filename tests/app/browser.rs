@@ -165,7 +165,7 @@ impl Drop for Browser {
 #[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
 fn browser_home_page() {
     let app = TestApp::spawn_with(|conn| {
-        kakari::demo::load(conn, 300, 1, false).unwrap();
+        kakari::demo::load(conn, 300, 1, false, crate::support::DEMO_PASSWORD).unwrap();
     });
     let browser = Browser::start();
     browser.goto(&app.url("/"));

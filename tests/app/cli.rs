@@ -127,7 +127,7 @@ fn demo_and_migrate_work_against_the_configured_database() {
 #[test]
 fn backup_copies_a_live_database() {
     let app = TestApp::spawn_with(|conn| {
-        kakari::demo::load(conn, 200, 2, false).unwrap();
+        kakari::demo::load(conn, 200, 2, false, crate::support::DEMO_PASSWORD).unwrap();
     });
     if app.db.is_postgres() {
         // PostgreSQL deployments use pg_dump; the command says so.

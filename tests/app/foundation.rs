@@ -20,7 +20,7 @@ fn health_reports_the_backend() {
 #[test]
 fn home_page_is_japanese_and_shows_the_demo() {
     let app = TestApp::spawn_with(|conn| {
-        demo::load(conn, 300, 1, false).unwrap();
+        demo::load(conn, 300, 1, false, crate::support::DEMO_PASSWORD).unwrap();
     });
     let res = app.get("/");
     assert_eq!(res.status(), 200);
@@ -30,8 +30,8 @@ fn home_page_is_japanese_and_shows_the_demo() {
     assert!(body.contains("<title>ホーム | かかりつけ医機能報告 管理システム</title>"));
     assert!(body.contains("鹿児島県"));
     assert!(body.contains("デモ環境です"));
-    assert!(body.contains("300"), "institution count shown");
     assert!(body.contains("年度"));
+    assert!(body.contains("href=\"/login\""), "visitors are invited to sign in");
     for name in [
         "content-security-policy",
         "x-content-type-options",
@@ -136,19 +136,19 @@ fn demo_is_deterministic_refuses_to_overwrite_and_resets() {
     let second = TestDb::new();
     let mut a = first.conn();
     let mut b = second.conn();
-    assert_eq!(demo::load(&mut a, 500, 9, false).unwrap().institutions, 500);
-    demo::load(&mut b, 500, 9, false).unwrap();
+    assert_eq!(demo::load(&mut a, 500, 9, false, crate::support::DEMO_PASSWORD).unwrap().institutions, 500);
+    demo::load(&mut b, 500, 9, false, crate::support::DEMO_PASSWORD).unwrap();
     let codes_a = codes(&mut a);
     assert_eq!(codes_a.len(), 500);
     assert_eq!(codes_a, codes(&mut b));
 
     // A second load without --reset changes nothing.
-    let err = demo::load(&mut a, 100, 10, false).unwrap_err();
+    let err = demo::load(&mut a, 100, 10, false, crate::support::DEMO_PASSWORD).unwrap_err();
     assert!(err.to_string().contains("--reset"), "{err}");
     assert_eq!(codes(&mut a), codes_a);
 
     // With --reset the old data is replaced entirely.
-    demo::load(&mut a, 100, 10, true).unwrap();
+    demo::load(&mut a, 100, 10, true, crate::support::DEMO_PASSWORD).unwrap();
     let replaced = codes(&mut a);
     assert_eq!(replaced.len(), 100);
     assert_ne!(replaced[..], codes_a[..100]);
@@ -158,7 +158,7 @@ fn demo_is_deterministic_refuses_to_overwrite_and_resets() {
 fn demo_institutions_sit_in_their_jurisdiction() {
     let db = TestDb::new();
     let mut conn = db.conn();
-    demo::load(&mut conn, 400, 3, false).unwrap();
+    demo::load(&mut conn, 400, 3, false, crate::support::DEMO_PASSWORD).unwrap();
     use kakari::db::schema::areas;
     // Every institution's jurisdiction is the parent of its municipality.
     let mismatched: i64 = institutions::table

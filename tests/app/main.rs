@@ -2,6 +2,7 @@
 //! SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), driven over
 //! HTTP and through the `kakari` command.
 
+mod accounts;
 mod browser;
 mod cli;
 mod foundation;

@@ -166,3 +166,59 @@ pub fn client() -> reqwest::blocking::Client {
         .build()
         .expect("client")
 }
+
+pub const DEMO_PASSWORD: &str = "demo-password-for-tests";
+
+/// The CSRF token embedded in a page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a csrf field") + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_string()
+}
+
+impl TestApp {
+    /// A demo prefecture with its five demo users.
+    pub fn with_demo() -> TestApp {
+        Self::spawn_with(|conn| {
+            kakari::demo::load(conn, 400, 1, false, DEMO_PASSWORD).expect("demo");
+        })
+    }
+
+    /// A new client with its own cookie jar, signed in as `login`.
+    pub fn signed_in(&self, login: &str) -> reqwest::blocking::Client {
+        let c = client();
+        let res = self.login_with(&c, login, DEMO_PASSWORD);
+        assert_eq!(res.status(), 303, "login as {login}");
+        c
+    }
+
+    pub fn login_with(
+        &self,
+        c: &reqwest::blocking::Client,
+        login: &str,
+        password: &str,
+    ) -> reqwest::blocking::Response {
+        let page = c.get(self.url("/login")).send().unwrap().text().unwrap();
+        let token = csrf_of(&page);
+        c.post(self.url("/login"))
+            .form(&[("csrf", token.as_str()), ("login_id", login), ("password", password), ("next", "/")])
+            .send()
+            .unwrap()
+    }
+
+    /// POSTs a form with the CSRF token taken from `page_path`.
+    pub fn post_form(
+        &self,
+        c: &reqwest::blocking::Client,
+        page_path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::blocking::Response {
+        let page = c.get(self.url(page_path)).send().unwrap().text().unwrap();
+        let token = csrf_of(&page);
+        let mut all: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        c.post(self.url(action)).form(&all).send().unwrap()
+    }
+}

@@ -1,0 +1,3 @@
+DROP TRIGGER audit_log_no_update;
+DROP TABLE audit_log;
+DROP TABLE users;

@@ -1,0 +1,181 @@
+//! The audit log: who did what to which record, when, from where. The application only
+//! inserts and reads; a trigger refuses updates.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::DbConnection;
+use super::schema::audit_log;
+
+/// What happened. The codes are stored; the labels are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SignIn,
+    SignInFailed,
+    Lockout,
+    SignOut,
+    PasswordChange,
+    UserCreate,
+    UserUpdate,
+    UserDisable,
+    UserEnable,
+    UserTemporaryPassword,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::SignIn,
+        Action::SignInFailed,
+        Action::Lockout,
+        Action::SignOut,
+        Action::PasswordChange,
+        Action::UserCreate,
+        Action::UserUpdate,
+        Action::UserDisable,
+        Action::UserEnable,
+        Action::UserTemporaryPassword,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::SignIn => "sign_in",
+            Action::SignInFailed => "sign_in_failed",
+            Action::Lockout => "lockout",
+            Action::SignOut => "sign_out",
+            Action::PasswordChange => "password_change",
+            Action::UserCreate => "user_create",
+            Action::UserUpdate => "user_update",
+            Action::UserDisable => "user_disable",
+            Action::UserEnable => "user_enable",
+            Action::UserTemporaryPassword => "user_temporary_password",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::SignIn => "ログイン",
+            Action::SignInFailed => "ログイン失敗",
+            Action::Lockout => "アカウントロック",
+            Action::SignOut => "ログアウト",
+            Action::PasswordChange => "パスワード変更",
+            Action::UserCreate => "ユーザ作成",
+            Action::UserUpdate => "ユーザ変更",
+            Action::UserDisable => "ユーザ無効化",
+            Action::UserEnable => "ユーザ有効化",
+            Action::UserTemporaryPassword => "仮パスワード設定",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.code() == code)
+    }
+}
+
+/// One entry to write. `detail` is free JSON for people to read.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub actor_id: Option<i32>,
+    pub actor_login: Option<String>,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub prefecture_id: Option<i32>,
+    pub detail: Option<serde_json::Value>,
+    pub ip: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+#[diesel(treat_none_as_default_value = false)]
+struct NewEntry {
+    at: NaiveDateTime,
+    actor_id: Option<i32>,
+    actor_login: Option<String>,
+    action: &'static str,
+    target_type: Option<&'static str>,
+    target_id: Option<String>,
+    prefecture_id: Option<i32>,
+    detail: Option<String>,
+    ip: Option<String>,
+}
+
+pub fn record(conn: &mut DbConnection, action: Action, entry: Entry) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values(NewEntry {
+            at: Utc::now().naive_utc(),
+            actor_id: entry.actor_id,
+            actor_login: entry.actor_login,
+            action: action.code(),
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            prefecture_id: entry.prefecture_id,
+            detail: entry.detail.map(|d| d.to_string()),
+            ip: entry.ip,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_log)]
+pub struct LogRow {
+    pub id: i32,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<i32>,
+    pub actor_login: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub prefecture_id: Option<i32>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `None` for the system administrator (all prefectures).
+    pub prefecture_id: Option<i32>,
+    pub action: Option<String>,
+    pub actor_login: Option<String>,
+    pub target: Option<(String, String)>,
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+pub const PAGE_SIZE: i64 = 100;
+
+/// Newest first; `page` starts at 0. Returns the rows and the total count.
+pub fn list(conn: &mut DbConnection, filter: &Filter, page: i64) -> QueryResult<(Vec<LogRow>, i64)> {
+    let build = || {
+        let mut q = audit_log::table.into_boxed();
+        if let Some(p) = filter.prefecture_id {
+            q = q.filter(audit_log::prefecture_id.eq(p));
+        }
+        if let Some(a) = &filter.action {
+            q = q.filter(audit_log::action.eq(a.clone()));
+        }
+        if let Some(login) = &filter.actor_login {
+            q = q.filter(audit_log::actor_login.eq(login.clone()));
+        }
+        if let Some((t, id)) = &filter.target {
+            q = q
+                .filter(audit_log::target_type.eq(t.clone()))
+                .filter(audit_log::target_id.eq(id.clone()));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(audit_log::at.ge(from));
+        }
+        if let Some(until) = filter.until {
+            q = q.filter(audit_log::at.lt(until));
+        }
+        q
+    };
+    let total = build().count().get_result(conn)?;
+    let rows = build()
+        .order(audit_log::id.desc())
+        .limit(PAGE_SIZE)
+        .offset(page.max(0) * PAGE_SIZE)
+        .select(LogRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,307 @@
+//! Who may do what: roles, scopes, password policy and lockout (domain.md §2).
+
+use chrono::{Duration, NaiveDateTime};
+use serde::Serialize;
+
+/// The five roles, from the widest to the narrowest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+pub enum Role {
+    /// 医療機関ユーザ: its own institution only.
+    Institution,
+    /// 保健所・委託先担当者: institutions of its assigned area.
+    AreaOfficer,
+    /// 都道府県担当者
+    PrefectureOfficer,
+    /// 都道府県管理者
+    PrefectureAdmin,
+    /// システム管理者: everything, all prefectures.
+    SystemAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::SystemAdmin,
+        Role::PrefectureAdmin,
+        Role::PrefectureOfficer,
+        Role::AreaOfficer,
+        Role::Institution,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::SystemAdmin => "sysadmin",
+            Role::PrefectureAdmin => "admin",
+            Role::PrefectureOfficer => "officer",
+            Role::AreaOfficer => "area",
+            Role::Institution => "institution",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::SystemAdmin => "システム管理者",
+            Role::PrefectureAdmin => "都道府県管理者",
+            Role::PrefectureOfficer => "都道府県担当者",
+            Role::AreaOfficer => "保健所・委託先担当者",
+            Role::Institution => "医療機関ユーザ",
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::SystemAdmin | Role::PrefectureAdmin)
+    }
+
+    /// Officers of any level: they review, confirm and enter by proxy.
+    pub fn is_officer(self) -> bool {
+        self != Role::Institution
+    }
+
+    /// An administrator may grant only roles up to its own.
+    pub fn may_grant(self, other: Role) -> bool {
+        self.is_admin() && other <= self
+    }
+}
+
+/// The part of the area tree (or the one institution) a user may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Scope {
+    /// システム管理者: every prefecture.
+    All,
+    Prefecture(i32),
+    Jurisdiction(i32),
+    Municipality(i32),
+    Institution(i32),
+}
+
+/// Where an institution sits, for scope checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub institution_id: i32,
+    pub prefecture_id: i32,
+    pub jurisdiction_id: Option<i32>,
+    pub municipality_id: Option<i32>,
+}
+
+impl Scope {
+    pub fn covers(self, place: Placement) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Prefecture(id) => place.prefecture_id == id,
+            Scope::Jurisdiction(id) => place.jurisdiction_id == Some(id),
+            Scope::Municipality(id) => place.municipality_id == Some(id),
+            Scope::Institution(id) => place.institution_id == id,
+        }
+    }
+
+    /// Whether this scope contains the whole of `inner` (for granting scopes): the area
+    /// chain of `inner` is (prefecture, jurisdiction, municipality) as known to the caller.
+    pub fn contains_area(self, chain: AreaChain) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Prefecture(id) => chain.prefecture == id,
+            Scope::Jurisdiction(id) => chain.jurisdiction == Some(id),
+            Scope::Municipality(id) => chain.municipality == Some(id),
+            Scope::Institution(_) => false,
+        }
+    }
+}
+
+/// A node's ancestry: the prefecture always, and deeper levels when the node is that deep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AreaChain {
+    pub prefecture: i32,
+    pub jurisdiction: Option<i32>,
+    pub municipality: Option<i32>,
+}
+
+/// Which scopes fit which role: a clinic user needs one institution; officers an area;
+/// a prefecture-wide role the whole prefecture; the system administrator none.
+pub fn scope_fits_role(role: Role, scope: Scope) -> bool {
+    match role {
+        Role::SystemAdmin => scope == Scope::All,
+        Role::PrefectureAdmin | Role::PrefectureOfficer => {
+            matches!(scope, Scope::Prefecture(_) | Scope::Jurisdiction(_))
+        }
+        Role::AreaOfficer => matches!(
+            scope,
+            Scope::Jurisdiction(_) | Scope::Municipality(_) | Scope::Prefecture(_)
+        ),
+        Role::Institution => matches!(scope, Scope::Institution(_)),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginIdError {
+    #[error("ログインIDは3〜64文字の半角英数字と . _ - @ で入力してください")]
+    Invalid,
+}
+
+/// Login IDs are compared case-insensitively and typed any width: `Ｄｅｍｏ` = `demo`.
+pub fn normalize_login_id(input: &str) -> Result<String, LoginIdError> {
+    let folded: String = input
+        .trim()
+        .chars()
+        .map(|c| match c {
+            // Full-width ASCII block → ASCII.
+            '！'..='～' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let ok_len = (3..=64).contains(&folded.chars().count());
+    let ok_chars = folded
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok_len && ok_chars {
+        Ok(folded)
+    } else {
+        Err(LoginIdError::Invalid)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("パスワードは{min}文字以上にしてください")]
+    TooShort { min: usize },
+    #[error("パスワードはログインIDと違うものにしてください")]
+    SameAsLogin,
+    #[error("パスワードは256文字以内にしてください")]
+    TooLong,
+    #[error("確認用のパスワードが一致しません")]
+    Mismatch,
+}
+
+/// The password policy: long enough, not absurdly long, not the login ID.
+pub fn check_password(login_id: &str, password: &str, min_len: usize) -> Result<(), PasswordError> {
+    let len = password.chars().count();
+    if len < min_len {
+        return Err(PasswordError::TooShort { min: min_len });
+    }
+    if len > 256 {
+        return Err(PasswordError::TooLong);
+    }
+    if password.trim().eq_ignore_ascii_case(login_id.trim()) {
+        return Err(PasswordError::SameAsLogin);
+    }
+    Ok(())
+}
+
+/// Lockout settings.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    pub max_failures: i32,
+    pub lock_for: Duration,
+}
+
+impl LockoutPolicy {
+    pub fn is_locked(&self, locked_until: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
+        locked_until.is_some_and(|until| now < until)
+    }
+
+    /// The counter and lock after one more wrong password.
+    pub fn after_failure(
+        &self,
+        failed_attempts: i32,
+        now: NaiveDateTime,
+    ) -> (i32, Option<NaiveDateTime>) {
+        let failed = failed_attempts + 1;
+        if failed >= self.max_failures {
+            (0, Some(now + self.lock_for))
+        } else {
+            (failed, None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn t(h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 1, 5)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn five_failures_lock_for_fifteen_minutes() {
+        let policy = LockoutPolicy {
+            max_failures: 5,
+            lock_for: Duration::minutes(15),
+        };
+        let mut failed = 0;
+        let mut lock = None;
+        for attempt in 1..=5 {
+            assert!(!policy.is_locked(lock, t(9, 0)), "attempt {attempt}");
+            (failed, lock) = policy.after_failure(failed, t(9, 0));
+        }
+        assert_eq!(failed, 0);
+        assert!(policy.is_locked(lock, t(9, 0)));
+        assert!(policy.is_locked(lock, t(9, 14)));
+        assert!(!policy.is_locked(lock, t(9, 15)));
+    }
+
+    #[test]
+    fn password_policy() {
+        assert_eq!(check_password("demo", "short", 12), Err(PasswordError::TooShort { min: 12 }));
+        assert_eq!(
+            check_password("longloginid12", "LongLoginId12", 12),
+            Err(PasswordError::SameAsLogin)
+        );
+        assert!(check_password("demo", "correct horse battery", 12).is_ok());
+        assert_eq!(check_password("d", &"x".repeat(300), 12), Err(PasswordError::TooLong));
+        // Length counts characters, not bytes: 12 Japanese characters pass.
+        assert!(check_password("demo", "かかりつけ医機能報告パス", 12).is_ok());
+    }
+
+    #[test]
+    fn login_ids_fold_width_and_case() {
+        assert_eq!(normalize_login_id(" Ｄｅｍｏ-Admin ").unwrap(), "demo-admin");
+        assert!(normalize_login_id("a").is_err());
+        assert!(normalize_login_id("x' OR 1=1 --").is_err());
+        assert!(normalize_login_id("<script>").is_err());
+    }
+
+    #[test]
+    fn granting_never_exceeds_own_role() {
+        assert!(Role::PrefectureAdmin.may_grant(Role::PrefectureAdmin));
+        assert!(Role::PrefectureAdmin.may_grant(Role::Institution));
+        assert!(!Role::PrefectureAdmin.may_grant(Role::SystemAdmin));
+        assert!(!Role::PrefectureOfficer.may_grant(Role::Institution));
+        assert!(Role::SystemAdmin.may_grant(Role::SystemAdmin));
+    }
+
+    #[test]
+    fn scopes_cover_their_subtree_only() {
+        let place = Placement {
+            institution_id: 7,
+            prefecture_id: 1,
+            jurisdiction_id: Some(2),
+            municipality_id: Some(3),
+        };
+        assert!(Scope::All.covers(place));
+        assert!(Scope::Prefecture(1).covers(place));
+        assert!(Scope::Jurisdiction(2).covers(place));
+        assert!(Scope::Municipality(3).covers(place));
+        assert!(Scope::Institution(7).covers(place));
+        assert!(!Scope::Prefecture(9).covers(place));
+        assert!(!Scope::Jurisdiction(4).covers(place));
+        assert!(!Scope::Institution(8).covers(place));
+    }
+
+    #[test]
+    fn roles_need_fitting_scopes() {
+        assert!(scope_fits_role(Role::SystemAdmin, Scope::All));
+        assert!(!scope_fits_role(Role::SystemAdmin, Scope::Prefecture(1)));
+        assert!(scope_fits_role(Role::Institution, Scope::Institution(1)));
+        assert!(!scope_fits_role(Role::Institution, Scope::Prefecture(1)));
+        assert!(scope_fits_role(Role::AreaOfficer, Scope::Jurisdiction(1)));
+        assert!(!scope_fits_role(Role::PrefectureOfficer, Scope::All));
+    }
+}

@@ -1,0 +1,70 @@
+//! Short-lived in-memory copies of figures that every page shows and that change slowly
+//! (the deployment's prefectures, per-scope counts), so the home page does not count
+//! 110,000 rows on every request. Entries expire after [`TTL`]; writes that change them
+//! call [`Cache::clear`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::db::institutions::ScopeCounts;
+use crate::domain::auth::Scope;
+
+pub const TTL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
+    pub prefectures: Vec<String>,
+    pub demo: bool,
+}
+
+impl Deployment {
+    /// The prefecture to show in the header: the only one, if there is only one.
+    pub fn single_prefecture(&self) -> Option<String> {
+        match self.prefectures.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Cache {
+    deployment: Mutex<Option<(Instant, Deployment)>>,
+    counts: Mutex<HashMap<Scope, (Instant, ScopeCounts)>>,
+}
+
+fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
+    entry.filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
+}
+
+impl Cache {
+    pub fn deployment(&self) -> Option<Deployment> {
+        self.deployment.lock().ok().and_then(|g| fresh(g.as_ref()))
+    }
+
+    pub fn set_deployment(&self, value: Deployment) {
+        if let Ok(mut g) = self.deployment.lock() {
+            *g = Some((Instant::now(), value));
+        }
+    }
+
+    pub fn counts(&self, scope: Scope) -> Option<ScopeCounts> {
+        self.counts.lock().ok().and_then(|g| fresh(g.get(&scope)))
+    }
+
+    pub fn set_counts(&self, scope: Scope, value: ScopeCounts) {
+        if let Ok(mut g) = self.counts.lock() {
+            g.insert(scope, (Instant::now(), value));
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.deployment.lock() {
+            *g = None;
+        }
+        if let Ok(mut g) = self.counts.lock() {
+            g.clear();
+        }
+    }
+}
