@@ -17,7 +17,9 @@ pub enum AccountError {
     LoginId(#[from] crate::domain::auth::LoginIdError),
     #[error("ログインID {0} は既に使われています (login ID exists)")]
     Exists(String),
-    #[error("権限 '{0}' はありません。sysadmin, admin, officer, area, institution のいずれかです (unknown role)")]
+    #[error(
+        "権限 '{0}' はありません。sysadmin, admin, officer, area, institution のいずれかです (unknown role)"
+    )]
     Role(String),
     #[error(
         "担当範囲 '{0}' が見つかりません。all, pref:46, area:<保健所または市区町村のコード>, inst:<医療機関コード10桁> の形で指定してください (scope not found)"
@@ -46,7 +48,9 @@ pub fn parse_scope(conn: &mut DbConnection, text: &str) -> Result<Scope, Account
         return Ok(Scope::All);
     }
     let (kind, value) = text.split_once(':').ok_or_else(not_found)?;
-    let area = |conn: &mut DbConnection, kinds: &[AreaKind]| -> Result<Option<(i32, String)>, AccountError> {
+    let area = |conn: &mut DbConnection,
+                kinds: &[AreaKind]|
+     -> Result<Option<(i32, String)>, AccountError> {
         let codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
         Ok(areas::table
             .filter(areas::code.eq(value))
@@ -160,7 +164,8 @@ pub fn add_from_cli(
     input: &CliUser,
     min_password: usize,
 ) -> Result<i32, AccountError> {
-    let role = Role::from_code(input.role).ok_or_else(|| AccountError::Role(input.role.to_string()))?;
+    let role =
+        Role::from_code(input.role).ok_or_else(|| AccountError::Role(input.role.to_string()))?;
     let normalized = normalize_login_id(input.login_id)?;
     check_password(&normalized, input.password, min_password)?;
     let scope = parse_scope(conn, input.scope)?;
@@ -171,7 +176,11 @@ pub fn add_from_cli(
             conn,
             NewAccount {
                 login_id: &normalized,
-                display_name: if display_name.trim().is_empty() { &normalized } else { display_name },
+                display_name: if display_name.trim().is_empty() {
+                    &normalized
+                } else {
+                    display_name
+                },
                 email,
                 role,
                 scope,

@@ -99,7 +99,9 @@ fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, StartError> {
         .filter_map(|i| u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok())
         .collect();
     if bytes.len() != 64 {
-        return Err(StartError::Templates("session key in the database is damaged".into()));
+        return Err(StartError::Templates(
+            "session key in the database is damaged".into(),
+        ));
     }
     Ok(Key::from(&bytes))
 }

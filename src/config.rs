@@ -36,7 +36,9 @@ pub enum ConfigError {
     FileUnreadable { path: String, reason: String },
     #[error("設定ファイル {path} の書式が正しくありません: {reason} (invalid config file {path})")]
     FileInvalid { path: String, reason: String },
-    #[error("未知の環境変数 {key} があります。綴りを確認してください (unknown setting {key}; known: {known})")]
+    #[error(
+        "未知の環境変数 {key} があります。綴りを確認してください (unknown setting {key}; known: {known})"
+    )]
     UnknownEnv { key: String, known: String },
     #[error("設定 {key} の値 '{value}' が正しくありません: {expected} (invalid value for {key})")]
     InvalidValue {
@@ -132,119 +134,111 @@ impl Settings {
             None => FileSettings::default(),
         };
 
-        let mut sources = BTreeMap::new();
-        let mut pick = |key: &'static str,
-                        cli: Option<String>,
-                        env_key: &str,
-                        file_value: Option<String>,
-                        default: Option<String>|
-         -> Option<String> {
-            let (value, source) = if let Some(v) = cli {
-                (Some(v), "コマンドライン (command line)".to_string())
-            } else if let Some(v) = env.get(env_key) {
-                (Some(v.clone()), format!("環境変数 {env_key}"))
-            } else if let Some(v) = file_value {
-                (Some(v), "設定ファイル (config file)".to_string())
-            } else {
-                (default, "既定値 (default)".to_string())
-            };
-            sources.insert(key, source);
-            value
+        let mut layers = Layers {
+            env,
+            sources: BTreeMap::new(),
         };
-
-        let data_dir = pick(
-            "data_dir",
-            overrides
-                .data_dir
-                .as_ref()
-                .map(|p| p.to_string_lossy().into()),
-            "KAKARI_DATA_DIR",
-            file.data_dir.map(|p| p.to_string_lossy().into()),
-            Some("./data".into()),
-        )
-        .unwrap_or_default();
-        let database_url = pick(
-            "database_url",
-            overrides.database_url.clone(),
-            "DATABASE_URL",
-            file.database_url,
-            None,
-        )
-        .filter(|s| !s.trim().is_empty());
-        let bind = pick(
-            "bind",
-            overrides.bind.clone(),
-            "KAKARI_BIND",
-            file.bind,
-            Some("127.0.0.1:8080".into()),
-        )
-        .unwrap_or_default();
-        let pool_size = pick(
-            "pool_size",
-            None,
-            "KAKARI_POOL_SIZE",
-            file.pool_size.map(|v| v.to_string()),
-            Some("16".into()),
-        )
-        .unwrap_or_default();
-        let workers = pick(
+        let data_dir = layers
+            .pick(
+                "data_dir",
+                overrides
+                    .data_dir
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into()),
+                "KAKARI_DATA_DIR",
+                file.data_dir.map(|p| p.to_string_lossy().into()),
+            )
+            .unwrap_or_else(|| "./data".into());
+        let database_url = layers
+            .pick(
+                "database_url",
+                overrides.database_url.clone(),
+                "DATABASE_URL",
+                file.database_url,
+            )
+            .filter(|s| !s.trim().is_empty());
+        let bind = layers
+            .pick("bind", overrides.bind.clone(), "KAKARI_BIND", file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let pool_size =
+            layers.number("pool_size", "KAKARI_POOL_SIZE", file.pool_size, 16, 1..=200)?;
+        let workers = layers.number(
             "workers",
-            None,
             "KAKARI_WORKERS",
-            file.workers.map(|v| v.to_string()),
-            Some("0".into()),
-        )
-        .unwrap_or_default();
-        let log = pick(
-            "log",
-            None,
-            "KAKARI_LOG",
-            file.log,
-            Some("info".into()),
-        )
-        .unwrap_or_default();
-        let public_url = pick(
-            "public_url",
-            None,
-            "KAKARI_PUBLIC_URL",
-            file.public_url,
-            None,
-        );
-
-        let number = |key: &'static str, env_key: &str, file_value: Option<u32>, default: u32, range: std::ops::RangeInclusive<u32>, pick: &mut dyn FnMut(&'static str, Option<String>, &str, Option<String>, Option<String>) -> Option<String>| -> Result<u32, ConfigError> {
-            let raw = pick(key, None, env_key, file_value.map(|v| v.to_string()), Some(default.to_string())).unwrap_or_default();
-            match raw.trim().parse::<u32>() {
-                Ok(n) if range.contains(&n) => Ok(n),
-                _ => Err(invalid(key, &raw, &format!("{}〜{} の整数 (an integer {}-{})", range.start(), range.end(), range.start(), range.end()))),
-            }
-        };
-        let session_idle_minutes = number("session_idle_minutes", "KAKARI_SESSION_IDLE_MINUTES", file.session_idle_minutes, 60, 5..=1440, &mut pick)?;
-        let lockout_attempts = number("lockout_attempts", "KAKARI_LOCKOUT_ATTEMPTS", file.lockout_attempts, 5, 1..=100, &mut pick)?;
-        let lockout_minutes = number("lockout_minutes", "KAKARI_LOCKOUT_MINUTES", file.lockout_minutes, 15, 1..=1440, &mut pick)?;
-        let password_min_length = number("password_min_length", "KAKARI_PASSWORD_MIN_LENGTH", file.password_min_length, 12, 8..=128, &mut pick)?;
-        let https_default = public_url_is_https(public_url.as_ref());
-        let cookie_secure = pick(
-            "cookie_secure",
-            None,
-            "KAKARI_COOKIE_SECURE",
-            file.cookie_secure.map(|v| v.to_string()),
-            Some(https_default.to_string()),
-        )
-        .unwrap_or_default();
+            file.workers.map(|w| w as u32),
+            0,
+            0..=256,
+        )? as usize;
+        let log = layers
+            .pick("log", None, "KAKARI_LOG", file.log)
+            .unwrap_or_else(|| "info".into());
+        let public_url = layers.pick("public_url", None, "KAKARI_PUBLIC_URL", file.public_url);
+        let session_idle_minutes = layers.number(
+            "session_idle_minutes",
+            "KAKARI_SESSION_IDLE_MINUTES",
+            file.session_idle_minutes,
+            60,
+            5..=1440,
+        )?;
+        let lockout_attempts = layers.number(
+            "lockout_attempts",
+            "KAKARI_LOCKOUT_ATTEMPTS",
+            file.lockout_attempts,
+            5,
+            1..=100,
+        )?;
+        let lockout_minutes = layers.number(
+            "lockout_minutes",
+            "KAKARI_LOCKOUT_MINUTES",
+            file.lockout_minutes,
+            15,
+            1..=1440,
+        )?;
+        let password_min_length = layers.number(
+            "password_min_length",
+            "KAKARI_PASSWORD_MIN_LENGTH",
+            file.password_min_length,
+            12,
+            8..=128,
+        )?;
+        let https = public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        let cookie_secure = layers
+            .pick(
+                "cookie_secure",
+                None,
+                "KAKARI_COOKIE_SECURE",
+                file.cookie_secure.map(|v| v.to_string()),
+            )
+            .unwrap_or_else(|| https.to_string());
         let cookie_secure = match cookie_secure.trim() {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
-            _ => return Err(invalid("cookie_secure", &cookie_secure, "true または false")),
+            _ => {
+                return Err(invalid(
+                    "cookie_secure",
+                    &cookie_secure,
+                    "true または false",
+                ));
+            }
         };
-        let session_key = pick("session_key", None, "KAKARI_SESSION_KEY", file.session_key, None);
-        if let Some(key) = &session_key
-            && key.len() < 64
-        {
-            return Err(invalid("session_key", "(省略)", "64文字以上 (at least 64 characters)"));
+        let session_key = layers.pick("session_key", None, "KAKARI_SESSION_KEY", file.session_key);
+        if session_key.as_ref().is_some_and(|k| k.len() < 64) {
+            return Err(invalid(
+                "session_key",
+                "(省略)",
+                "64文字以上 (at least 64 characters)",
+            ));
         }
+        let sources = layers.sources;
 
         if data_dir.trim().is_empty() {
-            return Err(invalid("data_dir", &data_dir, "空にできません (must not be empty)"));
+            return Err(invalid(
+                "data_dir",
+                &data_dir,
+                "空にできません (must not be empty)",
+            ));
         }
         let bind: SocketAddr = bind.trim().parse().map_err(|_| {
             invalid(
@@ -253,26 +247,6 @@ impl Settings {
                 "「アドレス:ポート」の形式で指定してください 例 127.0.0.1:8080 (expected host:port)",
             )
         })?;
-        let pool_size: u32 = match pool_size.trim().parse() {
-            Ok(n) if (1..=200).contains(&n) => n,
-            _ => {
-                return Err(invalid(
-                    "pool_size",
-                    &pool_size,
-                    "1〜200 の整数 (an integer 1-200)",
-                ));
-            }
-        };
-        let workers: usize = match workers.trim().parse() {
-            Ok(n) if n <= 256 => n,
-            _ => {
-                return Err(invalid(
-                    "workers",
-                    &workers,
-                    "0〜256 の整数。0 は CPU 数 (an integer 0-256; 0 = number of CPUs)",
-                ));
-            }
-        };
         if let Some(url) = &database_url {
             crate::db::DatabaseUrl::parse(url, Path::new(&data_dir))
                 .map_err(|e| invalid("database_url", url, &e.to_string()))?;
@@ -286,8 +260,13 @@ impl Settings {
                 "http:// または https:// で始まる URL (an http(s) URL)",
             ));
         }
-        tracing_subscriber::EnvFilter::try_new(&log)
-            .map_err(|_| invalid("log", &log, "info, debug, warn などのログ指定 (a log filter)"))?;
+        tracing_subscriber::EnvFilter::try_new(&log).map_err(|_| {
+            invalid(
+                "log",
+                &log,
+                "info, debug, warn などのログ指定 (a log filter)",
+            )
+        })?;
 
         Ok(Settings {
             data_dir: PathBuf::from(data_dir),
@@ -325,8 +304,59 @@ impl Settings {
     }
 }
 
-fn public_url_is_https(url: Option<&String>) -> bool {
-    url.is_some_and(|u| u.starts_with("https://"))
+/// Picks each value from the highest layer that has it, remembering where it came from.
+struct Layers<'a> {
+    env: &'a BTreeMap<String, String>,
+    sources: BTreeMap<&'static str, String>,
+}
+
+impl Layers<'_> {
+    fn pick(
+        &mut self,
+        key: &'static str,
+        cli: Option<String>,
+        env_key: &str,
+        file_value: Option<String>,
+    ) -> Option<String> {
+        let (value, source) = if let Some(v) = cli {
+            (Some(v), "コマンドライン (command line)".to_string())
+        } else if let Some(v) = self.env.get(env_key) {
+            (Some(v.clone()), format!("環境変数 {env_key}"))
+        } else if let Some(v) = file_value {
+            (Some(v), "設定ファイル (config file)".to_string())
+        } else {
+            (None, "既定値 (default)".to_string())
+        };
+        self.sources.insert(key, source);
+        value
+    }
+
+    fn number(
+        &mut self,
+        key: &'static str,
+        env_key: &str,
+        file_value: Option<u32>,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let Some(raw) = self.pick(key, None, env_key, file_value.map(|v| v.to_string())) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<u32>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(invalid(
+                key,
+                &raw,
+                &format!(
+                    "{}〜{} の整数 (an integer {}-{})",
+                    range.start(),
+                    range.end(),
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
 }
 
 fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
@@ -394,8 +424,8 @@ mod tests {
 
     #[test]
     fn unknown_environment_key_is_named() {
-        let err = Settings::load_from(&Overrides::default(), &env(&[("KAKARI_BNID", "x")]))
-            .unwrap_err();
+        let err =
+            Settings::load_from(&Overrides::default(), &env(&[("KAKARI_BNID", "x")])).unwrap_err();
         assert!(err.to_string().contains("KAKARI_BNID"), "{err}");
     }
 
@@ -409,8 +439,8 @@ mod tests {
             ("KAKARI_PUBLIC_URL", "example.jp", "public_url"),
         ];
         for (key, value, name) in cases {
-            let err = Settings::load_from(&Overrides::default(), &env(&[(key, value)]))
-                .expect_err(key);
+            let err =
+                Settings::load_from(&Overrides::default(), &env(&[(key, value)])).expect_err(key);
             match err {
                 ConfigError::InvalidValue { key, .. } => assert_eq!(key, name),
                 other => panic!("{other:?}"),

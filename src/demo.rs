@@ -6,8 +6,8 @@ use chrono::Utc;
 
 use crate::accounts;
 use crate::db::{self, DbConnection, areas, institutions, meta};
-use crate::domain::auth::{Role, Scope};
 use crate::domain::area::{PrefectureDefinition, shipped_prefecture};
+use crate::domain::auth::{Role, Scope};
 use crate::domain::demo::DemoGenerator;
 use crate::domain::institution::{TargetFacts, is_reporting_target};
 
@@ -124,7 +124,8 @@ pub fn load(
 ) -> Result<DemoReport, DemoError> {
     let started = Instant::now();
     let def = kagoshima()?;
-    let password_hash = crate::password::hash(password).map_err(|e| DemoError::Users(e.to_string()))?;
+    let password_hash =
+        crate::password::hash(password).map_err(|e| DemoError::Users(e.to_string()))?;
     let (loaded, users) = db::write_transaction(conn, |conn| -> Result<_, DemoError> {
         if reset {
             db::wipe(conn)?;
@@ -136,7 +137,8 @@ pub fn load(
         let mut batch = Vec::with_capacity(institutions::INSERT_BATCH * 4);
         let mut loaded = 0;
         for demo in DemoGenerator::new(&def, count, seed) {
-            let (municipality_id, jurisdiction_id) = installed.municipalities[demo.municipality_index];
+            let (municipality_id, jurisdiction_id) =
+                installed.municipalities[demo.municipality_index];
             let facts = TargetFacts {
                 category: demo.category,
                 is_special_function: demo.is_special_function,

@@ -150,7 +150,10 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
         Command::Migrate => {
             let url = settings.database();
             let applied = db::migrate(&url).map_err(|e| e.to_string())?;
-            println!("マイグレーション完了: {applied} 件適用 ({})", url.redacted());
+            println!(
+                "マイグレーション完了: {applied} 件適用 ({})",
+                url.redacted()
+            );
             Ok(())
         }
         Command::Demo {
@@ -205,7 +208,10 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
                 return Err(db::backup::BackupError::NotSqlite.to_string());
             };
             let bytes = db::backup::backup_sqlite(&source, &file).map_err(|e| e.to_string())?;
-            println!("バックアップを作成しました: {} ({bytes} bytes)", file.display());
+            println!(
+                "バックアップを作成しました: {} ({bytes} bytes)",
+                file.display()
+            );
             Ok(())
         }
         Command::Config {
@@ -240,7 +246,8 @@ fn read_password() -> Result<String, String> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("パスワード: ").map_err(|e| e.to_string())?;
-        let second = rpassword::prompt_password("パスワード（確認）: ").map_err(|e| e.to_string())?;
+        let second =
+            rpassword::prompt_password("パスワード（確認）: ").map_err(|e| e.to_string())?;
         if first != second {
             return Err("確認用のパスワードが一致しません".into());
         }
@@ -268,15 +275,23 @@ fn serve(
         if db::is_empty(&mut conn).map_err(|e| e.to_string())? {
             println!("デモデータを作成しています… (loading the demo prefecture)");
             let password = demo_password.unwrap_or_else(kakari::password::generate);
-            let report = demo::load(&mut conn, institutions, demo::DEFAULT_SEED, false, &password)
-                .map_err(|e| e.to_string())?;
+            let report = demo::load(
+                &mut conn,
+                institutions,
+                demo::DEFAULT_SEED,
+                false,
+                &password,
+            )
+            .map_err(|e| e.to_string())?;
             println!(
                 "デモデータ: 鹿児島県, 医療機関 {} 件 ({:.1} 秒)",
                 report.institutions, report.seconds
             );
             print_demo_users(&report, &password);
         } else if demo_password.is_some() {
-            println!("データベースに既にデータがあるため、デモは読み込みませんでした（--demo-password は使われません）。");
+            println!(
+                "データベースに既にデータがあるため、デモは読み込みませんでした（--demo-password は使われません）。"
+            );
         }
     }
     let url_text = settings.display_url();

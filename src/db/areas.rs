@@ -65,7 +65,9 @@ pub fn install_prefecture(
         if let Some(id) = find_id(conn, kind, row.code)? {
             return Ok(id);
         }
-        diesel::insert_into(areas::table).values(&row).execute(conn)?;
+        diesel::insert_into(areas::table)
+            .values(&row)
+            .execute(conn)?;
         find_id(conn, kind, row.code)?.ok_or(diesel::result::Error::NotFound)
     };
     let prefecture_id = ensure(
@@ -140,14 +142,16 @@ pub fn children(conn: &mut DbConnection, parent: i32) -> QueryResult<Vec<Area>> 
 }
 
 /// The name to show for a scope: the area's name, or 全国 for the whole deployment.
-pub fn scope_name(conn: &mut DbConnection, scope: crate::domain::auth::Scope) -> QueryResult<String> {
+pub fn scope_name(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+) -> QueryResult<String> {
     use crate::domain::auth::Scope;
     match scope {
         Scope::All => Ok("全体（すべての都道府県）".to_string()),
-        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => areas::table
-            .find(id)
-            .select(areas::name)
-            .first(conn),
+        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => {
+            areas::table.find(id).select(areas::name).first(conn)
+        }
         Scope::Institution(id) => {
             use super::schema::institutions;
             institutions::table

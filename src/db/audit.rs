@@ -145,7 +145,11 @@ pub struct Filter {
 pub const PAGE_SIZE: i64 = 100;
 
 /// Newest first; `page` starts at 0. Returns the rows and the total count.
-pub fn list(conn: &mut DbConnection, filter: &Filter, page: i64) -> QueryResult<(Vec<LogRow>, i64)> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &Filter,
+    page: i64,
+) -> QueryResult<(Vec<LogRow>, i64)> {
     let build = || {
         let mut q = audit_log::table.into_boxed();
         if let Some(p) = filter.prefecture_id {

@@ -10,7 +10,9 @@ use libsqlite3_sys as ffi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("バックアップ先 {0} は既に存在します。別のファイル名を指定してください (destination exists)")]
+    #[error(
+        "バックアップ先 {0} は既に存在します。別のファイル名を指定してください (destination exists)"
+    )]
     DestinationExists(String),
     #[error("データベース {0} がありません (database not found)")]
     SourceMissing(String),
@@ -65,7 +67,9 @@ impl Drop for Handle {
 /// leaves no half-written file behind. Returns the size in bytes.
 pub fn backup_sqlite(source: &Path, destination: &Path) -> Result<u64, BackupError> {
     if destination.exists() {
-        return Err(BackupError::DestinationExists(destination.display().to_string()));
+        return Err(BackupError::DestinationExists(
+            destination.display().to_string(),
+        ));
     }
     if !source.exists() {
         return Err(BackupError::SourceMissing(source.display().to_string()));

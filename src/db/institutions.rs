@@ -84,7 +84,9 @@ pub struct ScopeCounts {
 }
 
 /// Institutions within a scope, as a boxed query to filter further.
-pub fn within(scope: crate::domain::auth::Scope) -> institutions::BoxedQuery<'static, crate::db::MultiBackend> {
+pub fn within(
+    scope: crate::domain::auth::Scope,
+) -> institutions::BoxedQuery<'static, crate::db::MultiBackend> {
     use crate::domain::auth::Scope;
     let q = institutions::table.into_boxed();
     match scope {
@@ -96,7 +98,10 @@ pub fn within(scope: crate::domain::auth::Scope) -> institutions::BoxedQuery<'st
     }
 }
 
-pub fn scope_counts(conn: &mut DbConnection, scope: crate::domain::auth::Scope) -> QueryResult<ScopeCounts> {
+pub fn scope_counts(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+) -> QueryResult<ScopeCounts> {
     Ok(ScopeCounts {
         institutions: within(scope).count().get_result(conn)?,
         targets: within(scope)

@@ -56,7 +56,9 @@ pub enum DbError {
     UnsupportedUrl(String),
     #[error("データディレクトリ {path} を作成できません: {reason} (cannot create data directory)")]
     DataDir { path: String, reason: String },
-    #[error("データディレクトリ {path} に書き込めません: {reason} (data directory is not writable)")]
+    #[error(
+        "データディレクトリ {path} に書き込めません: {reason} (data directory is not writable)"
+    )]
     NotWritable { path: String, reason: String },
     #[error("データベースに接続できません: {0} (cannot connect to the database)")]
     Connect(String),
@@ -206,7 +208,9 @@ pub fn migrate(url: &DatabaseUrl) -> Result<usize, DbError> {
     let mut conn = Manager::new(url.clone()).connect()?;
     let applied = match &mut conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Pg(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
     };
     applied.map_err(|e| DbError::Migration(e.to_string()))
 }
@@ -223,8 +227,7 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
-pub const TABLES_CHILDREN_FIRST: &[&str] =
-    &["audit_log", "users", "institutions", "areas", "meta"];
+pub const TABLES_CHILDREN_FIRST: &[&str] = &["audit_log", "users", "institutions", "areas", "meta"];
 
 /// Deletes every row of every table (for `kakari demo --reset`), inside the caller's
 /// transaction.
@@ -311,8 +314,18 @@ mod tests {
             DatabaseUrl::parse("sqlite:///abs/x.db", dir).unwrap(),
             DatabaseUrl::Sqlite(PathBuf::from("/abs/x.db"))
         );
-        assert!(DatabaseUrl::parse("postgres://u@h/db", dir).unwrap() != DatabaseUrl::Sqlite(PathBuf::new()));
-        for bad in ["mysql://x", "postgre://x", "x.db", "sqlite://", "sqlite::memory:", ""] {
+        assert!(
+            DatabaseUrl::parse("postgres://u@h/db", dir).unwrap()
+                != DatabaseUrl::Sqlite(PathBuf::new())
+        );
+        for bad in [
+            "mysql://x",
+            "postgre://x",
+            "x.db",
+            "sqlite://",
+            "sqlite::memory:",
+            "",
+        ] {
             assert!(DatabaseUrl::parse(bad, dir).is_err(), "{bad}");
         }
     }
@@ -323,6 +336,9 @@ mod tests {
             redact_password("postgres://kakari:secret@db/kakari"),
             "postgres://kakari:***@db/kakari"
         );
-        assert_eq!(redact_password("postgres://kakari@db/k"), "postgres://kakari@db/k");
+        assert_eq!(
+            redact_password("postgres://kakari@db/k"),
+            "postgres://kakari@db/k"
+        );
     }
 }

@@ -62,13 +62,17 @@ pub struct NewUser {
 pub fn scope_columns(scope: Scope) -> (Option<i32>, Option<i32>) {
     match scope {
         Scope::All => (None, None),
-        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => (Some(id), None),
+        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => {
+            (Some(id), None)
+        }
         Scope::Institution(id) => (None, Some(id)),
     }
 }
 
 pub fn insert(conn: &mut DbConnection, user: &NewUser) -> QueryResult<i32> {
-    diesel::insert_into(users::table).values(user).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
     users::table
         .filter(users::login_id.eq(&user.login_id))
         .select(users::id)
@@ -120,7 +124,10 @@ fn scope_of(user: &User, area_kind: Option<&str>) -> Option<Scope> {
 }
 
 /// The scope an area node gives, with its ancestry.
-pub fn area_scope(conn: &mut DbConnection, area_id: i32) -> QueryResult<Option<(Scope, AreaChain)>> {
+pub fn area_scope(
+    conn: &mut DbConnection,
+    area_id: i32,
+) -> QueryResult<Option<(Scope, AreaChain)>> {
     let node: Option<(String, Option<i32>)> = areas::table
         .find(area_id)
         .select((areas::kind, areas::parent_id))
@@ -143,18 +150,30 @@ pub fn area_scope(conn: &mut DbConnection, area_id: i32) -> QueryResult<Option<(
     Ok(match AreaKind::from_code(&kind) {
         Some(AreaKind::Prefecture) => Some((
             Scope::Prefecture(area_id),
-            AreaChain { prefecture: area_id, jurisdiction: None, municipality: None },
+            AreaChain {
+                prefecture: area_id,
+                jurisdiction: None,
+                municipality: None,
+            },
         )),
         Some(AreaKind::Jurisdiction) => parent.map(|p| {
             (
                 Scope::Jurisdiction(area_id),
-                AreaChain { prefecture: p, jurisdiction: Some(area_id), municipality: None },
+                AreaChain {
+                    prefecture: p,
+                    jurisdiction: Some(area_id),
+                    municipality: None,
+                },
             )
         }),
         Some(AreaKind::Municipality) => parent_of(conn, parent)?.map(|p| {
             (
                 Scope::Municipality(area_id),
-                AreaChain { prefecture: p, jurisdiction: parent, municipality: Some(area_id) },
+                AreaChain {
+                    prefecture: p,
+                    jurisdiction: parent,
+                    municipality: Some(area_id),
+                },
             )
         }),
         None => None,
@@ -238,15 +257,18 @@ pub fn list_within(conn: &mut DbConnection, scope: Scope) -> QueryResult<Vec<Lis
                 .or(institutions::municipality_id.eq(id)),
         ),
     };
-    let rows: Vec<(User, Option<String>, Option<String>, Option<String>)> = query.load(conn)?;
+    type Row = (User, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = query.load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(user, area_name, institution_name, institution_code)| ListedUser {
-            user,
-            area_name,
-            institution_name,
-            institution_code,
-        })
+        .map(
+            |(user, area_name, institution_name, institution_code)| ListedUser {
+                user,
+                area_name,
+                institution_name,
+                institution_code,
+            },
+        )
         .collect())
 }
 

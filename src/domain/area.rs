@@ -21,9 +21,13 @@ impl AreaKind {
     }
 
     pub fn from_code(code: &str) -> Option<AreaKind> {
-        [AreaKind::Prefecture, AreaKind::Jurisdiction, AreaKind::Municipality]
-            .into_iter()
-            .find(|k| k.code() == code)
+        [
+            AreaKind::Prefecture,
+            AreaKind::Jurisdiction,
+            AreaKind::Municipality,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
     }
 
     pub fn label(self) -> &'static str {
@@ -102,7 +106,9 @@ impl PrefectureDefinition {
     fn validate(&self) -> Result<(), AreaDataError> {
         let pref = &self.prefecture.code;
         if pref.len() != 2 || !pref.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(AreaDataError::Invalid(format!("都道府県コード {pref} は2桁の数字")));
+            return Err(AreaDataError::Invalid(format!(
+                "都道府県コード {pref} は2桁の数字"
+            )));
         }
         let mut seen = std::collections::HashSet::new();
         for m in self.municipalities() {
@@ -113,7 +119,10 @@ impl PrefectureDefinition {
                 )));
             }
             if !seen.insert(m.code.as_str()) {
-                return Err(AreaDataError::Invalid(format!("市区町村コード {} が重複", m.code)));
+                return Err(AreaDataError::Invalid(format!(
+                    "市区町村コード {} が重複",
+                    m.code
+                )));
             }
         }
         if seen.is_empty() {
@@ -123,7 +132,9 @@ impl PrefectureDefinition {
     }
 
     pub fn municipalities(&self) -> impl Iterator<Item = &MunicipalityDefinition> {
-        self.jurisdictions.iter().flat_map(|j| j.municipalities.iter())
+        self.jurisdictions
+            .iter()
+            .flat_map(|j| j.municipalities.iter())
     }
 
     pub fn prefecture_number(&self) -> u8 {
@@ -154,8 +165,16 @@ mod tests {
         assert_eq!(def.jurisdictions.len(), 8);
         // 19 cities and 24 towns and villages.
         assert_eq!(def.municipalities().count(), 43);
-        let aira = def.jurisdictions.iter().find(|j| j.name == "姶良保健所").unwrap();
-        let aira_names: Vec<&str> = aira.municipalities.iter().map(|m| m.name.as_str()).collect();
+        let aira = def
+            .jurisdictions
+            .iter()
+            .find(|j| j.name == "姶良保健所")
+            .unwrap();
+        let aira_names: Vec<&str> = aira
+            .municipalities
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
         assert_eq!(aira_names, ["霧島市", "姶良市", "湧水町", "伊佐市"]);
     }
 
@@ -176,6 +195,9 @@ mod tests {
               { code = "46201", name = "b", secondary_area = "s", population = 1, postcode = "890" },
             ]
         "#;
-        assert!(matches!(PrefectureDefinition::parse(dup), Err(AreaDataError::Invalid(_))));
+        assert!(matches!(
+            PrefectureDefinition::parse(dup),
+            Err(AreaDataError::Invalid(_))
+        ));
     }
 }

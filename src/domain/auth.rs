@@ -249,20 +249,29 @@ mod tests {
 
     #[test]
     fn password_policy() {
-        assert_eq!(check_password("demo", "short", 12), Err(PasswordError::TooShort { min: 12 }));
+        assert_eq!(
+            check_password("demo", "short", 12),
+            Err(PasswordError::TooShort { min: 12 })
+        );
         assert_eq!(
             check_password("longloginid12", "LongLoginId12", 12),
             Err(PasswordError::SameAsLogin)
         );
         assert!(check_password("demo", "correct horse battery", 12).is_ok());
-        assert_eq!(check_password("d", &"x".repeat(300), 12), Err(PasswordError::TooLong));
+        assert_eq!(
+            check_password("d", &"x".repeat(300), 12),
+            Err(PasswordError::TooLong)
+        );
         // Length counts characters, not bytes: 12 Japanese characters pass.
         assert!(check_password("demo", "かかりつけ医機能報告パス", 12).is_ok());
     }
 
     #[test]
     fn login_ids_fold_width_and_case() {
-        assert_eq!(normalize_login_id(" Ｄｅｍｏ-Admin ").unwrap(), "demo-admin");
+        assert_eq!(
+            normalize_login_id(" Ｄｅｍｏ-Admin ").unwrap(),
+            "demo-admin"
+        );
         assert!(normalize_login_id("a").is_err());
         assert!(normalize_login_id("x' OR 1=1 --").is_err());
         assert!(normalize_login_id("<script>").is_err());

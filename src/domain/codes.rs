@@ -109,8 +109,16 @@ impl InstitutionCode {
     }
 
     /// Makes a valid code from its nine leading digits (used by the demo generator).
-    pub fn with_check_digit(prefecture: u8, fee_table: FeeTable, district: u8, serial: u16) -> InstitutionCode {
-        let nine = format!("{prefecture:02}{}{district:02}{serial:04}", fee_table.digit());
+    pub fn with_check_digit(
+        prefecture: u8,
+        fee_table: FeeTable,
+        district: u8,
+        serial: u16,
+    ) -> InstitutionCode {
+        let nine = format!(
+            "{prefecture:02}{}{district:02}{serial:04}",
+            fee_table.digit()
+        );
         let mut digits = [0u8; 9];
         for (slot, b) in digits.iter_mut().zip(nine.bytes()) {
             *slot = b - b'0';
@@ -150,7 +158,8 @@ fn digits_only(input: &str) -> Result<String, CodeError> {
         match c {
             '0'..='9' => out.push(c),
             '０'..='９' => out.push(char::from(b'0' + (c as u32 - '０' as u32) as u8)),
-            '-' | '－' | 'ー' | '‐' | '−' | '.' | '．' | ',' | '，' | ' ' | '　' | '\t' => {}
+            '-' | '－' | 'ー' | '‐' | '−' | '.' | '．' | ',' | '，' | ' ' | '　' | '\t' => {
+            }
             _ => return Err(CodeError::NotDigits),
         }
     }
@@ -184,16 +193,27 @@ mod tests {
     #[test]
     fn typed_forms_are_normalised() {
         assert_eq!(
-            InstitutionCode::parse("０１１０１１３７１９").unwrap().as_str(),
+            InstitutionCode::parse("０１１０１１３７１９")
+                .unwrap()
+                .as_str(),
             "0110113719"
         );
         assert_eq!(
             InstitutionCode::parse("01 1 01-1371-9").unwrap().as_str(),
             "0110113719"
         );
-        assert_eq!(InstitutionCode::parse("011011371"), Err(CodeError::WrongLength));
-        assert_eq!(InstitutionCode::parse("01101137a9"), Err(CodeError::NotDigits));
-        assert_eq!(InstitutionCode::parse("9910113719"), Err(CodeError::Prefecture));
+        assert_eq!(
+            InstitutionCode::parse("011011371"),
+            Err(CodeError::WrongLength)
+        );
+        assert_eq!(
+            InstitutionCode::parse("01101137a9"),
+            Err(CodeError::NotDigits)
+        );
+        assert_eq!(
+            InstitutionCode::parse("9910113719"),
+            Err(CodeError::Prefecture)
+        );
     }
 
     #[test]

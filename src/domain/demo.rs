@@ -68,8 +68,24 @@ const SURNAMES: &[(&str, &str)] = &[
 ];
 
 const GIVEN_NAMES: &[&str] = &[
-    "太郎", "一郎", "健一", "誠", "浩二", "由美子", "恵子", "裕子", "大輔", "直樹", "美穂",
-    "和也", "隆", "修", "真理子", "翔太", "智子", "博之",
+    "太郎",
+    "一郎",
+    "健一",
+    "誠",
+    "浩二",
+    "由美子",
+    "恵子",
+    "裕子",
+    "大輔",
+    "直樹",
+    "美穂",
+    "和也",
+    "隆",
+    "修",
+    "真理子",
+    "翔太",
+    "智子",
+    "博之",
 ];
 
 /// (name suffix, kana suffix, departments) for clinics named after their doctor.
@@ -82,19 +98,52 @@ const CLINIC_KINDS: &[(&str, &str, &str)] = &[
     ("耳鼻咽喉科医院", "ジビインコウカイイン", "耳鼻咽喉科"),
     ("産婦人科", "サンフジンカ", "産婦人科\n一般 12"),
     ("クリニック", "クリニック", "内科 消化器内科 外科"),
-    ("こどもクリニック", "コドモクリニック", "小児科 アレルギー科"),
+    (
+        "こどもクリニック",
+        "コドモクリニック",
+        "小児科 アレルギー科",
+    ),
     ("脳神経外科", "ノウシンケイゲカ", "脳神経外科 内科"),
     ("心療内科", "シンリョウナイカ", "心療内科 精神科"),
 ];
 
 const TOWNS_KAGOSHIMA_CITY: &[&str] = &[
-    "中央町", "山下町", "東千石町", "西千石町", "加治屋町", "与次郎", "宇宿", "谷山中央",
-    "紫原", "吉野町", "伊敷", "武岡", "郡元", "荒田", "上荒田町", "下荒田", "田上", "城西",
+    "中央町",
+    "山下町",
+    "東千石町",
+    "西千石町",
+    "加治屋町",
+    "与次郎",
+    "宇宿",
+    "谷山中央",
+    "紫原",
+    "吉野町",
+    "伊敷",
+    "武岡",
+    "郡元",
+    "荒田",
+    "上荒田町",
+    "下荒田",
+    "田上",
+    "城西",
 ];
 
 const TOWNS_GENERIC: &[&str] = &[
-    "本町", "中央", "東町", "西町", "南町", "北町", "新町", "栄町", "旭町", "港町", "朝日町",
-    "若葉町", "緑町", "昭和町", "春日町",
+    "本町",
+    "中央",
+    "東町",
+    "西町",
+    "南町",
+    "北町",
+    "新町",
+    "栄町",
+    "旭町",
+    "港町",
+    "朝日町",
+    "若葉町",
+    "緑町",
+    "昭和町",
+    "春日町",
 ];
 
 pub struct DemoGenerator<'a> {
@@ -149,7 +198,9 @@ impl<'a> DemoGenerator<'a> {
     fn pick_municipality(&mut self) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(1.0);
         let x = self.rng.random_range(0.0..total);
-        self.cumulative.partition_point(|&c| c <= x).min(self.cumulative.len() - 1)
+        self.cumulative
+            .partition_point(|&c| c <= x)
+            .min(self.cumulative.len() - 1)
     }
 
     /// Unique codes: positions advance by a small random stride, so codes look scattered
@@ -221,7 +272,10 @@ impl Iterator for DemoGenerator<'_> {
             let first = self.special_left == special_counts(self.total).0;
             self.special_left -= 1;
             let name = if first {
-                format!("{}大学病院", self.prefecture.prefecture.name.trim_end_matches('県'))
+                format!(
+                    "{}大学病院",
+                    self.prefecture.prefecture.name.trim_end_matches('県')
+                )
             } else {
                 format!("{place}大学医学部附属病院")
             };
@@ -256,7 +310,10 @@ impl Iterator for DemoGenerator<'_> {
                     (
                         name,
                         kana,
-                        format!("内科 外科 整形外科 リハビリテーション科\n一般 {beds} 療養 {}", beds / 3),
+                        format!(
+                            "内科 外科 整形外科 リハビリテーション科\n一般 {beds} 療養 {}",
+                            beds / 3
+                        ),
                         format!("医療法人{surname}会"),
                     )
                 }
@@ -287,7 +344,12 @@ impl Iterator for DemoGenerator<'_> {
                     } else {
                         (format!("{place}デンタルクリニック"), None)
                     };
-                    (name, kana, "歯科 小児歯科 矯正歯科".to_string(), manager.clone())
+                    (
+                        name,
+                        kana,
+                        "歯科 小児歯科 矯正歯科".to_string(),
+                        manager.clone(),
+                    )
                 }
             }
         };
@@ -323,8 +385,8 @@ impl Iterator for DemoGenerator<'_> {
             self.rng.random_range(200..=299),
             self.rng.random_range(0..10_000)
         );
-        let email = (!self.rng.random_bool(0.12))
-            .then(|| format!("info-{}@example.jp", code.as_str()));
+        let email =
+            (!self.rng.random_bool(0.12)).then(|| format!("info-{}@example.jp", code.as_str()));
         let designated_on = NaiveDate::from_ymd_opt(
             self.rng.random_range(1965..=2025),
             self.rng.random_range(1..=12),
@@ -421,7 +483,10 @@ mod tests {
         assert!((500..1_000).contains(&city), "{city}");
         // Addresses name the municipality the institution sits in.
         let names: Vec<String> = def.municipalities().map(|m| m.name.clone()).collect();
-        assert!(all.iter().all(|i| i.address.contains(&names[i.municipality_index])));
+        assert!(
+            all.iter()
+                .all(|i| i.address.contains(&names[i.municipality_index]))
+        );
         assert!(all.iter().all(|i| i.address.starts_with("鹿児島県")));
     }
 }

@@ -138,10 +138,22 @@ mod tests {
             (facts(Clinic, false, false, Active), None),
             (facts(Hospital, false, false, Active), None),
             (facts(Dental, false, false, Active), Some(Exclusion::Dental)),
-            (facts(Hospital, true, false, Active), Some(Exclusion::SpecialFunction)),
-            (facts(Clinic, false, false, Suspended), Some(Exclusion::NotActive)),
-            (facts(Clinic, false, false, Abolished), Some(Exclusion::NotActive)),
-            (facts(Clinic, false, true, Active), Some(Exclusion::Correctional)),
+            (
+                facts(Hospital, true, false, Active),
+                Some(Exclusion::SpecialFunction),
+            ),
+            (
+                facts(Clinic, false, false, Suspended),
+                Some(Exclusion::NotActive),
+            ),
+            (
+                facts(Clinic, false, false, Abolished),
+                Some(Exclusion::NotActive),
+            ),
+            (
+                facts(Clinic, false, true, Active),
+                Some(Exclusion::Correctional),
+            ),
         ];
         for (f, expected) in cases {
             assert_eq!(exclusion(f), expected, "{f:?}");

@@ -7,7 +7,8 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone
 
 pub fn jst() -> FixedOffset {
     // 9 hours is always a valid offset.
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    FixedOffset::east_opt(9 * 3600)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
 }
 
 /// Converts a UTC timestamp (how the database stores time) to JST.

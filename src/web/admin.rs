@@ -38,7 +38,11 @@ struct UserRow {
 }
 
 fn scope_label(listed: &users::ListedUser) -> String {
-    match (&listed.institution_name, &listed.institution_code, &listed.area_name) {
+    match (
+        &listed.institution_name,
+        &listed.institution_code,
+        &listed.area_name,
+    ) {
         (Some(name), Some(code), _) => format!("{name}（{code}）"),
         (_, _, Some(area)) => area.clone(),
         _ => "全体".to_string(),
@@ -259,7 +263,9 @@ fn validate(
                 None => None,
             };
             match found {
-                Some((s, chain)) if admin.scope.contains_area(chain) && scope_fits_role(role, s) => {
+                Some((s, chain))
+                    if admin.scope.contains_area(chain) && scope_fits_role(role, s) =>
+                {
                     scope = Some(s);
                 }
                 _ => {
@@ -317,9 +323,7 @@ async fn render_form(
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let scope = admin.scope;
-    let options = state
-        .db(move |conn| area_options(conn, scope))
-        .await?;
+    let options = state.db(move |conn| area_options(conn, scope)).await?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(viewer, &deployment);
     ctx.insert("page", &page);
@@ -346,10 +350,22 @@ pub async fn new_user_form(
         },
         ..FormPage::default()
     };
-    render_form(&state, &viewer, &admin, page, actix_web::http::StatusCode::OK).await
+    render_form(
+        &state,
+        &viewer,
+        &admin,
+        page,
+        actix_web::http::StatusCode::OK,
+    )
+    .await
 }
 
-fn entry(admin: &CurrentUser, viewer: &Viewer, target: i32, prefecture: Option<i32>) -> audit::Entry {
+fn entry(
+    admin: &CurrentUser,
+    viewer: &Viewer,
+    target: i32,
+    prefecture: Option<i32>,
+) -> audit::Entry {
     audit::Entry {
         actor_id: Some(admin.id),
         actor_login: Some(admin.login_id.clone()),
@@ -431,7 +447,14 @@ pub async fn create_user(
                 temporary_password: Some(temporary),
                 ..FormPage::default()
             };
-            render_form(&state, &viewer, &admin, page, actix_web::http::StatusCode::CREATED).await
+            render_form(
+                &state,
+                &viewer,
+                &admin,
+                page,
+                actix_web::http::StatusCode::CREATED,
+            )
+            .await
         }
         Err(errors) => {
             let page = FormPage {
@@ -444,7 +467,14 @@ pub async fn create_user(
                 errors,
                 ..FormPage::default()
             };
-            render_form(&state, &viewer, &admin, page, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY).await
+            render_form(
+                &state,
+                &viewer,
+                &admin,
+                page,
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
@@ -495,7 +525,14 @@ pub async fn user_form(
         form,
         ..FormPage::default()
     };
-    render_form(&state, &viewer, &admin, page, actix_web::http::StatusCode::OK).await
+    render_form(
+        &state,
+        &viewer,
+        &admin,
+        page,
+        actix_web::http::StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn update_user(
@@ -565,7 +602,11 @@ pub async fn update_user(
             Some("変更を保存しました。".to_string()),
             actix_web::http::StatusCode::OK,
         ),
-        Err(errors) => (errors, None, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY),
+        Err(errors) => (
+            errors,
+            None,
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     };
     let page = FormPage {
         creating: false,
@@ -594,7 +635,9 @@ pub async fn set_active(
     let id = path.into_inner();
     let active = form.active == "1";
     if id == admin.id && !active {
-        return Err(AppError::Conflict("自分自身を無効にすることはできません。".into()));
+        return Err(AppError::Conflict(
+            "自分自身を無効にすることはできません。".into(),
+        ));
     }
     let found = state
         .db(move |conn| {
@@ -604,7 +647,11 @@ pub async fn set_active(
             crate::db::write_transaction(conn, |conn| -> Result<(), DbError> {
                 users::set_active(conn, id, active)?;
                 let prefecture = users::prefecture_of(conn, scope)?;
-                let action = if active { Action::UserEnable } else { Action::UserDisable };
+                let action = if active {
+                    Action::UserEnable
+                } else {
+                    Action::UserDisable
+                };
                 audit::record(conn, action, entry(&admin, &viewer, id, prefecture))?;
                 Ok(())
             })?;
@@ -770,7 +817,10 @@ pub async fn audit_log(
     ctx.insert("rows", &rows);
     ctx.insert("total", &total);
     ctx.insert("page", &page);
-    ctx.insert("pages", &((total + audit::PAGE_SIZE - 1) / audit::PAGE_SIZE).max(1));
+    ctx.insert(
+        "pages",
+        &((total + audit::PAGE_SIZE - 1) / audit::PAGE_SIZE).max(1),
+    );
     ctx.insert("query", &q);
     let actions: Vec<(&str, &str)> = Action::ALL.iter().map(|a| (a.code(), a.label())).collect();
     ctx.insert("actions", &actions);

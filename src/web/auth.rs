@@ -34,8 +34,7 @@ pub struct LoginForm {
 
 /// The same words for every failure, so that the page never tells whether an ID exists
 /// or is locked.
-const LOGIN_FAILED: &str =
-    "ログインIDまたはパスワードが正しくありません。続けて間違えると、しばらくログインできなくなります。";
+const LOGIN_FAILED: &str = "ログインIDまたはパスワードが正しくありません。続けて間違えると、しばらくログインできなくなります。";
 
 /// Only same-site paths: an attacker's `next=https://evil` must not send users away.
 fn safe_next(next: &str) -> &str {
@@ -71,16 +70,24 @@ pub async fn login_form(
     if viewer.user.is_some() {
         return Ok(see_other(next));
     }
-    let notice = query
-        .signed_out
-        .as_ref()
-        .map(|_| "ログアウトしました。");
+    let notice = query.signed_out.as_ref().map(|_| "ログアウトしました。");
     let deployment = state.deployment().await?;
-    Ok(views::html(login_page(&viewer, &deployment, "", next, None, notice)?))
+    Ok(views::html(login_page(
+        &viewer,
+        &deployment,
+        "",
+        next,
+        None,
+        notice,
+    )?))
 }
 
 enum Outcome {
-    SignedIn { user_id: i32, epoch: i32, must_change: bool },
+    SignedIn {
+        user_id: i32,
+        epoch: i32,
+        must_change: bool,
+    },
     Failed,
 }
 
@@ -124,7 +131,11 @@ pub async fn login(
             }
             let matches = password::verify(&password_typed, &user.password_hash);
             if !matches || !user.active {
-                let reason = if matches { "disabled" } else { "wrong_password" };
+                let reason = if matches {
+                    "disabled"
+                } else {
+                    "wrong_password"
+                };
                 if !matches {
                     let (failed, locked) = policy.after_failure(user.failed_attempts, now);
                     users::record_failure(conn, user.id, failed, locked)?;

@@ -35,7 +35,9 @@ pub struct Cache {
 }
 
 fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
-    entry.filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
+    entry
+        .filter(|(at, _)| at.elapsed() < TTL)
+        .map(|(_, v)| v.clone())
 }
 
 impl Cache {

@@ -16,7 +16,11 @@ pub struct CsrfForm<T>(pub T);
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timing.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
@@ -30,7 +34,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             let body = body.await.map_err(|_| AppError::PayloadTooLarge)?;
             let pairs: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Csrf)?;
-            let sent = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+            let sent = pairs
+                .iter()
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v.as_str());
             match (expected.as_deref(), sent) {
                 (Some(expected), Some(sent)) if same(expected, sent) => {}
                 _ => return Err(AppError::Csrf),

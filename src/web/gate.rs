@@ -95,7 +95,10 @@ where
         let access = self.access;
         Box::pin(async move {
             if access == Access::Open {
-                return service.call(req).await.map(ServiceResponse::map_into_left_body);
+                return service
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_left_body);
             }
             let viewer = match resolve(&req).await {
                 Ok(v) => v,
@@ -105,7 +108,10 @@ where
                 return Ok(req.into_response(refusal).map_into_right_body());
             }
             req.extensions_mut().insert(viewer);
-            service.call(req).await.map(ServiceResponse::map_into_left_body)
+            service
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
         })
     }
 }
@@ -117,7 +123,11 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
     let csrf = session::csrf_token(&session);
     let ip = req.peer_addr().map(|a| a.ip().to_string());
     let Some(claims) = session::claims(&session) else {
-        return Ok(Viewer { user: None, csrf, ip });
+        return Ok(Viewer {
+            user: None,
+            csrf,
+            ip,
+        });
     };
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -128,7 +138,11 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
     if now - claims.seen > idle_limit {
         session::sign_out(&session);
         let csrf = session::csrf_token(&session);
-        return Ok(Viewer { user: None, csrf, ip });
+        return Ok(Viewer {
+            user: None,
+            csrf,
+            ip,
+        });
     }
     let loaded = state
         .db(move |conn| Ok(users::with_scope(conn, claims.user_id)?))
@@ -146,7 +160,11 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
         _ => {
             session::sign_out(&session);
             let csrf = session::csrf_token(&session);
-            return Ok(Viewer { user: None, csrf, ip });
+            return Ok(Viewer {
+                user: None,
+                csrf,
+                ip,
+            });
         }
     };
     // Refresh the idle clock at most once a minute, to avoid a new cookie per request.

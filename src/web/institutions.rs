@@ -22,8 +22,14 @@ pub async fn detail(
         .ok_or(AppError::NotFound)?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
-    ctx.insert("category", &Category::from_code(&card.category).map(Category::label));
-    ctx.insert("status", &Status::from_code(&card.status).map(Status::label));
+    ctx.insert(
+        "category",
+        &Category::from_code(&card.category).map(Category::label),
+    );
+    ctx.insert(
+        "status",
+        &Status::from_code(&card.status).map(Status::label),
+    );
     ctx.insert("institution", &card);
     Ok(views::html(views::render("institution.html", &ctx)?))
 }

@@ -126,7 +126,8 @@ fn method_guard(method: &str) -> guard::AnyGuard {
         "GET" => guard::Any(guard::Get()).or(guard::Head()),
         "POST" => guard::Any(guard::Post()),
         other => guard::Any(guard::Method(
-            actix_web::http::Method::from_bytes(other.as_bytes()).unwrap_or(actix_web::http::Method::GET),
+            actix_web::http::Method::from_bytes(other.as_bytes())
+                .unwrap_or(actix_web::http::Method::GET),
         )),
     }
 }
@@ -137,7 +138,11 @@ async fn fallback(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse
         .iter()
         .any(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()));
     if path_exists {
-        Ok(views::error_page(actix_web::http::StatusCode::METHOD_NOT_ALLOWED, None, None))
+        Ok(views::error_page(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            None,
+        ))
     } else {
         Err(AppError::NotFound)
     }
@@ -172,9 +177,7 @@ async fn request_log(
 
 /// Gives errors raised outside our handlers (unknown method, malformed request…) the
 /// same Japanese page as ours.
-fn japanese_error_page<B>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
+fn japanese_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_html = res
         .headers()
         .get(header::CONTENT_TYPE)

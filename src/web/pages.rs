@@ -65,7 +65,11 @@ struct Health {
 
 /// For load balancers and monitoring: 200 when the database answers, 503 otherwise.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let database = if state.database.is_sqlite() { "sqlite" } else { "postgresql" };
+    let database = if state.database.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgresql"
+    };
     let ok = state
         .db(|conn| {
             use diesel::connection::SimpleConnection;
@@ -91,4 +95,3 @@ pub async fn stylesheet() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(include_str!("../../static/app.css"))
 }
-

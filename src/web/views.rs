@@ -19,13 +19,31 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../../templates/home.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("login.html", include_str!("../../templates/login.html")),
-    ("password.html", include_str!("../../templates/password.html")),
-    ("home_officer.html", include_str!("../../templates/home_officer.html")),
-    ("home_institution.html", include_str!("../../templates/home_institution.html")),
-    ("admin_users.html", include_str!("../../templates/admin_users.html")),
-    ("admin_user_form.html", include_str!("../../templates/admin_user_form.html")),
+    (
+        "password.html",
+        include_str!("../../templates/password.html"),
+    ),
+    (
+        "home_officer.html",
+        include_str!("../../templates/home_officer.html"),
+    ),
+    (
+        "home_institution.html",
+        include_str!("../../templates/home_institution.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("../../templates/admin_users.html"),
+    ),
+    (
+        "admin_user_form.html",
+        include_str!("../../templates/admin_user_form.html"),
+    ),
     ("audit.html", include_str!("../../templates/audit.html")),
-    ("institution.html", include_str!("../../templates/institution.html")),
+    (
+        "institution.html",
+        include_str!("../../templates/institution.html"),
+    ),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -45,19 +63,34 @@ pub fn init() -> Result<(), String> {
     TERA.as_ref().map(|_| ()).map_err(Clone::clone)
 }
 
-fn fy_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-    let fy = value.as_i64().ok_or_else(|| tera::Error::msg("fy: not a number"))?;
+fn fy_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let fy = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg("fy: not a number"))?;
     Ok(tera::Value::String(wareki::fiscal_year_label(fy as i32)))
 }
 
-fn fy_full_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-    let fy = value.as_i64().ok_or_else(|| tera::Error::msg("fy_full: not a number"))?;
+fn fy_full_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let fy = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg("fy_full: not a number"))?;
     Ok(tera::Value::String(wareki::fiscal_year_full(fy as i32)))
 }
 
 /// `12345` → `12,345`.
-fn num_filter(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-    let n = value.as_i64().ok_or_else(|| tera::Error::msg("num: not a number"))?;
+fn num_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let n = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg("num: not a number"))?;
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -112,10 +145,19 @@ impl Layout {
 
 /// The menu: only what the role may open.
 fn nav_for(role: Option<Role>) -> Vec<NavItem> {
-    let mut nav = vec![NavItem { href: "/", label: "ホーム" }];
+    let mut nav = vec![NavItem {
+        href: "/",
+        label: "ホーム",
+    }];
     if role.is_some_and(Role::is_admin) {
-        nav.push(NavItem { href: "/admin/users", label: "ユーザ管理" });
-        nav.push(NavItem { href: "/admin/audit", label: "操作履歴" });
+        nav.push(NavItem {
+            href: "/admin/users",
+            label: "ユーザ管理",
+        });
+        nav.push(NavItem {
+            href: "/admin/audit",
+            label: "操作履歴",
+        });
     }
     nav
 }
@@ -135,7 +177,9 @@ pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
 }
 
 pub fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::html()).body(body)
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(body)
 }
 
 /// A short number a user can read out on the phone; it is also in the log line.
@@ -146,20 +190,45 @@ pub fn reference_number() -> String {
 
 fn error_texts(status: StatusCode) -> (&'static str, &'static str) {
     match status.as_u16() {
-        400 => ("入力内容を処理できませんでした", "入力内容を確認して、もう一度お試しください。"),
-        403 => ("この操作は許可されていません", "この画面を開く権限がありません。必要な場合は管理者にお問い合わせください。"),
-        404 => ("ページが見つかりません", "お探しのページは存在しないか、移動または削除された可能性があります。"),
-        405 => ("この方法では操作できません", "画面のボタンやリンクから操作してください。"),
-        409 => ("他の操作と重なりました", "画面を開き直して最新の内容を確認してください。"),
-        413 => ("ファイルが大きすぎます", "ファイルの大きさの上限を超えています。"),
-        _ if status.is_server_error() => ("システムエラーが発生しました", "しばらく時間をおいてから、もう一度お試しください。続く場合は問い合わせ番号を添えて管理者にご連絡ください。"),
+        400 => (
+            "入力内容を処理できませんでした",
+            "入力内容を確認して、もう一度お試しください。",
+        ),
+        403 => (
+            "この操作は許可されていません",
+            "この画面を開く権限がありません。必要な場合は管理者にお問い合わせください。",
+        ),
+        404 => (
+            "ページが見つかりません",
+            "お探しのページは存在しないか、移動または削除された可能性があります。",
+        ),
+        405 => (
+            "この方法では操作できません",
+            "画面のボタンやリンクから操作してください。",
+        ),
+        409 => (
+            "他の操作と重なりました",
+            "画面を開き直して最新の内容を確認してください。",
+        ),
+        413 => (
+            "ファイルが大きすぎます",
+            "ファイルの大きさの上限を超えています。",
+        ),
+        _ if status.is_server_error() => (
+            "システムエラーが発生しました",
+            "しばらく時間をおいてから、もう一度お試しください。続く場合は問い合わせ番号を添えて管理者にご連絡ください。",
+        ),
         _ => ("処理できませんでした", "もう一度お試しください。"),
     }
 }
 
 /// The Japanese error page. Falls back to plain text if even the template fails, so an
 /// error page can never itself fail.
-pub fn error_page(status: StatusCode, detail: Option<&str>, reference: Option<&str>) -> HttpResponse {
+pub fn error_page(
+    status: StatusCode,
+    detail: Option<&str>,
+    reference: Option<&str>,
+) -> HttpResponse {
     let (title, message) = error_texts(status);
     let mut ctx = Context::new();
     ctx.insert("layout", &Layout::new(None, false));
@@ -168,7 +237,8 @@ pub fn error_page(status: StatusCode, detail: Option<&str>, reference: Option<&s
     ctx.insert("message", message);
     ctx.insert("detail", &detail);
     ctx.insert("reference", &reference);
-    let body = render("error.html", &ctx).unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
+    let body =
+        render("error.html", &ctx).unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
     HttpResponse::build(status)
         .content_type(ContentType::html())
         .body(body)

@@ -80,9 +80,16 @@ fn five_failures_lock_the_account_even_against_the_right_password() {
         assert!(res.text().unwrap().contains(LOGIN_FAILED));
     }
     let res = app.login_with(&c, "demo-officer", DEMO_PASSWORD);
-    assert_eq!(res.status(), 401, "locked account refuses the right password");
+    assert_eq!(
+        res.status(),
+        401,
+        "locked account refuses the right password"
+    );
     let body = res.text().unwrap();
-    assert!(body.contains(LOGIN_FAILED), "same words: the lock is not revealed");
+    assert!(
+        body.contains(LOGIN_FAILED),
+        "same words: the lock is not revealed"
+    );
     let actions = audit_actions(&app);
     assert!(actions.iter().any(|a| a == "lockout"));
     assert_eq!(actions.iter().filter(|a| *a == "sign_in_failed").count(), 6);
@@ -92,7 +99,10 @@ fn five_failures_lock_the_account_even_against_the_right_password() {
         .set(users::locked_until.eq(chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1)))
         .execute(&mut *app.db.conn())
         .unwrap();
-    assert_eq!(app.login_with(&c, "demo-officer", DEMO_PASSWORD).status(), 303);
+    assert_eq!(
+        app.login_with(&c, "demo-officer", DEMO_PASSWORD).status(),
+        303
+    );
 }
 
 #[test]
@@ -102,7 +112,11 @@ fn unknown_ids_and_hostile_ids_fail_the_same_way_and_are_escaped() {
     let unknown = app.login_with(&c, "nobody-here", "whatever password");
     assert_eq!(unknown.status(), 401);
     assert!(unknown.text().unwrap().contains(LOGIN_FAILED));
-    for hostile in ["' OR '1'='1' --", "<script>alert(1)</script>", "admin\"; DROP TABLE users; --"] {
+    for hostile in [
+        "' OR '1'='1' --",
+        "<script>alert(1)</script>",
+        "admin\"; DROP TABLE users; --",
+    ] {
         let res = app.login_with(&c, hostile, "x");
         assert_eq!(res.status(), 401);
         let body = res.text().unwrap();
@@ -110,7 +124,10 @@ fn unknown_ids_and_hostile_ids_fail_the_same_way_and_are_escaped() {
         assert!(!body.contains("<script>alert(1)"), "typed text is escaped");
     }
     // The users table is intact.
-    let n: i64 = users::table.count().get_result(&mut *app.db.conn()).unwrap();
+    let n: i64 = users::table
+        .count()
+        .get_result(&mut *app.db.conn())
+        .unwrap();
     assert_eq!(n, 5);
 }
 
@@ -131,7 +148,12 @@ fn tampered_or_foreign_session_cookies_are_signed_out() {
     let page = fresh.get(app.url("/login")).send().unwrap().text().unwrap();
     let res = fresh
         .post(app.url("/login"))
-        .form(&[("csrf", csrf_of(&page).as_str()), ("login_id", "demo-admin"), ("password", DEMO_PASSWORD), ("next", "/")])
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("login_id", "demo-admin"),
+            ("password", DEMO_PASSWORD),
+            ("next", "/"),
+        ])
         .send()
         .unwrap();
     let value = res
@@ -151,13 +173,22 @@ fn tampered_or_foreign_session_cookies_are_signed_out() {
             .send()
             .unwrap()
     };
-    assert_eq!(with_cookie(&value).status(), 200, "the genuine cookie works");
+    assert_eq!(
+        with_cookie(&value).status(),
+        200,
+        "the genuine cookie works"
+    );
     let mut tampered = value.clone().into_bytes();
     let mid = tampered.len() / 2;
     tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
     let res = with_cookie(&String::from_utf8(tampered).unwrap());
     assert_eq!(res.status(), 303);
-    assert!(res.headers()["location"].to_str().unwrap().starts_with("/login"));
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
 
     // The same cookie presented to another deployment (another key) is worthless.
     let other = TestApp::with_demo();
@@ -200,7 +231,10 @@ fn csrf_missing_or_from_another_session_is_refused_and_changes_nothing() {
     // Sign-out without a token does not sign out.
     let res = admin.post(app.url("/logout")).send().unwrap();
     assert_eq!(res.status(), 403);
-    assert_eq!(admin.get(app.url("/admin/users")).send().unwrap().status(), 200);
+    assert_eq!(
+        admin.get(app.url("/admin/users")).send().unwrap().status(),
+        200
+    );
 }
 
 #[test]
@@ -231,18 +265,45 @@ fn area_officers_and_clinics_see_only_their_own_institutions() {
         .first(&mut *app.db.conn())
         .unwrap();
     let area = app.signed_in("demo-area");
-    assert_eq!(area.get(app.url(&format!("/institutions/{own}"))).send().unwrap().status(), 200);
-    let res = area.get(app.url(&format!("/institutions/{elsewhere}"))).send().unwrap();
-    assert_eq!(res.status(), 404, "another area's institution does not exist for this officer");
+    assert_eq!(
+        area.get(app.url(&format!("/institutions/{own}")))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = area
+        .get(app.url(&format!("/institutions/{elsewhere}")))
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        404,
+        "another area's institution does not exist for this officer"
+    );
     assert!(res.text().unwrap().contains("ページが見つかりません"));
     let res = area.get(app.url("/institutions/999999")).send().unwrap();
     assert_eq!(res.status(), 404);
     // The prefecture officer sees both.
     let officer = app.signed_in("demo-officer");
-    assert_eq!(officer.get(app.url(&format!("/institutions/{elsewhere}"))).send().unwrap().status(), 200);
+    assert_eq!(
+        officer
+            .get(app.url(&format!("/institutions/{elsewhere}")))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
     // A clinic user may not use officer pages at all.
     let clinic = app.signed_in("demo-clinic");
-    assert_eq!(clinic.get(app.url(&format!("/institutions/{own}"))).send().unwrap().status(), 403);
+    assert_eq!(
+        clinic
+            .get(app.url(&format!("/institutions/{own}")))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
     let res = app.post_form(&clinic, "/", "/admin/users/new", &[("login_id", "x")]);
     assert_eq!(res.status(), 403);
 }
@@ -251,16 +312,36 @@ fn area_officers_and_clinics_see_only_their_own_institutions() {
 fn a_disabled_users_open_session_stops_at_the_next_request() {
     let app = TestApp::with_demo();
     let officer = app.signed_in("demo-officer");
-    assert_eq!(officer.get(app.url("/institutions/1")).send().unwrap().status(), 200);
+    assert_eq!(
+        officer
+            .get(app.url("/institutions/1"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
     let admin = app.signed_in("demo-admin");
     let target = user_id(&app, "demo-officer");
-    let res = app.post_form(&admin, &format!("/admin/users/{target}"), &format!("/admin/users/{target}/active"), &[("active", "0")]);
+    let res = app.post_form(
+        &admin,
+        &format!("/admin/users/{target}"),
+        &format!("/admin/users/{target}/active"),
+        &[("active", "0")],
+    );
     assert_eq!(res.status(), 303);
     let res = officer.get(app.url("/institutions/1")).send().unwrap();
     assert_eq!(res.status(), 303, "signed out");
-    assert!(res.headers()["location"].to_str().unwrap().starts_with("/login"));
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
     let c = client();
-    assert_eq!(app.login_with(&c, "demo-officer", DEMO_PASSWORD).status(), 401);
+    assert_eq!(
+        app.login_with(&c, "demo-officer", DEMO_PASSWORD).status(),
+        401
+    );
     assert!(audit_actions(&app).contains(&"user_disable".to_string()));
 }
 
@@ -290,7 +371,11 @@ fn new_user_with_temporary_password_must_change_it_first() {
     );
     assert_eq!(res.status(), 201);
     let body = res.text().unwrap();
-    assert!(body.contains("田中 &lt;b&gt;太郎&lt;&#x2F;b&gt;") || body.contains("田中 &lt;b&gt;太郎&lt;/b&gt;"), "name escaped");
+    assert!(
+        body.contains("田中 &lt;b&gt;太郎&lt;&#x2F;b&gt;")
+            || body.contains("田中 &lt;b&gt;太郎&lt;/b&gt;"),
+        "name escaped"
+    );
     let marker = "id=\"temporary-password\">";
     let start = body.find(marker).unwrap() + marker.len();
     let temporary = &body[start..start + 16];
@@ -304,22 +389,70 @@ fn new_user_with_temporary_password_must_change_it_first() {
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/account/password");
     // Policy: too short, same as login ID, mismatch. The page keeps working.
-    let res = app.post_form(&c, "/account/password", "/account/password", &[("current", temporary), ("new_password", "short"), ("confirm", "short")]);
+    let res = app.post_form(
+        &c,
+        "/account/password",
+        "/account/password",
+        &[
+            ("current", temporary),
+            ("new_password", "short"),
+            ("confirm", "short"),
+        ],
+    );
     assert_eq!(res.status(), 422);
     assert!(res.text().unwrap().contains("文字以上"));
-    let res = app.post_form(&c, "/account/password", "/account/password", &[("current", temporary), ("new_password", "clinic-tanaka"), ("confirm", "clinic-tanaka")]);
+    let res = app.post_form(
+        &c,
+        "/account/password",
+        "/account/password",
+        &[
+            ("current", temporary),
+            ("new_password", "clinic-tanaka"),
+            ("confirm", "clinic-tanaka"),
+        ],
+    );
     assert_eq!(res.status(), 422);
-    let res = app.post_form(&c, "/account/password", "/account/password", &[("current", "wrong one"), ("new_password", "a brand new password"), ("confirm", "a brand new password")]);
+    let res = app.post_form(
+        &c,
+        "/account/password",
+        "/account/password",
+        &[
+            ("current", "wrong one"),
+            ("new_password", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
+    );
     assert_eq!(res.status(), 422);
-    assert!(res.text().unwrap().contains("今のパスワードが正しくありません"));
-    let res = app.post_form(&c, "/account/password", "/account/password", &[("current", temporary), ("new_password", "a brand new password"), ("confirm", "a brand new password")]);
+    assert!(
+        res.text()
+            .unwrap()
+            .contains("今のパスワードが正しくありません")
+    );
+    let res = app.post_form(
+        &c,
+        "/account/password",
+        "/account/password",
+        &[
+            ("current", temporary),
+            ("new_password", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
+    );
     assert_eq!(res.status(), 200);
     assert!(res.text().unwrap().contains("パスワードを変更しました"));
     let body = c.get(app.url("/")).send().unwrap().text().unwrap();
     assert!(body.contains(&code), "the clinic's own home page");
     // The old password is gone.
-    assert_eq!(app.login_with(&client(), "clinic-tanaka", temporary).status(), 401);
-    assert_eq!(app.login_with(&client(), "clinic-tanaka", "a brand new password").status(), 303);
+    assert_eq!(
+        app.login_with(&client(), "clinic-tanaka", temporary)
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.login_with(&client(), "clinic-tanaka", "a brand new password")
+            .status(),
+        303
+    );
 }
 
 #[test]
@@ -345,15 +478,35 @@ fn area_admins_cannot_reach_beyond_their_area_or_role() {
     });
     let admin = app.signed_in("aira-admin");
     // The list shows the area's users only.
-    let body = admin.get(app.url("/admin/users")).send().unwrap().text().unwrap();
+    let body = admin
+        .get(app.url("/admin/users"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(body.contains("demo-area"));
     assert!(body.contains("demo-clinic"));
-    assert!(!body.contains("demo-officer"), "prefecture-wide users are outside");
+    assert!(
+        !body.contains("demo-officer"),
+        "prefecture-wide users are outside"
+    );
     assert!(!body.contains("demo-sysadmin"));
     // Users outside answer 404.
     let outside = user_id(&app, "demo-officer");
-    assert_eq!(admin.get(app.url(&format!("/admin/users/{outside}"))).send().unwrap().status(), 404);
-    let res = app.post_form(&admin, "/", &format!("/admin/users/{outside}/active"), &[("active", "0")]);
+    assert_eq!(
+        admin
+            .get(app.url(&format!("/admin/users/{outside}")))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    let res = app.post_form(
+        &admin,
+        "/",
+        &format!("/admin/users/{outside}/active"),
+        &[("active", "0")],
+    );
     assert_eq!(res.status(), 404);
     // A higher role cannot be granted; an area outside cannot be assigned.
     let prefecture: i32 = kakari::db::schema::areas::table
@@ -361,18 +514,44 @@ fn area_admins_cannot_reach_beyond_their_area_or_role() {
         .select(kakari::db::schema::areas::id)
         .first(&mut *app.db.conn())
         .unwrap();
-    let res = app.post_form(&admin, "/admin/users/new", "/admin/users/new", &[
-        ("login_id", "new-sys"), ("display_name", "x"), ("role", "sysadmin"), ("area_id", ""), ("institution_code", ""), ("password", ""),
-    ]);
+    let res = app.post_form(
+        &admin,
+        "/admin/users/new",
+        "/admin/users/new",
+        &[
+            ("login_id", "new-sys"),
+            ("display_name", "x"),
+            ("role", "sysadmin"),
+            ("area_id", ""),
+            ("institution_code", ""),
+            ("password", ""),
+        ],
+    );
     assert_eq!(res.status(), 422);
-    let res = app.post_form(&admin, "/admin/users/new", "/admin/users/new", &[
-        ("login_id", "new-officer"), ("display_name", "x"), ("role", "officer"), ("area_id", &prefecture.to_string()), ("institution_code", ""), ("password", ""),
-    ]);
+    let res = app.post_form(
+        &admin,
+        "/admin/users/new",
+        "/admin/users/new",
+        &[
+            ("login_id", "new-officer"),
+            ("display_name", "x"),
+            ("role", "officer"),
+            ("area_id", &prefecture.to_string()),
+            ("institution_code", ""),
+            ("password", ""),
+        ],
+    );
     assert_eq!(res.status(), 422);
     let body = res.text().unwrap();
     assert!(body.contains("担当地域を選んでください"));
-    assert!(body.contains("value=\"new-officer\""), "the form keeps what was typed");
-    let n: i64 = users::table.count().get_result(&mut *app.db.conn()).unwrap();
+    assert!(
+        body.contains("value=\"new-officer\""),
+        "the form keeps what was typed"
+    );
+    let n: i64 = users::table
+        .count()
+        .get_result(&mut *app.db.conn())
+        .unwrap();
     assert_eq!(n, 6, "nothing created");
 }
 
@@ -383,17 +562,36 @@ fn audit_log_page_lists_and_filters_and_stays_in_the_prefecture() {
     app.login_with(&c, "demo-officer", "wrong password!!");
     app.login_with(&c, "no-such-user", "wrong password!!");
     let admin = app.signed_in("demo-admin");
-    let body = admin.get(app.url("/admin/audit?action=sign_in_failed")).send().unwrap().text().unwrap();
+    let body = admin
+        .get(app.url("/admin/audit?action=sign_in_failed"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(body.contains("demo-officer"));
-    assert!(!body.contains("no-such-user"), "entries without a prefecture are the system administrator's");
+    assert!(
+        !body.contains("no-such-user"),
+        "entries without a prefecture are the system administrator's"
+    );
     let sys = app.signed_in("demo-sysadmin");
-    let body = sys.get(app.url("/admin/audit?action=sign_in_failed")).send().unwrap().text().unwrap();
+    let body = sys
+        .get(app.url("/admin/audit?action=sign_in_failed"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(body.contains("no-such-user"));
-    let body = sys.get(app.url("/admin/audit?login=demo-admin&action=sign_in")).send().unwrap().text().unwrap();
+    let body = sys
+        .get(app.url("/admin/audit?login=demo-admin&action=sign_in"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(body.contains("ログイン"));
     assert!(!body.contains("demo-officer"));
     // The log is append-only in the database itself.
-    let updated = diesel::sql_query("UPDATE audit_log SET action = 'x'").execute(&mut *app.db.conn());
+    let updated =
+        diesel::sql_query("UPDATE audit_log SET action = 'x'").execute(&mut *app.db.conn());
     assert!(updated.is_err());
 }
 
@@ -417,8 +615,21 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/admin/audit", ADMINS),
     ("GET", "/institutions/{id}", OFFICERS),
 ];
-const ANYONE: &[&str] = &["anonymous", "demo-sysadmin", "demo-admin", "demo-officer", "demo-area", "demo-clinic"];
-const SIGNED_IN: &[&str] = &["demo-sysadmin", "demo-admin", "demo-officer", "demo-area", "demo-clinic"];
+const ANYONE: &[&str] = &[
+    "anonymous",
+    "demo-sysadmin",
+    "demo-admin",
+    "demo-officer",
+    "demo-area",
+    "demo-clinic",
+];
+const SIGNED_IN: &[&str] = &[
+    "demo-sysadmin",
+    "demo-admin",
+    "demo-officer",
+    "demo-area",
+    "demo-clinic",
+];
 const ADMINS: &[&str] = &["demo-sysadmin", "demo-admin"];
 const OFFICERS: &[&str] = &["demo-sysadmin", "demo-admin", "demo-officer", "demo-area"];
 
@@ -429,7 +640,12 @@ fn every_route_times_every_role() {
     assert_eq!(declared, expected, "every route needs a line in EXPECTED");
     for r in ROUTES {
         if r.method == "POST" {
-            assert_ne!(r.access, Access::Open, "{} must not skip the session", r.path);
+            assert_ne!(
+                r.access,
+                Access::Open,
+                "{} must not skip the session",
+                r.path
+            );
         }
     }
 
@@ -465,7 +681,11 @@ fn every_route_times_every_role() {
     let mut checked = 0;
     for (method, path, allowed) in EXPECTED {
         for who in ANYONE {
-            let c = if *who == "anonymous" { client() } else { app.signed_in(who) };
+            let c = if *who == "anonymous" {
+                client()
+            } else {
+                app.signed_in(who)
+            };
             let url_path = path
                 .replace("/admin/users/{id}", &format!("/admin/users/{clinic_user}"))
                 .replace("/institutions/{id}", &format!("/institutions/{clinic}"));
@@ -483,14 +703,20 @@ fn every_route_times_every_role() {
             // A refusal sends visitors to sign in and come back (`next=`); signing out
             // also ends on the sign-in page, but without `next`.
             let to_login = status == 303
-                && res.headers()["location"].to_str().unwrap().starts_with("/login?next=");
+                && res.headers()["location"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("/login?next=");
             if allowed.contains(who) {
                 assert!(
                     ![403, 404, 405].contains(&status) && !to_login && status < 500,
                     "{who} should reach {method} {path}, got {status}"
                 );
             } else if *who == "anonymous" && *method == "GET" {
-                assert!(to_login, "anonymous {method} {path} should go to sign-in, got {status}");
+                assert!(
+                    to_login,
+                    "anonymous {method} {path} should go to sign-in, got {status}"
+                );
             } else {
                 assert_eq!(status, 403, "{who} must be refused {method} {path}");
             }
@@ -506,7 +732,18 @@ fn cli_creates_the_first_admin_from_standard_input() {
     use std::process::{Command, Stdio};
     let app = TestApp::with_demo();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kakari"))
-        .args(["user", "add", "--login", "first-admin", "--role", "admin", "--scope", "pref:46", "--name", "県 管理者"])
+        .args([
+            "user",
+            "add",
+            "--login",
+            "first-admin",
+            "--role",
+            "admin",
+            "--scope",
+            "pref:46",
+            "--name",
+            "県 管理者",
+        ])
         .env("DATABASE_URL", &app.db.url)
         .env_remove("KAKARI_DATA_DIR")
         .stdin(Stdio::piped())
@@ -514,16 +751,40 @@ fn cli_creates_the_first_admin_from_standard_input() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(app.login_with(&client(), "first-admin", "a long enough password").status(), 303);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.login_with(&client(), "first-admin", "a long enough password")
+            .status(),
+        303
+    );
 
     // A weak password or an unknown scope is refused with one line.
     for (args, must_name) in [
-        (vec!["--login", "weak", "--role", "admin", "--scope", "pref:46"], "文字以上"),
-        (vec!["--login", "nowhere", "--role", "admin", "--scope", "pref:99"], "pref:99"),
-        (vec!["--login", "badrole", "--role", "king", "--scope", "pref:46"], "king"),
+        (
+            vec!["--login", "weak", "--role", "admin", "--scope", "pref:46"],
+            "文字以上",
+        ),
+        (
+            vec![
+                "--login", "nowhere", "--role", "admin", "--scope", "pref:99",
+            ],
+            "pref:99",
+        ),
+        (
+            vec!["--login", "badrole", "--role", "king", "--scope", "pref:46"],
+            "king",
+        ),
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kakari"))
             .arg("user")
@@ -535,7 +796,11 @@ fn cli_creates_the_first_admin_from_standard_input() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let password: &[u8] = if must_name == "文字以上" { b"short\n" } else { b"a long enough password\n" };
+        let password: &[u8] = if must_name == "文字以上" {
+            b"short\n"
+        } else {
+            b"a long enough password\n"
+        };
         child.stdin.take().unwrap().write_all(password).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(!out.status.success());

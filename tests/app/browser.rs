@@ -80,7 +80,9 @@ impl Browser {
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.endpoint));
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -102,17 +104,32 @@ impl Browser {
             .to_string()
     }
 
+    /// Finds an element, waiting up to 10 s for it (pages load after clicks).
     pub fn find(&self, css: &str) -> String {
-        let v = self.call(
-            reqwest::Method::POST,
-            "/element",
-            Some(json!({"using": "css selector", "value": css})),
-        );
-        v.as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("element {css} not found"))
-            .to_string()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let res: Value = self
+                .http
+                .post(format!("{}/element", self.endpoint))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            if let Some(id) = res["value"]
+                .as_object()
+                .filter(|o| !o.contains_key("error"))
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+            {
+                return id.to_string();
+            }
+            if Instant::now() > deadline {
+                self.screenshot("failure");
+                panic!("element {css} not found: {}", res["value"]["message"]);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn text(&self, css: &str) -> String {
@@ -125,7 +142,11 @@ impl Browser {
 
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
-        self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), Some(json!({})));
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            Some(json!({})),
+        );
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/value"),
@@ -135,7 +156,11 @@ impl Browser {
 
     pub fn click(&self, css: &str) {
         let id = self.find(css);
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({})));
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        );
     }
 
     /// Saves a PNG under target/screenshots/ and returns its path.
@@ -169,7 +194,10 @@ fn browser_home_page() {
     });
     let browser = Browser::start();
     browser.goto(&app.url("/"));
-    assert_eq!(browser.title(), "ホーム | かかりつけ医機能報告 管理システム");
+    assert_eq!(
+        browser.title(),
+        "ホーム | かかりつけ医機能報告 管理システム"
+    );
     assert!(browser.text("h1").contains("かかりつけ医機能報告"));
     assert!(browser.text(".demo-banner").contains("デモ環境"));
     let shot = browser.screenshot("home");
@@ -178,4 +206,45 @@ fn browser_home_page() {
     browser.goto(&app.url("/missing"));
     assert!(browser.text("h1").contains("ページが見つかりません"));
     browser.screenshot("not-found");
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_sign_in_sign_out_and_lockout() {
+    let app = TestApp::with_demo();
+    let browser = Browser::start();
+    let sign_in = |login: &str, password: &str| {
+        browser.goto(&app.url("/login"));
+        browser.type_into("#login_id", login);
+        browser.type_into("#password", password);
+        browser.click("#login-submit");
+    };
+
+    sign_in("demo-admin", crate::support::DEMO_PASSWORD);
+    assert!(
+        browser.text("main").contains("担当範囲"),
+        "officer home after sign-in"
+    );
+    assert!(browser.text(".who").contains("都道府県管理者"));
+    browser.screenshot("officer-home");
+    browser.goto(&app.url("/admin/users"));
+    assert!(browser.text("table").contains("demo-clinic"));
+    browser.screenshot("admin-users");
+    browser.click("#logout");
+    assert!(browser.text("main").contains("ログアウトしました"));
+
+    for _ in 0..5 {
+        sign_in("demo-officer", "not the password");
+        assert!(browser.text("#login-error").contains("正しくありません"));
+    }
+    sign_in("demo-officer", crate::support::DEMO_PASSWORD);
+    assert!(
+        browser.text("#login-error").contains("正しくありません"),
+        "locked: the right password is refused too"
+    );
+    browser.screenshot("lockout");
+
+    sign_in("demo-clinic", crate::support::DEMO_PASSWORD);
+    assert!(browser.text("main").contains("医療機関コード"));
+    browser.screenshot("clinic-home");
 }

@@ -7,7 +7,12 @@ use crate::support::{TestApp, TestDb};
 fn kakari(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kakari"));
     cmd.args(args);
-    for key in ["DATABASE_URL", "KAKARI_DATA_DIR", "KAKARI_BIND", "KAKARI_CONFIG"] {
+    for key in [
+        "DATABASE_URL",
+        "KAKARI_DATA_DIR",
+        "KAKARI_BIND",
+        "KAKARI_CONFIG",
+    ] {
         cmd.env_remove(key);
     }
     for (k, v) in envs {
@@ -56,7 +61,10 @@ fn unwritable_data_directory_is_named() {
 
 #[test]
 fn missing_config_file_and_unknown_setting_are_named() {
-    let out = kakari(&["config", "check", "--config", "/nonexistent/kakari.toml"], &[]);
+    let out = kakari(
+        &["config", "check", "--config", "/nonexistent/kakari.toml"],
+        &[],
+    );
     assert_clear_failure(&out, "/nonexistent/kakari.toml");
 
     let out = kakari(&["config", "check"], &[("KAKARI_BNID", "127.0.0.1:1")]);
@@ -65,7 +73,10 @@ fn missing_config_file_and_unknown_setting_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kakari.toml");
     std::fs::write(&file, "bind = \"127.0.0.1:8080\"\nport = 1\n").unwrap();
-    let out = kakari(&["config", "check", "--config", file.to_str().unwrap()], &[]);
+    let out = kakari(
+        &["config", "check", "--config", file.to_str().unwrap()],
+        &[],
+    );
     assert_clear_failure(&out, "port");
 }
 
@@ -73,7 +84,12 @@ fn missing_config_file_and_unknown_setting_are_named() {
 fn config_check_shows_values_and_sources() {
     let dir = tempfile::tempdir().unwrap();
     let out = kakari(
-        &["config", "check", "--data-dir", dir.path().to_str().unwrap()],
+        &[
+            "config",
+            "check",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
         &[("KAKARI_BIND", "127.0.0.1:9999")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -90,7 +106,13 @@ fn port_in_use_is_reported_before_touching_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = kakari(
-        &["serve", "--bind", &addr, "--data-dir", data.to_str().unwrap()],
+        &[
+            "serve",
+            "--bind",
+            &addr,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
         &[],
     );
     assert_clear_failure(&out, &addr);

@@ -13,7 +13,11 @@ fn health_reports_the_backend() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().unwrap();
     assert_eq!(body["status"], "ok");
-    let expected = if app.db.is_postgres() { "postgresql" } else { "sqlite" };
+    let expected = if app.db.is_postgres() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
     assert_eq!(body["database"], expected);
 }
 
@@ -31,7 +35,10 @@ fn home_page_is_japanese_and_shows_the_demo() {
     assert!(body.contains("鹿児島県"));
     assert!(body.contains("デモ環境です"));
     assert!(body.contains("年度"));
-    assert!(body.contains("href=\"/login\""), "visitors are invited to sign in");
+    assert!(
+        body.contains("href=\"/login\""),
+        "visitors are invited to sign in"
+    );
     for name in [
         "content-security-policy",
         "x-content-type-options",
@@ -117,7 +124,10 @@ fn wipe_knows_every_table() {
         .map(|n| n.name)
         .collect();
     tables.sort();
-    let mut known: Vec<String> = db::TABLES_CHILDREN_FIRST.iter().map(|s| s.to_string()).collect();
+    let mut known: Vec<String> = db::TABLES_CHILDREN_FIRST
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     known.sort();
     assert_eq!(tables, known);
 }
@@ -136,7 +146,12 @@ fn demo_is_deterministic_refuses_to_overwrite_and_resets() {
     let second = TestDb::new();
     let mut a = first.conn();
     let mut b = second.conn();
-    assert_eq!(demo::load(&mut a, 500, 9, false, crate::support::DEMO_PASSWORD).unwrap().institutions, 500);
+    assert_eq!(
+        demo::load(&mut a, 500, 9, false, crate::support::DEMO_PASSWORD)
+            .unwrap()
+            .institutions,
+        500
+    );
     demo::load(&mut b, 500, 9, false, crate::support::DEMO_PASSWORD).unwrap();
     let codes_a = codes(&mut a);
     assert_eq!(codes_a.len(), 500);

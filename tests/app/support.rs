@@ -28,7 +28,8 @@ impl TestDb {
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::SeqCst)
                 );
-                let mut admin = diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
+                let mut admin =
+                    diesel::PgConnection::establish(&base).expect("connect to TEST_DATABASE_URL");
                 diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}"))
                     .execute(&mut admin)
                     .expect("drop old test db");
@@ -202,7 +203,12 @@ impl TestApp {
         let page = c.get(self.url("/login")).send().unwrap().text().unwrap();
         let token = csrf_of(&page);
         c.post(self.url("/login"))
-            .form(&[("csrf", token.as_str()), ("login_id", login), ("password", password), ("next", "/")])
+            .form(&[
+                ("csrf", token.as_str()),
+                ("login_id", login),
+                ("password", password),
+                ("next", "/"),
+            ])
             .send()
             .unwrap()
     }
