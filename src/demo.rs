@@ -188,6 +188,11 @@ pub fn load(
         meta::set(conn, meta::DEMO_SEED, &seed.to_string())?;
         Ok((loaded, users))
     })?;
+    // Fresh statistics for the planner after a bulk load (outside the transaction).
+    {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute("ANALYZE")?;
+    }
     Ok(DemoReport {
         institutions: loaded,
         seconds: started.elapsed().as_secs_f64(),

@@ -77,6 +77,8 @@ pub fn summary(conn: &mut DbConnection) -> QueryResult<Summary> {
 /// Figures for an officer's home page.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ScopeCounts {
+    /// The area's name (filled by the caller; cached with the figures).
+    pub scope_name: String,
     pub institutions: i64,
     pub targets: i64,
     pub paper: i64,
@@ -98,26 +100,32 @@ pub fn within(
     }
 }
 
+/// All four figures in one pass over the scope's institutions.
 pub fn scope_counts(
     conn: &mut DbConnection,
     scope: crate::domain::auth::Scope,
 ) -> QueryResult<ScopeCounts> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    // CASE over a boolean column reads the same on SQLite (0/1) and PostgreSQL.
+    let (institutions, targets, paper, without_email) = within(scope)
+        .select((
+            sql::<BigInt>("COUNT(*)"),
+            sql::<BigInt>("COALESCE(SUM(CASE WHEN is_target THEN 1 ELSE 0 END), 0)"),
+            sql::<BigInt>(
+                "COALESCE(SUM(CASE WHEN is_target AND paper_report THEN 1 ELSE 0 END), 0)",
+            ),
+            sql::<BigInt>(
+                "COALESCE(SUM(CASE WHEN is_target AND email IS NULL THEN 1 ELSE 0 END), 0)",
+            ),
+        ))
+        .first::<(i64, i64, i64, i64)>(conn)?;
     Ok(ScopeCounts {
-        institutions: within(scope).count().get_result(conn)?,
-        targets: within(scope)
-            .filter(institutions::is_target.eq(true))
-            .count()
-            .get_result(conn)?,
-        paper: within(scope)
-            .filter(institutions::is_target.eq(true))
-            .filter(institutions::paper_report.eq(true))
-            .count()
-            .get_result(conn)?,
-        without_email: within(scope)
-            .filter(institutions::is_target.eq(true))
-            .filter(institutions::email.is_null())
-            .count()
-            .get_result(conn)?,
+        scope_name: String::new(),
+        institutions,
+        targets,
+        paper,
+        without_email,
     })
 }
 

@@ -194,11 +194,13 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        conn.batch_execute("SELECT 1").map_err(DbError::Query)
+        diesel::r2d2::R2D2Connection::ping(conn).map_err(DbError::Query)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked when a connection returns to the pool: a connection whose server went
+    /// away or whose transaction was left broken is dropped instead of reused.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -251,7 +253,10 @@ pub fn build_pool(url: &DatabaseUrl, size: u32) -> Result<Pool, DbError> {
     // A SQLite file has one writer; a few connections serve many readers in WAL mode.
     r2d2::Pool::builder()
         .max_size(size)
-        .min_idle(Some(1))
+        .min_idle(None)
+        // No round trip before every query: broken connections are caught on return
+        // (`has_broken`) and by the error of the query that meets them.
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
         .map_err(|e| DbError::Connect(e.to_string()))

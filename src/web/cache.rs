@@ -32,6 +32,9 @@ impl Deployment {
 pub struct Cache {
     deployment: Mutex<Option<(Instant, Deployment)>>,
     counts: Mutex<HashMap<Scope, (Instant, ScopeCounts)>>,
+    /// Held while figures are recomputed, so that when an entry expires under load one
+    /// request counts and the others wait for its result instead of all counting at once.
+    refresh: Mutex<()>,
 }
 
 fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
@@ -55,10 +58,47 @@ impl Cache {
         self.counts.lock().ok().and_then(|g| fresh(g.get(&scope)))
     }
 
+    fn stale_counts(&self, scope: Scope) -> Option<ScopeCounts> {
+        self.counts
+            .lock()
+            .ok()
+            .and_then(|g| g.get(&scope).map(|(_, v)| v.clone()))
+    }
+
     pub fn set_counts(&self, scope: Scope, value: ScopeCounts) {
         if let Ok(mut g) = self.counts.lock() {
             g.insert(scope, (Instant::now(), value));
         }
+    }
+
+    /// The cached figures, or `compute`'s, computed by one caller at a time. Call it from
+    /// blocking code (the database closure), never on an async worker.
+    pub fn counts_or<E>(
+        &self,
+        scope: Scope,
+        compute: impl FnOnce() -> Result<ScopeCounts, E>,
+    ) -> Result<ScopeCounts, E> {
+        if let Some(c) = self.counts(scope) {
+            return Ok(c);
+        }
+        // While another request recounts, serve the expired figures rather than queue
+        // behind it holding a database connection.
+        let _one_at_a_time = match self.refresh.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => match self.stale_counts(scope) {
+                Some(stale) => return Ok(stale),
+                None => match self.refresh.lock() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                },
+            },
+        };
+        if let Some(c) = self.counts(scope) {
+            return Ok(c);
+        }
+        let fresh = compute()?;
+        self.set_counts(scope, fresh.clone());
+        Ok(fresh)
     }
 
     pub fn clear(&self) {

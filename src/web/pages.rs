@@ -37,21 +37,18 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
         ctx.insert("status", &status);
         return Ok(views::html(views::render("home_institution.html", &ctx)?));
     }
-    let counts = match state.cache.counts(user.scope) {
-        Some(c) => c,
-        None => {
-            let scope = user.scope;
-            let c = state
-                .db(move |conn| Ok(institutions::scope_counts(conn, scope)?))
-                .await?;
-            state.cache.set_counts(scope, c.clone());
-            c
-        }
-    };
     let scope = user.scope;
-    let scope_name = state
-        .db(move |conn| Ok(areas::scope_name(conn, scope)?))
+    let shared = state.clone();
+    let counts = state
+        .db(move |conn| {
+            Ok(shared.cache.counts_or(scope, || {
+                let mut counts = institutions::scope_counts(conn, scope)?;
+                counts.scope_name = areas::scope_name(conn, scope)?;
+                Ok::<_, diesel::result::Error>(counts)
+            })?)
+        })
         .await?;
+    let scope_name = counts.scope_name.clone();
     ctx.insert("counts", &counts);
     ctx.insert("scope_name", &scope_name);
     Ok(views::html(views::render("home_officer.html", &ctx)?))
