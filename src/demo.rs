@@ -156,7 +156,7 @@ pub fn load(
                 category: demo.category.code().to_string(),
                 is_special_function: demo.is_special_function,
                 is_correctional: demo.is_correctional,
-                name: demo.name,
+                name: demo.name.clone(),
                 name_kana: demo.name_kana,
                 postcode: Some(demo.postcode),
                 address: demo.address,
@@ -176,6 +176,8 @@ pub fn load(
                 is_target: is_reporting_target(facts, None),
                 created_at: now,
                 updated_at: now,
+                short_code: demo.code.as_str()[3..].to_string(),
+                search_key: crate::domain::normalize::search_key(&demo.name),
             });
             if batch.len() == batch.capacity() {
                 loaded += institutions::insert_many(conn, &batch)?;

@@ -21,10 +21,13 @@ pub enum Action {
     UserDisable,
     UserEnable,
     UserTemporaryPassword,
+    InstitutionCreate,
+    InstitutionUpdate,
+    ImportApply,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 13] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -35,6 +38,9 @@ impl Action {
         Action::UserDisable,
         Action::UserEnable,
         Action::UserTemporaryPassword,
+        Action::InstitutionCreate,
+        Action::InstitutionUpdate,
+        Action::ImportApply,
     ];
 
     pub fn code(self) -> &'static str {
@@ -49,6 +55,9 @@ impl Action {
             Action::UserDisable => "user_disable",
             Action::UserEnable => "user_enable",
             Action::UserTemporaryPassword => "user_temporary_password",
+            Action::InstitutionCreate => "institution_create",
+            Action::InstitutionUpdate => "institution_update",
+            Action::ImportApply => "import_apply",
         }
     }
 
@@ -64,6 +73,9 @@ impl Action {
             Action::UserDisable => "ユーザ無効化",
             Action::UserEnable => "ユーザ有効化",
             Action::UserTemporaryPassword => "仮パスワード設定",
+            Action::InstitutionCreate => "医療機関の追加",
+            Action::InstitutionUpdate => "医療機関の変更",
+            Action::ImportApply => "医療機関マスタの取込",
         }
     }
 
@@ -114,6 +126,36 @@ pub fn record(conn: &mut DbConnection, action: Action, entry: Entry) -> QueryRes
         })
         .execute(conn)?;
     Ok(())
+}
+
+/// Many entries with multi-row INSERTs (an import writes one per institution).
+pub fn record_many(
+    conn: &mut DbConnection,
+    entries: impl IntoIterator<Item = (Action, Entry)>,
+) -> QueryResult<usize> {
+    let at = Utc::now().naive_utc();
+    let rows: Vec<NewEntry> = entries
+        .into_iter()
+        .map(|(action, entry)| NewEntry {
+            at,
+            actor_id: entry.actor_id,
+            actor_login: entry.actor_login,
+            action: action.code(),
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            prefecture_id: entry.prefecture_id,
+            detail: entry.detail.map(|d| d.to_string()),
+            ip: entry.ip,
+        })
+        .collect();
+    let mut written = 0;
+    // 9 columns × 1,000 rows stays under both backends' parameter limits.
+    for chunk in rows.chunks(1_000) {
+        written += crate::per_backend!(&mut *conn, |c| {
+            diesel::insert_into(audit_log::table).values(chunk).execute(c)
+        })?;
+    }
+    Ok(written)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]

@@ -36,9 +36,11 @@ pub struct NewInstitution {
     pub is_target: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub short_code: String,
+    pub search_key: String,
 }
 
-/// Rows per INSERT statement: 26 columns × 500 rows stays under both backends'
+/// Rows per INSERT statement: 28 columns × 500 rows stays under both backends'
 /// bound-parameter limits (SQLite 32,766; PostgreSQL 65,535).
 pub const INSERT_BATCH: usize = 500;
 
@@ -53,6 +55,23 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewInstitution]) -> QueryRes
         })?;
     }
     Ok(inserted)
+}
+
+/// Ids of institutions by code (looked up in chunks to stay under parameter limits).
+pub fn ids_by_code<'a>(
+    conn: &mut DbConnection,
+    codes: impl Iterator<Item = &'a str>,
+) -> QueryResult<std::collections::HashMap<String, i32>> {
+    let codes: Vec<&str> = codes.collect();
+    let mut out = std::collections::HashMap::with_capacity(codes.len());
+    for chunk in codes.chunks(900) {
+        let rows: Vec<(String, i32)> = institutions::table
+            .filter(institutions::code.eq_any(chunk))
+            .select((institutions::code, institutions::id))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// Counts for the home page.

@@ -45,6 +45,25 @@ diesel::table! {
         is_target -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        short_code -> Text,
+        search_key -> Text,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Integer,
+        kind -> Text,
+        file_name -> Text,
+        layout -> Text,
+        prefecture_id -> Integer,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        status -> Text,
+        fingerprint -> Text,
+        payload -> Text,
+        summary -> Text,
+        applied_at -> Nullable<Timestamp>,
     }
 }
 
@@ -94,4 +113,4 @@ diesel::table! {
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(users -> areas (area_id));
 
-diesel::allow_tables_to_appear_in_same_query!(areas, institutions, meta, users, audit_log);
+diesel::allow_tables_to_appear_in_same_query!(areas, institutions, meta, users, audit_log, imports);

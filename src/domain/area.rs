@@ -1,6 +1,6 @@
 //! The area tree: prefecture → 保健所管轄 (jurisdiction) → 市区町村 (municipality), with
 //! 二次医療圏 as an attribute of a municipality (domain.md §2). Area definitions are data
-//! files under `data/areas/`, embedded in the binary.
+//! files under `reference/areas/`, embedded in the binary.
 
 use serde::Deserialize;
 
@@ -90,7 +90,7 @@ pub enum AreaDataError {
 /// The prefectures whose area trees ship with the product.
 pub fn shipped_prefecture(code: &str) -> Option<&'static str> {
     match code {
-        "46" => Some(include_str!("../../data/areas/46.toml")),
+        "46" => Some(include_str!("../../reference/areas/46.toml")),
         _ => None,
     }
 }
@@ -199,5 +199,79 @@ mod tests {
             PrefectureDefinition::parse(dup),
             Err(AreaDataError::Invalid(_))
         ));
+    }
+}
+
+/// A municipality as the address matcher sees it.
+#[derive(Debug, Clone)]
+pub struct MunicipalityName {
+    pub id: i32,
+    pub name: String,
+    pub district: Option<String>,
+}
+
+/// Finds the municipality an address lies in: the prefecture's name may lead, a town
+/// may be written with or without its 郡, and the longest matching name wins (so that
+/// a longer name is never shadowed by a shorter one it starts with).
+pub fn match_municipality(
+    address: &str,
+    prefecture_name: &str,
+    municipalities: &[MunicipalityName],
+) -> Option<i32> {
+    let folded = super::normalize::nfkc(address);
+    let folded: String = folded.chars().filter(|c| !c.is_whitespace()).collect();
+    let rest = folded.strip_prefix(prefecture_name).unwrap_or(&folded);
+    municipalities
+        .iter()
+        .filter_map(|m| {
+            let with_district = m.district.as_ref().map(|d| format!("{d}{}", m.name));
+            let matched = with_district
+                .filter(|full| rest.starts_with(full.as_str()))
+                .or_else(|| rest.starts_with(m.name.as_str()).then(|| m.name.clone()))?;
+            Some((matched.chars().count(), m.id))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, id)| id)
+}
+
+#[cfg(test)]
+mod matching_tests {
+    use super::*;
+
+    fn names() -> Vec<MunicipalityName> {
+        let def = PrefectureDefinition::parse(shipped_prefecture("46").unwrap()).unwrap();
+        def.municipalities()
+            .enumerate()
+            .map(|(i, m)| MunicipalityName {
+                id: i as i32,
+                name: m.name.clone(),
+                district: m.district.clone(),
+            })
+            .collect()
+    }
+
+    fn name_of(id: Option<i32>) -> Option<String> {
+        let all = names();
+        id.map(|i| all[i as usize].name.clone())
+    }
+
+    #[test]
+    fn addresses_find_their_municipality() {
+        let all = names();
+        let cases = [
+            ("鹿児島市山下町１１－１", Some("鹿児島市")),
+            ("鹿児島県鹿児島市山下町11-1", Some("鹿児島市")),
+            ("薩摩郡さつま町宮之城屋地１", Some("さつま町")),
+            ("さつま町宮之城屋地１", Some("さつま町")),
+            ("鹿児島郡三島村竹島", Some("三島村")),
+            ("いちき串木野市昭和通", Some("いちき串木野市")),
+            ("霧島市国分中央３丁目", Some("霧島市")),
+            ("熊本市中央区千葉城町１－１", None),
+            ("", None),
+        ];
+        for (address, expected) in cases {
+            let got = name_of(match_municipality(address, "鹿児島県", &all));
+            assert_eq!(got.as_deref(), expected, "{address}");
+        }
     }
 }

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod codes;
 pub mod demo;
 pub mod institution;
+pub mod normalize;
 pub mod wareki;
