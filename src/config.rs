@@ -26,6 +26,7 @@ pub const ENV_KEYS: &[&str] = &[
     "KAKARI_PASSWORD_MIN_LENGTH",
     "KAKARI_COOKIE_SECURE",
     "KAKARI_SESSION_KEY",
+    "KAKARI_MAX_UPLOAD_MB",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -65,6 +66,7 @@ struct FileSettings {
     password_min_length: Option<u32>,
     cookie_secure: Option<bool>,
     session_key: Option<String>,
+    max_upload_mb: Option<u32>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -98,6 +100,8 @@ pub struct Settings {
     /// Key for the session cookie (at least 64 characters). When unset, a random key is
     /// generated once and kept in the database, so every instance shares it.
     pub session_key: Option<String>,
+    /// Largest file an officer may upload, in MB; larger uploads are refused unread.
+    pub max_upload_mb: u32,
     /// Where each value came from, for `kakari config check`.
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -231,6 +235,13 @@ impl Settings {
                 "64文字以上 (at least 64 characters)",
             ));
         }
+        let max_upload_mb = layers.number(
+            "max_upload_mb",
+            "KAKARI_MAX_UPLOAD_MB",
+            file.max_upload_mb,
+            20,
+            1..=500,
+        )?;
         let sources = layers.sources;
 
         if data_dir.trim().is_empty() {
@@ -282,6 +293,7 @@ impl Settings {
             password_min_length,
             cookie_secure,
             session_key,
+            max_upload_mb,
             sources,
         })
     }

@@ -62,6 +62,11 @@ enum Command {
         #[arg(long, value_name = "PASSWORD")]
         demo_password: Option<String>,
     },
+    /// Import data files.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// User accounts.
     User {
         #[command(subcommand)]
@@ -73,6 +78,22 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// The institution master: the regional bureau's 「コード内容別医療機関一覧表」
+    /// (.xlsx, .xls, or a .zip holding one) or our template (CSV or Excel).
+    Institutions {
+        file: PathBuf,
+        /// Prefecture code (2 digits) or name; default: the only prefecture, or the
+        /// one the bureau file names.
+        #[arg(long)]
+        prefecture: Option<String>,
+        /// Show what would change without changing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -174,6 +195,18 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             print_demo_users(&report, &password);
             Ok(())
         }
+        Command::Import {
+            what:
+                ImportWhat::Institutions {
+                    file,
+                    prefecture,
+                    dry_run,
+                },
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            import_institutions(&mut conn, &file, prefecture, dry_run)
+        }
         Command::User {
             action:
                 UserAction::Add {
@@ -232,6 +265,91 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn import_institutions(
+    conn: &mut kakari::db::DbConnection,
+    file: &std::path::Path,
+    prefecture: Option<String>,
+    dry_run: bool,
+) -> Result<(), String> {
+    use kakari::import::{plan, service};
+    let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let code = match prefecture {
+        Some(p) => p,
+        None => {
+            let prefectures = kakari::db::areas::prefectures(conn).map_err(|e| e.to_string())?;
+            match prefectures.as_slice() {
+                [only] => only.code.clone(),
+                [] => {
+                    return Err(
+                        "都道府県が登録されていません（kakari demo などで地域を登録してください）"
+                            .into(),
+                    );
+                }
+                _ => {
+                    return Err(
+                        "都道府県が複数あります。--prefecture 46 のように指定してください".into(),
+                    );
+                }
+            }
+        }
+    };
+    let target = plan::load_target(conn, &code).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let summary = if dry_run {
+        let (_, p) =
+            service::read_and_plan(conn, &file_name, &bytes, &target).map_err(|e| e.to_string())?;
+        p
+    } else {
+        let id =
+            service::preview(conn, &file_name, &bytes, &target, None).map_err(|e| e.to_string())?;
+        let actor = plan::Actor {
+            user_id: None,
+            login: "cli",
+            ip: None,
+        };
+        service::apply(conn, id, None, &actor).map_err(|e| e.to_string())?
+    };
+    println!(
+        "{} {}（{}）: 追加 {} / 変更 {} / 変更なし {} / エラー {} / ファイルにない {} / 市区町村不明 {}（{:.1} 秒）",
+        if dry_run {
+            "確認のみ（何も変更していません）"
+        } else {
+            "取込完了"
+        },
+        file_name,
+        target.prefecture_name,
+        summary.added.len(),
+        summary.updated.len(),
+        summary.unchanged,
+        summary.rejected.len(),
+        summary.not_in_file.len(),
+        summary.unmatched.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for u in &summary.updated {
+        let changes: Vec<String> = u
+            .changes
+            .iter()
+            .map(|c| format!("{}: {} → {}", c.field, c.old, c.new))
+            .collect();
+        println!("  変更 {} {}: {}", u.code, u.name, changes.join("、"));
+    }
+    for r in &summary.rejected {
+        println!("  エラー {}行目 {} {}: {}", r.row, r.code, r.name, r.reason);
+    }
+    for u in &summary.unmatched {
+        println!(
+            "  市区町村不明 {}行目 {} {}: {}",
+            u.row, u.code, u.name, u.address
+        );
+    }
+    Ok(())
 }
 
 fn print_demo_users(report: &demo::DemoReport, password: &str) {

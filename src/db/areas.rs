@@ -161,3 +161,61 @@ pub fn scope_name(
         }
     }
 }
+
+/// The area nodes inside a scope (the node and everything under it), in tree order.
+pub fn within(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+) -> QueryResult<Vec<Area>> {
+    use crate::domain::auth::Scope;
+    let all: Vec<Area> = areas::table
+        .order((areas::sort_order, areas::code))
+        .select(Area::as_select())
+        .load(conn)?;
+    let root = match scope {
+        Scope::All => return Ok(all),
+        Scope::Institution(_) => return Ok(Vec::new()),
+        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => id,
+    };
+    let mut keep = std::collections::HashSet::from([root]);
+    // Three levels at most: two passes reach every descendant.
+    for _ in 0..2 {
+        for a in &all {
+            if a.parent_id.is_some_and(|p| keep.contains(&p)) {
+                keep.insert(a.id);
+            }
+        }
+    }
+    Ok(all.into_iter().filter(|a| keep.contains(&a.id)).collect())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MunicipalityChoice {
+    pub id: i32,
+    pub name: String,
+    pub jurisdiction_id: i32,
+}
+
+pub fn municipalities_of(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+) -> QueryResult<Vec<MunicipalityChoice>> {
+    let code: String = areas::table
+        .find(prefecture_id)
+        .select(areas::prefecture_code)
+        .first(conn)?;
+    let rows: Vec<(i32, String, Option<i32>)> = areas::table
+        .filter(areas::kind.eq("municipality"))
+        .filter(areas::prefecture_code.eq(code))
+        .order((areas::sort_order, areas::code))
+        .select((areas::id, areas::name, areas::parent_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, parent)| MunicipalityChoice {
+            id,
+            name,
+            jurisdiction_id: parent.unwrap_or(0),
+        })
+        .collect())
+}

@@ -152,7 +152,9 @@ pub fn record_many(
     // 9 columns × 1,000 rows stays under both backends' parameter limits.
     for chunk in rows.chunks(1_000) {
         written += crate::per_backend!(&mut *conn, |c| {
-            diesel::insert_into(audit_log::table).values(chunk).execute(c)
+            diesel::insert_into(audit_log::table)
+                .values(chunk)
+                .execute(c)
         })?;
     }
     Ok(written)

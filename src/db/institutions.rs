@@ -197,3 +197,195 @@ impl InstitutionCard {
         }
     }
 }
+
+/// The officers' search (機関情報検索). Every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct SearchFilter {
+    /// Already folded with `normalize::search_key`.
+    pub name_key: Option<String>,
+    /// 10-digit code, or the 7 digits the bureau prints.
+    pub code: Option<String>,
+    pub municipality_id: Option<i32>,
+    pub jurisdiction_id: Option<i32>,
+    pub category: Option<String>,
+    pub is_target: Option<bool>,
+    pub paper: Option<bool>,
+    pub has_email: Option<bool>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Code,
+    Name,
+    Municipality,
+    Updated,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = institutions)]
+pub struct ListedInstitution {
+    pub id: i32,
+    pub code: String,
+    pub name: String,
+    pub name_kana: Option<String>,
+    pub category: String,
+    pub postcode: Option<String>,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub founder: Option<String>,
+    pub manager: Option<String>,
+    pub designated_on: Option<NaiveDate>,
+    pub departments: Option<String>,
+    pub status: String,
+    pub paper_report: bool,
+    pub is_special_function: bool,
+    pub is_correctional: bool,
+    pub is_target: bool,
+    pub municipality_id: Option<i32>,
+    pub jurisdiction_id: Option<i32>,
+    pub updated_at: NaiveDateTime,
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn filtered(
+    scope: crate::domain::auth::Scope,
+    f: &SearchFilter,
+) -> institutions::BoxedQuery<'static, crate::db::MultiBackend> {
+    let mut q = within(scope);
+    if let Some(key) = &f.name_key {
+        q = q.filter(
+            institutions::search_key
+                .like(format!("%{}%", escape_like(key)))
+                .escape('\\'),
+        );
+    }
+    if let Some(code) = &f.code {
+        q = if code.len() == 7 {
+            q.filter(institutions::short_code.eq(code.clone()))
+        } else {
+            q.filter(institutions::code.eq(code.clone()))
+        };
+    }
+    if let Some(m) = f.municipality_id {
+        q = q.filter(institutions::municipality_id.eq(m));
+    }
+    if let Some(j) = f.jurisdiction_id {
+        q = q.filter(institutions::jurisdiction_id.eq(j));
+    }
+    if let Some(c) = &f.category {
+        q = q.filter(institutions::category.eq(c.clone()));
+    }
+    if let Some(t) = f.is_target {
+        q = q.filter(institutions::is_target.eq(t));
+    }
+    if let Some(p) = f.paper {
+        q = q.filter(institutions::paper_report.eq(p));
+    }
+    match f.has_email {
+        Some(true) => q = q.filter(institutions::email.is_not_null()),
+        Some(false) => q = q.filter(institutions::email.is_null()),
+        None => {}
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(institutions::status.eq(s.clone()));
+    }
+    q
+}
+
+/// One page of results (newest-first or by the chosen key) and the total count.
+pub fn search(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+    filter: &SearchFilter,
+    sort: SortKey,
+    descending: bool,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<ListedInstitution>, i64)> {
+    let total: i64 = filtered(scope, filter).count().get_result(conn)?;
+    let q = filtered(scope, filter);
+    let q = match (sort, descending) {
+        (SortKey::Code, false) => q.order(institutions::code.asc()),
+        (SortKey::Code, true) => q.order(institutions::code.desc()),
+        (SortKey::Name, false) => q.order((institutions::search_key.asc(), institutions::id)),
+        (SortKey::Name, true) => q.order((institutions::search_key.desc(), institutions::id)),
+        (SortKey::Municipality, false) => {
+            q.order((institutions::municipality_id.asc(), institutions::code))
+        }
+        (SortKey::Municipality, true) => {
+            q.order((institutions::municipality_id.desc(), institutions::code))
+        }
+        (SortKey::Updated, false) => q.order((institutions::updated_at.asc(), institutions::id)),
+        (SortKey::Updated, true) => q.order((institutions::updated_at.desc(), institutions::id)),
+    };
+    let rows = q
+        .limit(per_page)
+        .offset(page.max(0) * per_page)
+        .select(ListedInstitution::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Every matching row, for the CSV download.
+pub fn search_all(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+    filter: &SearchFilter,
+) -> QueryResult<Vec<ListedInstitution>> {
+    filtered(scope, filter)
+        .order(institutions::code)
+        .select(ListedInstitution::as_select())
+        .load(conn)
+}
+
+/// An institution with its target override, the override's reason and its prefecture.
+pub type FullRow = (ListedInstitution, Option<bool>, Option<String>, i32);
+
+/// One institution with every field, only within `scope`.
+pub fn full_within(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+    id: i32,
+) -> QueryResult<Option<FullRow>> {
+    within(scope)
+        .filter(institutions::id.eq(id))
+        .select((
+            ListedInstitution::as_select(),
+            institutions::target_override,
+            institutions::target_override_reason,
+            institutions::prefecture_id,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// What an officer may change on the detail page.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = institutions)]
+#[diesel(treat_none_as_null = true)]
+pub struct OfficerEdit {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub paper_report: bool,
+    pub status: String,
+    pub municipality_id: Option<i32>,
+    pub jurisdiction_id: Option<i32>,
+    pub target_override: Option<bool>,
+    pub target_override_reason: Option<String>,
+    pub is_target: bool,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn save_edit(conn: &mut DbConnection, id: i32, edit: &OfficerEdit) -> QueryResult<()> {
+    diesel::update(institutions::table.find(id))
+        .set(edit)
+        .execute(conn)?;
+    Ok(())
+}

@@ -7,6 +7,7 @@
 pub mod areas;
 pub mod audit;
 pub mod backup;
+pub mod imports;
 pub mod institutions;
 pub mod meta;
 pub mod schema;
@@ -229,7 +230,14 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
-pub const TABLES_CHILDREN_FIRST: &[&str] = &["audit_log", "imports", "users", "institutions", "areas", "meta"];
+pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "audit_log",
+    "imports",
+    "users",
+    "institutions",
+    "areas",
+    "meta",
+];
 
 /// Deletes every row of every table (for `kakari demo --reset`), inside the caller's
 /// transaction.

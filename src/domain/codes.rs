@@ -16,7 +16,7 @@ pub enum CodeError {
 }
 
 /// 点数表番号.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum FeeTable {
     /// 1: 医科
     Medical,
@@ -69,8 +69,24 @@ pub fn check_digit(first_nine: &[u8; 9]) -> u8 {
 }
 
 /// A valid 10-digit institution code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct InstitutionCode(String);
+
+impl TryFrom<String> for InstitutionCode {
+    type Error = CodeError;
+    fn try_from(s: String) -> Result<Self, CodeError> {
+        InstitutionCode::parse(&s)
+    }
+}
+
+impl From<InstitutionCode> for String {
+    fn from(c: InstitutionCode) -> String {
+        c.0
+    }
+}
 
 impl InstitutionCode {
     /// Parses a code as people type it: full-width digits, hyphens, dots, commas and

@@ -1,9 +1,9 @@
 //! Institutions: their kinds and statuses, and who must report (domain.md §3).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// 種別 as the regional bureau lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Category {
     Hospital,
     Clinic,
@@ -35,7 +35,7 @@ impl Category {
 }
 
 /// 現存 / 休止 / 廃止.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
     Active,
     Suspended,

@@ -110,10 +110,7 @@ pub struct DateError(pub String);
 /// `令元. 5. 1`, `令和2年10月1日`, `S38.5.1`, `2020-10-01`, `2020/10/1`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     let err = || DateError(text.trim().to_string());
-    let folded: String = nfkc(text)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let folded: String = nfkc(text).chars().filter(|c| !c.is_whitespace()).collect();
     if folded.is_empty() {
         return Err(err());
     }
@@ -202,10 +199,19 @@ mod tests {
         );
         assert_eq!(
             split_postcode("〒899－4332\n霧島市国分中央３丁目４５番１号"),
-            (Some("899-4332".into()), "霧島市国分中央３丁目４５番１号".into())
+            (
+                Some("899-4332".into()),
+                "霧島市国分中央３丁目４５番１号".into()
+            )
         );
-        assert_eq!(split_postcode("鹿児島市山下町1"), (None, "鹿児島市山下町1".into()));
-        assert_eq!(split_postcode("〒12鹿児島市"), (None, "〒12鹿児島市".into()));
+        assert_eq!(
+            split_postcode("鹿児島市山下町1"),
+            (None, "鹿児島市山下町1".into())
+        );
+        assert_eq!(
+            split_postcode("〒12鹿児島市"),
+            (None, "〒12鹿児島市".into())
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::domain::normalize::{self, nfkc, parse_date, split_postcode};
 
 /// One institution as the file describes it. `None` means "the file does not say":
 /// an existing value is then kept.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// 1-based row number in the sheet, as Excel shows it.
     pub row: usize,
@@ -50,7 +50,7 @@ pub struct Rejected {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layout {
     Bureau,
     Template,
@@ -63,9 +63,16 @@ impl Layout {
             Layout::Template => "取込用テンプレート",
         }
     }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Layout::Bureau => "bureau",
+            Layout::Template => "template",
+        }
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Parsed {
     pub layout: Layout,
     /// 2-digit prefecture code named by the file (bureau heading), if any.
@@ -137,7 +144,10 @@ pub fn parse(grid: &Grid, prefecture: u8) -> Result<Parsed, LayoutError> {
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 fn optional(text: &str) -> Option<String> {
@@ -232,7 +242,9 @@ fn category_of(text: &str, fee_table: FeeTable) -> Result<Category, String> {
         "" if fee_table == FeeTable::Dental => Ok(Category::Dental),
         "" => Err("種別（病院・診療所）が空です".into()),
         "薬局" => Err("薬局は取り込みません".into()),
-        other => Err(format!("種別「{other}」が分かりません（病院・診療所・歯科）")),
+        other => Err(format!(
+            "種別「{other}」が分かりません（病院・診療所・歯科）"
+        )),
     }
 }
 
@@ -330,7 +342,10 @@ fn reject_duplicates(records: &mut Vec<Record>, rejected: &mut Vec<Rejected>) {
             row: r.row,
             code: r.code.to_string(),
             name: r.name.clone(),
-            reason: format!("同じ医療機関コードがファイル内に複数あります（{}）", listed.join("・")),
+            reason: format!(
+                "同じ医療機関コードがファイル内に複数あります（{}）",
+                listed.join("・")
+            ),
         });
         false
     });
@@ -340,9 +355,15 @@ fn reject_duplicates(records: &mut Vec<Record>, rejected: &mut Vec<Rejected>) {
 fn yes_no(text: &str) -> Result<Option<bool>, String> {
     match nfkc(text.trim()).to_lowercase().as_str() {
         "" => Ok(None),
-        "1" | "はい" | "○" | "◯" | "有" | "あり" | "true" | "yes" | "対象" => Ok(Some(true)),
-        "0" | "いいえ" | "×" | "無" | "なし" | "false" | "no" | "対象外" => Ok(Some(false)),
-        other => Err(format!("「{other}」は はい／いいえ（1／0）で入力してください")),
+        "1" | "はい" | "○" | "◯" | "有" | "あり" | "true" | "yes" | "対象" => {
+            Ok(Some(true))
+        }
+        "0" | "いいえ" | "×" | "無" | "なし" | "false" | "no" | "対象外" => {
+            Ok(Some(false))
+        }
+        other => Err(format!(
+            "「{other}」は はい／いいえ（1／0）で入力してください"
+        )),
     }
 }
 
@@ -381,7 +402,8 @@ fn parse_template(grid: &Grid, header_row: usize, prefecture: u8) -> Result<Pars
         }
     }
     reject_duplicates(&mut records, &mut rejected);
-    let fee_table = if !records.is_empty() && records.iter().all(|r| r.category == Category::Dental) {
+    let fee_table = if !records.is_empty() && records.iter().all(|r| r.category == Category::Dental)
+    {
         FeeTable::Dental
     } else {
         FeeTable::Medical
@@ -395,11 +417,17 @@ fn parse_template(grid: &Grid, header_row: usize, prefecture: u8) -> Result<Pars
     })
 }
 
-fn template_row(get: &dyn Fn(&str) -> String, row: usize, prefecture: u8) -> Result<Record, String> {
+fn template_row(
+    get: &dyn Fn(&str) -> String,
+    row: usize,
+    prefecture: u8,
+) -> Result<Record, String> {
     let code_cell = get("医療機関コード");
     let code_text = code_cell.trim();
     let code = match normalize::digits(&code_text.replace(['-', '－', '.'], "")) {
-        Some(d) if d.len() == 7 => InstitutionCode::from_bureau_parts(prefecture, FeeTable::Medical, &d),
+        Some(d) if d.len() == 7 => {
+            InstitutionCode::from_bureau_parts(prefecture, FeeTable::Medical, &d)
+        }
         _ => InstitutionCode::parse(code_text),
     }
     .map_err(|e| format!("医療機関コード「{code_text}」: {e}"))?;
@@ -449,8 +477,12 @@ fn template_row(get: &dyn Fn(&str) -> String, row: usize, prefecture: u8) -> Res
         },
     };
     let status_text = get("状態");
-    let status = status_of(&status_text)
-        .ok_or_else(|| format!("状態「{}」は 現存・休止・廃止 のいずれかです", status_text.trim()))?;
+    let status = status_of(&status_text).ok_or_else(|| {
+        format!(
+            "状態「{}」は 現存・休止・廃止 のいずれかです",
+            status_text.trim()
+        )
+    })?;
     Ok(Record {
         row,
         code,
@@ -467,7 +499,8 @@ fn template_row(get: &dyn Fn(&str) -> String, row: usize, prefecture: u8) -> Res
         departments: optional(&get("診療科・病床")),
         status,
         paper_report: yes_no(&get("紙報告")).map_err(|e| format!("紙報告: {e}"))?,
-        is_special_function: yes_no(&get("特定機能病院")).map_err(|e| format!("特定機能病院: {e}"))?,
+        is_special_function: yes_no(&get("特定機能病院"))
+            .map_err(|e| format!("特定機能病院: {e}"))?,
         is_correctional: yes_no(&get("刑事施設等")).map_err(|e| format!("刑事施設等: {e}"))?,
         warnings,
     })
@@ -497,22 +530,125 @@ mod tests {
         let b = seven(2, 40);
         let c = seven(3, 1857).replace('-', ".");
         let heading: &[&str] = &["", "", "コード内容別医療機関一覧表", "", "[鹿児島県]"];
-        let scope: &[&str] = &["", "", "[令和 8年 7月 1日現在 医科 現存/休止]", "", "", "", "", "", "令和 8年 7月 1日作成 1頁"];
-        let header: &[&str] = &["項番", "医療機関番号", "医療機関名称", "医療機関所在地", "電話番号", "開設者氏名", "管理者氏名", "指定年月日", "病床数", "備考"];
+        let scope: &[&str] = &[
+            "",
+            "",
+            "[令和 8年 7月 1日現在 医科 現存/休止]",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "令和 8年 7月 1日作成 1頁",
+        ];
+        let header: &[&str] = &[
+            "項番",
+            "医療機関番号",
+            "医療機関名称",
+            "医療機関所在地",
+            "電話番号",
+            "開設者氏名",
+            "管理者氏名",
+            "指定年月日",
+            "病床数",
+            "備考",
+        ];
         let rows: Vec<Vec<String>> = vec![
             heading.iter().map(|s| s.to_string()).collect(),
             scope.iter().map(|s| s.to_string()).collect(),
             header.iter().map(|s| s.to_string()).collect(),
-            vec!["1".into(), format!("{a}  "), "さくら　内科".into(), "〒892－0844鹿児島市山之口町１－１０".into(), "099-222-3333".into(), "医療法人　桜会".into(), "田中　太郎".into(), "昭38. 5. 1".into(), "内科\n小児科".into(), "診療所".into()],
-            vec!["".into(), "".into(), "".into(), "".into(), "常　勤:    1（医　科）".into(), "".into(), "".into(), "新規".into(), "".into(), "現存".into()],
+            vec![
+                "1".into(),
+                format!("{a}  "),
+                "さくら　内科".into(),
+                "〒892－0844鹿児島市山之口町１－１０".into(),
+                "099-222-3333".into(),
+                "医療法人　桜会".into(),
+                "田中　太郎".into(),
+                "昭38. 5. 1".into(),
+                "内科\n小児科".into(),
+                "診療所".into(),
+            ],
+            vec![
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "常　勤:    1（医　科）".into(),
+                "".into(),
+                "".into(),
+                "新規".into(),
+                "".into(),
+                "現存".into(),
+            ],
             heading.iter().map(|s| s.to_string()).collect(),
             header.iter().map(|s| s.to_string()).collect(),
-            vec!["2".into(), format!("{b}\n01-0000-0"), "<b>ひまわり</b>病院".into(), "〒899－4332\n霧島市国分中央３丁目４５番１号".into(), "".into(), "".into(), "".into(), "令元. 5. 1".into(), "一般　120".into(), "病院".into()],
-            vec!["".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "移転".into(), "".into(), "休止".into()],
-            vec!["".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "令 5. 4. 1".into(), "".into(), "".into()],
-            vec!["3".into(), c, "=HYPERLINK(\"x\")".into(), "鹿屋市".into(), "".into(), "".into(), "".into(), "不明".into(), "".into(), "診療所".into()],
-            vec!["".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "".into(), "現存".into()],
-            vec!["4".into(), "01-1047-9".into(), "検証番号違い".into(), "鹿屋市".into()],
+            vec![
+                "2".into(),
+                format!("{b}\n01-0000-0"),
+                "<b>ひまわり</b>病院".into(),
+                "〒899－4332\n霧島市国分中央３丁目４５番１号".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "令元. 5. 1".into(),
+                "一般　120".into(),
+                "病院".into(),
+            ],
+            vec![
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "移転".into(),
+                "".into(),
+                "休止".into(),
+            ],
+            vec![
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "令 5. 4. 1".into(),
+                "".into(),
+                "".into(),
+            ],
+            vec![
+                "3".into(),
+                c,
+                "=HYPERLINK(\"x\")".into(),
+                "鹿屋市".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "不明".into(),
+                "".into(),
+                "診療所".into(),
+            ],
+            vec![
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "現存".into(),
+            ],
+            vec![
+                "4".into(),
+                "01-1047-9".into(),
+                "検証番号違い".into(),
+                "鹿屋市".into(),
+            ],
         ];
         Grid { rows }
     }
@@ -535,13 +671,20 @@ mod tests {
         assert_eq!(first.category, Category::Clinic);
         assert_eq!(first.row, 4);
         let second = &parsed.records[1];
-        assert_eq!(second.code.bureau_form(), seven(2, 40), "first line of a two-line code");
+        assert_eq!(
+            second.code.bureau_form(),
+            seven(2, 40),
+            "first line of a two-line code"
+        );
         assert_eq!(second.status, Status::Suspended);
         assert_eq!(second.category, Category::Hospital);
         assert_eq!(second.address, "霧島市国分中央３丁目４５番１号");
         assert_eq!(second.designated_on, NaiveDate::from_ymd_opt(2019, 5, 1));
         let third = &parsed.records[2];
-        assert_eq!(third.name, "=HYPERLINK(\"x\")", "kept as text, never evaluated");
+        assert_eq!(
+            third.name, "=HYPERLINK(\"x\")",
+            "kept as text, never evaluated"
+        );
         assert_eq!(third.warnings.len(), 1, "an unreadable date is a warning");
         assert_eq!(parsed.rejected.len(), 1);
         assert_eq!(parsed.rejected[0].row, 13);
@@ -571,8 +714,24 @@ mod tests {
         let ok2 = InstitutionCode::with_check_digit(46, FeeTable::Medical, 1, 3).to_string();
         let ok3 = InstitutionCode::with_check_digit(46, FeeTable::Medical, 1, 4).to_string();
         let g = grid(&[
-            &["医療機関コード", "名称", "所在地", "メールアドレス", "紙報告", "状態", "郵便番号"],
-            &[&ok, "Ａ医院", "〒892-0001 鹿児島市", "a@example.jp", "はい", "", ""],
+            &[
+                "医療機関コード",
+                "名称",
+                "所在地",
+                "メールアドレス",
+                "紙報告",
+                "状態",
+                "郵便番号",
+            ],
+            &[
+                &ok,
+                "Ａ医院",
+                "〒892-0001 鹿児島市",
+                "a@example.jp",
+                "はい",
+                "",
+                "",
+            ],
             &[&ok2, "B", "鹿児島市", "not-an-address", "", "", ""],
             &[&ok3, "C", "鹿児島市", "", "maybe", "", ""],
             &["4610000010", "D", "鹿児島市", "", "", "", ""],
@@ -598,8 +757,14 @@ mod tests {
         assert!(err.to_string().contains("コード内容別医療機関一覧表"));
         assert_eq!(parse(&Grid::default(), 46), Err(LayoutError::Empty));
         let g = grid(&[&["医療機関コード", "名称"]]);
-        assert_eq!(parse(&g, 46), Err(LayoutError::MissingColumn("所在地".into())));
-        let g = grid(&[&["コード内容別医療機関一覧表"], &["[令和 8年 7月 1日現在 薬局 現存/休止]"]]);
+        assert_eq!(
+            parse(&g, 46),
+            Err(LayoutError::MissingColumn("所在地".into()))
+        );
+        let g = grid(&[
+            &["コード内容別医療機関一覧表"],
+            &["[令和 8年 7月 1日現在 薬局 現存/休止]"],
+        ]);
         assert_eq!(parse(&g, 46), Err(LayoutError::Pharmacy));
     }
 
@@ -608,9 +773,28 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         let pieces = [
-            "", "1", "２", "01-1047-8", "〒", "〒892－", "昭", "令元.", "現存", "休止", "病院",
-            "コード内容別医療機関一覧表", "項番", "医療機関コード", "名称", "所在地", "\n", "=A1",
-            "4610000011", "ｱ", "[鹿児島県]", "[令和 8年 7月 1日現在 医科 現存/休止]",
+            "",
+            "1",
+            "２",
+            "01-1047-8",
+            "〒",
+            "〒892－",
+            "昭",
+            "令元.",
+            "現存",
+            "休止",
+            "病院",
+            "コード内容別医療機関一覧表",
+            "項番",
+            "医療機関コード",
+            "名称",
+            "所在地",
+            "\n",
+            "=A1",
+            "4610000011",
+            "ｱ",
+            "[鹿児島県]",
+            "[令和 8年 7月 1日現在 医科 現存/休止]",
         ];
         for _ in 0..2_000 {
             let rows = rng.random_range(0..12);
@@ -620,7 +804,9 @@ mod tests {
                         (0..rng.random_range(0..12))
                             .map(|_| {
                                 let n = rng.random_range(0..3);
-                                (0..n).map(|_| pieces[rng.random_range(0..pieces.len())]).collect()
+                                (0..n)
+                                    .map(|_| pieces[rng.random_range(0..pieces.len())])
+                                    .collect()
                             })
                             .collect()
                     })

@@ -4,6 +4,7 @@
 
 pub mod institutions;
 pub mod plan;
+pub mod service;
 
 use std::io::{Cursor, Read};
 
@@ -13,7 +14,9 @@ use calamine::{Data, Reader};
 pub enum FileError {
     #[error("ファイルが空です")]
     Empty,
-    #[error("ファイル「{0}」は Excel ファイル（.xlsx / .xls）として読めません。壊れていないか、別の形式を .xlsx と名付けていないか確認してください")]
+    #[error(
+        "ファイル「{0}」は Excel ファイル（.xlsx / .xls）として読めません。壊れていないか、別の形式を .xlsx と名付けていないか確認してください"
+    )]
     NotExcel(String),
     #[error("Excel ファイルを読めませんでした: {0}")]
     Excel(String),
@@ -21,13 +24,17 @@ pub enum FileError {
     EmptyZip,
     #[error("ZIP ファイルを読めませんでした: {0}")]
     Zip(String),
-    #[error("CSV の文字コードを判別できません。UTF-8 または Shift_JIS（Excel の「CSV（コンマ区切り）」）で保存してください")]
+    #[error(
+        "CSV の文字コードを判別できません。UTF-8 または Shift_JIS（Excel の「CSV（コンマ区切り）」）で保存してください"
+    )]
     Encoding,
     #[error("CSV を読めませんでした（{line} 行目付近）: {reason}")]
     Csv { line: u64, reason: String },
     #[error("ブックにシートがありません")]
     NoSheet,
-    #[error("ファイル形式が分かりません。.xlsx、.xls、.csv、またはそれらを含む .zip を選んでください")]
+    #[error(
+        "ファイル形式が分かりません。.xlsx、.xls、.csv、またはそれらを含む .zip を選んでください"
+    )]
     UnknownType,
 }
 
@@ -51,7 +58,9 @@ impl Grid {
     }
 
     pub fn is_blank(&self) -> bool {
-        self.rows.iter().all(|r| r.iter().all(|c| c.trim().is_empty()))
+        self.rows
+            .iter()
+            .all(|r| r.iter().all(|c| c.trim().is_empty()))
     }
 }
 
@@ -70,8 +79,8 @@ fn read_grid_depth(file_name: &str, bytes: &[u8], depth: u8) -> Result<Grid, Fil
     }
     let lower = file_name.to_lowercase();
     if bytes.starts_with(ZIP_MAGIC) {
-        let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-            .map_err(|e| FileError::Zip(e.to_string()))?;
+        let mut archive =
+            zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| FileError::Zip(e.to_string()))?;
         if archive.by_name("xl/workbook.xml").is_ok() {
             return excel(bytes);
         }
@@ -80,15 +89,22 @@ fn read_grid_depth(file_name: &str, bytes: &[u8], depth: u8) -> Result<Grid, Fil
         }
         // A zip the bureau distributes: take the first Excel or CSV member.
         for i in 0..archive.len() {
-            let mut member = archive.by_index(i).map_err(|e| FileError::Zip(e.to_string()))?;
+            let mut member = archive
+                .by_index(i)
+                .map_err(|e| FileError::Zip(e.to_string()))?;
             // Names from Japanese Windows zippers are CP932 without the UTF-8 flag.
             let inner_name = match member.name() {
                 Ok(n) => n.into_owned(),
-                Err(_) => encoding_rs::SHIFT_JIS.decode(member.name_raw()).0.into_owned(),
+                Err(_) => encoding_rs::SHIFT_JIS
+                    .decode(member.name_raw())
+                    .0
+                    .into_owned(),
             };
             let name = inner_name.to_lowercase();
             if member.is_file()
-                && [".xlsx", ".xls", ".csv"].iter().any(|ext| name.ends_with(ext))
+                && [".xlsx", ".xls", ".csv"]
+                    .iter()
+                    .any(|ext| name.ends_with(ext))
             {
                 let mut inner = Vec::new();
                 member
@@ -218,7 +234,10 @@ mod tests {
         );
         assert_eq!(read_grid("a.pdf", b"%PDF-1.4"), Err(FileError::UnknownType));
         // Bytes valid neither as UTF-8 nor as Shift_JIS.
-        assert_eq!(read_grid("a.csv", &[0x82, 0xFF, 0xFF, 0x0A]), Err(FileError::Encoding));
+        assert_eq!(
+            read_grid("a.csv", &[0x82, 0xFF, 0xFF, 0x0A]),
+            Err(FileError::Encoding)
+        );
         assert!(matches!(
             read_grid("a.xlsx", b"PK\x03\x04garbage"),
             Err(FileError::Zip(_))

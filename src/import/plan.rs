@@ -40,7 +40,9 @@ impl Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("都道府県コード {0} は登録されていません。先に地域（都道府県・保健所・市区町村）を登録してください")]
+    #[error(
+        "都道府県コード {0} は登録されていません。先に地域（都道府県・保健所・市区町村）を登録してください"
+    )]
     UnknownPrefecture(String),
     #[error("{0}")]
     Db(#[from] DbError),
@@ -194,7 +196,12 @@ fn yes(b: bool) -> String {
 }
 
 /// The fields the record gives that differ from the master.
-fn changes(old: &Existing, new: &Record, municipality: Option<i32>, target: &Target) -> Vec<Change> {
+fn changes(
+    old: &Existing,
+    new: &Record,
+    municipality: Option<i32>,
+    target: &Target,
+) -> Vec<Change> {
     let mut out = Vec::new();
     let mut diff = |field: &str, old: String, new: String| {
         if old != new {
@@ -210,7 +217,11 @@ fn changes(old: &Existing, new: &Record, municipality: Option<i32>, target: &Tar
         diff("名称カナ", show(&old.name_kana), k.clone());
     }
     let old_category = Category::from_code(&old.category).map_or("", Category::label);
-    diff("種別", old_category.to_string(), new.category.label().to_string());
+    diff(
+        "種別",
+        old_category.to_string(),
+        new.category.label().to_string(),
+    );
     if new.postcode.is_some() {
         diff("郵便番号", show(&old.postcode), show(&new.postcode));
     }
@@ -228,13 +239,25 @@ fn changes(old: &Existing, new: &Record, municipality: Option<i32>, target: &Tar
         diff("管理者", show(&old.manager), show(&new.manager));
     }
     if new.designated_on.is_some() {
-        diff("指定年月日", show(&old.designated_on), show(&new.designated_on));
+        diff(
+            "指定年月日",
+            show(&old.designated_on),
+            show(&new.designated_on),
+        );
     }
     if new.departments.is_some() {
-        diff("診療科・病床", show(&old.departments), show(&new.departments));
+        diff(
+            "診療科・病床",
+            show(&old.departments),
+            show(&new.departments),
+        );
     }
     let old_status = Status::from_code(&old.status).map_or("", Status::label);
-    diff("状態", old_status.to_string(), new.status.label().to_string());
+    diff(
+        "状態",
+        old_status.to_string(),
+        new.status.label().to_string(),
+    );
     if let Some(p) = new.paper_report {
         diff("紙報告", yes(old.paper_report), yes(p));
     }
@@ -257,7 +280,10 @@ fn changes(old: &Existing, new: &Record, municipality: Option<i32>, target: &Tar
     out
 }
 
-fn existing_of(conn: &mut DbConnection, prefecture_id: i32) -> QueryResult<HashMap<String, Existing>> {
+fn existing_of(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+) -> QueryResult<HashMap<String, Existing>> {
     let rows: Vec<Existing> = institutions::table
         .filter(institutions::prefecture_id.eq(prefecture_id))
         .select(Existing::as_select())
@@ -297,7 +323,11 @@ pub fn plan(conn: &mut DbConnection, parsed: &Parsed, target: &Target) -> Result
                 text: w.clone(),
             });
         }
-        let municipality = match_municipality(&record.address, &target.prefecture_name, &target.municipalities);
+        let municipality = match_municipality(
+            &record.address,
+            &target.prefecture_name,
+            &target.municipalities,
+        );
         match existing.get(&code) {
             None => {
                 if municipality.is_none() {
@@ -313,7 +343,11 @@ pub fn plan(conn: &mut DbConnection, parsed: &Parsed, target: &Target) -> Result
                     code,
                     name: record.name.clone(),
                     municipality: municipality.and_then(|id| {
-                        target.municipalities.iter().find(|m| m.id == id).map(|m| m.name.clone())
+                        target
+                            .municipalities
+                            .iter()
+                            .find(|m| m.id == id)
+                            .map(|m| m.name.clone())
                     }),
                 });
             }
@@ -415,7 +449,9 @@ pub fn apply(
     };
     let mut new_rows = Vec::with_capacity(plan.added.len());
     for added in &plan.added {
-        let Some(r) = records.get(&added.code) else { continue };
+        let Some(r) = records.get(&added.code) else {
+            continue;
+        };
         let (municipality_id, jurisdiction_id) = place(r);
         let facts = TargetFacts {
             category: r.category,
@@ -426,7 +462,12 @@ pub fn apply(
         new_rows.push(inst_db::NewInstitution {
             code: added.code.clone(),
             prefecture_code: target.prefecture_code.clone(),
-            fee_table: r.code.fee_table().unwrap_or(FeeTable::Medical).digit().to_string(),
+            fee_table: r
+                .code
+                .fee_table()
+                .unwrap_or(FeeTable::Medical)
+                .digit()
+                .to_string(),
             category: r.category.code().to_string(),
             is_special_function: facts.is_special_function,
             is_correctional: facts.is_correctional,
@@ -476,7 +517,9 @@ pub fn apply(
             .collect()
     };
     for updated in &plan.updated {
-        let Some(r) = records.get(&updated.code) else { continue };
+        let Some(r) = records.get(&updated.code) else {
+            continue;
+        };
         let (municipality_id, jurisdiction_id) = place(r);
         let old = stored.get(&updated.id);
         let facts = TargetFacts {
@@ -539,4 +582,3 @@ pub fn apply(
     )?;
     Ok(plan)
 }
-

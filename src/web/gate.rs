@@ -34,6 +34,12 @@ pub enum Access {
 }
 
 pub const ADMINS: &[Role] = &[Role::SystemAdmin, Role::PrefectureAdmin];
+/// Prefecture-wide roles: they keep the institution master.
+pub const MASTER: &[Role] = &[
+    Role::SystemAdmin,
+    Role::PrefectureAdmin,
+    Role::PrefectureOfficer,
+];
 /// Everyone but clinic users.
 pub const OFFICERS: &[Role] = &[
     Role::SystemAdmin,

@@ -1,13 +1,491 @@
-//! Institution pages for officers. Anything outside the officer's scope answers 404.
+//! Institution pages for officers: search (機関情報検索) with CSV, detail with edit and
+//! history. Anything outside the officer's scope answers 404.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::csrf::CsrfForm;
 use super::session::{CurrentUser, Viewer};
 use super::views;
-use crate::db::institutions;
-use crate::domain::institution::{Category, Status};
+use crate::db::audit::{self, Action};
+use crate::db::institutions::{self, ListedInstitution, SearchFilter, SortKey};
+use crate::db::{DbError, areas};
+use crate::domain::auth::Scope;
+use crate::domain::codes::InstitutionCode;
+use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
+use crate::domain::normalize::{self, excel_safe, search_key};
+use crate::domain::wareki;
 use crate::error::AppError;
+
+pub const PER_PAGE: i64 = 50;
+
+/// The search form as typed (kept, so the page shows it back).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    municipality: String,
+    #[serde(default)]
+    jurisdiction: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    paper: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+fn yes_no(text: &str) -> Option<bool> {
+    match text {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
+impl SearchQuery {
+    /// The filter, or the message to show next to the code field.
+    fn filter(&self) -> Result<SearchFilter, String> {
+        let code = match self.code.trim() {
+            "" => None,
+            text => {
+                let digits: String = normalize::nfkc(text)
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                match digits.len() {
+                    7 => Some(digits),
+                    10 => Some(
+                        InstitutionCode::parse(&digits)
+                            .map_err(|e| e.to_string())?
+                            .to_string(),
+                    ),
+                    _ => {
+                        return Err(
+                            "医療機関コードは7桁（郡市区番号から）か10桁で入力してください".into(),
+                        );
+                    }
+                }
+            }
+        };
+        let name_key = Some(search_key(&self.q)).filter(|k| !k.is_empty());
+        Ok(SearchFilter {
+            name_key,
+            code,
+            municipality_id: self.municipality.parse().ok(),
+            jurisdiction_id: self.jurisdiction.parse().ok(),
+            category: Category::from_code(&self.category).map(|c| c.code().to_string()),
+            is_target: yes_no(&self.target),
+            paper: yes_no(&self.paper),
+            has_email: yes_no(&self.email),
+            status: Status::from_code(&self.status).map(|s| s.code().to_string()),
+        })
+    }
+
+    fn sort(&self) -> (SortKey, bool) {
+        let key = match self.sort.as_str() {
+            "name" => SortKey::Name,
+            "municipality" => SortKey::Municipality,
+            "updated" => SortKey::Updated,
+            _ => SortKey::Code,
+        };
+        (key, self.dir == "desc")
+    }
+
+    /// The query string without page, sort and direction (for links that change those).
+    fn base_query(&self) -> String {
+        serde_urlencoded::to_string([
+            ("q", &self.q),
+            ("code", &self.code),
+            ("municipality", &self.municipality),
+            ("jurisdiction", &self.jurisdiction),
+            ("category", &self.category),
+            ("target", &self.target),
+            ("paper", &self.paper),
+            ("email", &self.email),
+            ("status", &self.status),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: i32,
+    code: String,
+    name: String,
+    category: &'static str,
+    address: String,
+    municipality: String,
+    email: bool,
+    paper: bool,
+    target: bool,
+    status: &'static str,
+}
+
+#[derive(Serialize, Clone)]
+pub struct AreaChoice {
+    pub id: i32,
+    pub name: String,
+}
+
+/// Jurisdictions and municipalities inside a scope, for the filters, and every area's
+/// name by id.
+struct AreaChoices {
+    jurisdictions: Vec<AreaChoice>,
+    municipalities: Vec<AreaChoice>,
+    names: std::collections::HashMap<i32, String>,
+}
+
+fn choices(conn: &mut crate::db::DbConnection, scope: Scope) -> Result<AreaChoices, DbError> {
+    let nodes = areas::within(conn, scope)?;
+    let pick = |kind: &str| -> Vec<AreaChoice> {
+        nodes
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| AreaChoice {
+                id: a.id,
+                name: a.name.clone(),
+            })
+            .collect()
+    };
+    Ok(AreaChoices {
+        jurisdictions: pick("jurisdiction"),
+        municipalities: pick("municipality"),
+        names: nodes.iter().map(|a| (a.id, a.name.clone())).collect(),
+    })
+}
+
+fn row(l: &ListedInstitution, names: &std::collections::HashMap<i32, String>) -> Row {
+    Row {
+        id: l.id,
+        code: l.code.clone(),
+        name: l.name.clone(),
+        category: Category::from_code(&l.category).map_or("", Category::label),
+        address: l.address.clone(),
+        municipality: l
+            .municipality_id
+            .and_then(|m| names.get(&m).cloned())
+            .unwrap_or_else(|| "（未設定）".into()),
+        email: l.email.is_some(),
+        paper: l.paper_report,
+        target: l.is_target,
+        status: Status::from_code(&l.status).map_or("", Status::label),
+    }
+}
+
+pub async fn search(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let (sort, desc) = query.sort();
+    let page = query.page.unwrap_or(0).max(0);
+    let filter = query.filter();
+    let scope = user.scope;
+    let filter_for_db = filter.clone().unwrap_or_default();
+    let searched = filter.is_ok();
+    let (rows, total, jurisdictions, municipalities) = state
+        .db(move |conn| {
+            let AreaChoices {
+                jurisdictions,
+                municipalities,
+                names,
+            } = choices(conn, scope)?;
+            let (rows, total) = if searched {
+                institutions::search(conn, scope, &filter_for_db, sort, desc, page, PER_PAGE)?
+            } else {
+                (Vec::new(), 0)
+            };
+            let rows: Vec<Row> = rows.iter().map(|l| row(l, &names)).collect();
+            Ok((rows, total, jurisdictions, municipalities))
+        })
+        .await?;
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(&viewer, &deployment);
+    ctx.insert("rows", &rows);
+    ctx.insert("total", &total);
+    ctx.insert("page", &page);
+    ctx.insert("pages", &((total + PER_PAGE - 1) / PER_PAGE).max(1));
+    ctx.insert("query", &query);
+    ctx.insert("base_query", &query.base_query());
+    ctx.insert("sort", &query.sort);
+    ctx.insert("dir", &query.dir);
+    ctx.insert("code_error", &filter.err());
+    ctx.insert("jurisdictions", &jurisdictions);
+    ctx.insert("municipalities", &municipalities);
+    ctx.insert("can_import", &super::gate::MASTER.contains(&user.role));
+    let status = if searched {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .body(views::render("institutions.html", &ctx)?))
+}
+
+/// The header row of our CSV: the import template's columns first (so a downloaded
+/// list can be corrected in Excel and imported back), then read-only facts.
+const CSV_EXTRA: &[&str] = &["市区町村", "報告対象"];
+
+/// Writes rows as CSV in UTF-8 with a BOM (Excel then opens Japanese text correctly);
+/// cells that would start a formula are defused.
+pub fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        w.write_record(header).map_err(AppError::internal)?;
+        for r in rows {
+            w.write_record(r.iter().map(|c| excel_safe(c)))
+                .map_err(AppError::internal)?;
+        }
+        w.flush().map_err(AppError::internal)?;
+    }
+    Ok(out)
+}
+
+pub fn csv_response(file_name: &str, bytes: Vec<u8>) -> HttpResponse {
+    let ascii_name = "kakari.csv";
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}",
+                percent_encode(file_name)
+            ),
+        ))
+        .body(bytes)
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn yes_text(b: bool) -> String {
+    if b { "はい" } else { "いいえ" }.to_string()
+}
+
+pub async fn search_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, AppError> {
+    let filter = query.filter().map_err(AppError::BadRequest)?;
+    let scope = user.scope;
+    let rows = state
+        .db(move |conn| {
+            let names = choices(conn, scope)?.names;
+            let rows = institutions::search_all(conn, scope, &filter)?;
+            Ok(rows
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.code.clone(),
+                        l.name.clone(),
+                        l.name_kana.clone().unwrap_or_default(),
+                        Category::from_code(&l.category)
+                            .map_or("", Category::label)
+                            .to_string(),
+                        l.postcode.clone().unwrap_or_default(),
+                        l.address.clone(),
+                        l.phone.clone().unwrap_or_default(),
+                        l.email.clone().unwrap_or_default(),
+                        l.founder.clone().unwrap_or_default(),
+                        l.manager.clone().unwrap_or_default(),
+                        l.designated_on.map(|d| d.to_string()).unwrap_or_default(),
+                        l.departments.clone().unwrap_or_default(),
+                        Status::from_code(&l.status)
+                            .map_or("", Status::label)
+                            .to_string(),
+                        yes_text(l.paper_report),
+                        yes_text(l.is_special_function),
+                        yes_text(l.is_correctional),
+                        l.municipality_id
+                            .and_then(|m| names.get(&m).cloned())
+                            .unwrap_or_default(),
+                        if l.is_target { "対象" } else { "対象外" }.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    let header: Vec<&str> = crate::import::institutions::TEMPLATE_COLUMNS
+        .iter()
+        .chain(CSV_EXTRA)
+        .copied()
+        .collect();
+    let today = wareki::today_jst(Utc::now()).format("%Y%m%d");
+    Ok(csv_response(
+        &format!("医療機関一覧_{today}.csv"),
+        csv_bytes(&header, &rows)?,
+    ))
+}
+
+/// The empty import template (header row only).
+pub async fn template_csv() -> Result<HttpResponse, AppError> {
+    let bytes = csv_bytes(crate::import::institutions::TEMPLATE_COLUMNS, &[])?;
+    Ok(csv_response("医療機関取込テンプレート.csv", bytes))
+}
+
+#[derive(Serialize)]
+struct HistoryRow {
+    at: String,
+    actor: String,
+    action: String,
+    detail: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EditForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    paper: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    municipality: String,
+    /// "" = follow the rule, "1" = target, "0" = not a target
+    #[serde(default)]
+    target_override: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn detail_page(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    id: i32,
+    form: Option<EditForm>,
+    errors: std::collections::BTreeMap<&'static str, String>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let scope = user.scope;
+    let loaded = state
+        .db(move |conn| {
+            let Some((inst, override_value, override_reason, prefecture_id)) =
+                institutions::full_within(conn, scope, id)?
+            else {
+                return Ok(None);
+            };
+            let municipalities = areas::municipalities_of(conn, prefecture_id)?;
+            let (history, _) = audit::list(
+                conn,
+                &audit::Filter {
+                    target: Some(("institution".into(), id.to_string())),
+                    ..audit::Filter::default()
+                },
+                0,
+            )?;
+            Ok(Some((
+                inst,
+                override_value,
+                override_reason,
+                municipalities,
+                history,
+            )))
+        })
+        .await?;
+    let Some((inst, override_value, override_reason, municipalities, history)) = loaded else {
+        return Err(AppError::NotFound);
+    };
+    let form = form.unwrap_or_else(|| EditForm {
+        email: inst.email.clone().unwrap_or_default(),
+        phone: inst.phone.clone().unwrap_or_default(),
+        paper: if inst.paper_report { "1" } else { "0" }.into(),
+        status: inst.status.clone(),
+        municipality: inst
+            .municipality_id
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+        target_override: match override_value {
+            Some(true) => "1".into(),
+            Some(false) => "0".into(),
+            None => String::new(),
+        },
+        reason: override_reason.clone().unwrap_or_default(),
+    });
+    let facts = TargetFacts {
+        category: Category::from_code(&inst.category).unwrap_or(Category::Clinic),
+        is_special_function: inst.is_special_function,
+        is_correctional: inst.is_correctional,
+        status: Status::from_code(&inst.status).unwrap_or(Status::Active),
+    };
+    let rule = crate::domain::institution::exclusion(facts).map(|e| e.label());
+    let history: Vec<HistoryRow> = history
+        .into_iter()
+        .map(|h| HistoryRow {
+            at: wareki::datetime_jst(h.at),
+            actor: h.actor_login.unwrap_or_default(),
+            action: Action::from_code(&h.action)
+                .map(|a| a.label().to_string())
+                .unwrap_or(h.action),
+            detail: h.detail.unwrap_or_default(),
+        })
+        .collect();
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(viewer, &deployment);
+    ctx.insert("institution", &inst);
+    ctx.insert(
+        "category",
+        &Category::from_code(&inst.category).map(Category::label),
+    );
+    ctx.insert(
+        "status",
+        &Status::from_code(&inst.status).map(Status::label),
+    );
+    ctx.insert("rule_exclusion", &rule);
+    ctx.insert("form", &form);
+    ctx.insert("errors", &errors);
+    ctx.insert("notice", &notice);
+    ctx.insert("municipalities", &municipalities);
+    ctx.insert("history", &history);
+    ctx.insert(
+        "statuses",
+        &Status::ALL
+            .iter()
+            .map(|s| (s.code(), s.label()))
+            .collect::<Vec<_>>(),
+    );
+    let status = if errors.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .body(views::render("institution.html", &ctx)?))
+}
 
 pub async fn detail(
     state: web::Data<AppState>,
@@ -15,21 +493,171 @@ pub async fn detail(
     user: CurrentUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
+    detail_page(
+        &state,
+        &viewer,
+        &user,
+        path.into_inner(),
+        None,
+        Default::default(),
+        None,
+    )
+    .await
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    CsrfForm(form): CsrfForm<EditForm>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let card = state
-        .db(move |conn| Ok(institutions::card_within(conn, user.scope, id)?))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
-    ctx.insert(
-        "category",
-        &Category::from_code(&card.category).map(Category::label),
-    );
-    ctx.insert(
-        "status",
-        &Status::from_code(&card.status).map(Status::label),
-    );
-    ctx.insert("institution", &card);
-    Ok(views::html(views::render("institution.html", &ctx)?))
+    let mut errors = std::collections::BTreeMap::new();
+    let email = form.email.trim().to_string();
+    if !email.is_empty()
+        && (!email.contains('@') || email.contains(char::is_whitespace) || email.len() > 254)
+    {
+        errors.insert(
+            "email",
+            "メールアドレスの形式が正しくありません".to_string(),
+        );
+    }
+    let phone = normalize::tidy(&normalize::nfkc(&form.phone));
+    if phone.chars().count() > 30 {
+        errors.insert(
+            "phone",
+            "電話番号は30文字以内で入力してください".to_string(),
+        );
+    }
+    let status = Status::from_code(&form.status);
+    if status.is_none() {
+        errors.insert("status", "状態を選んでください".to_string());
+    }
+    let override_value = match form.target_override.as_str() {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    };
+    let reason = form.reason.trim().to_string();
+    if override_value.is_some() && reason.is_empty() {
+        errors.insert(
+            "reason",
+            "報告対象を手動で決めるときは理由を入力してください".to_string(),
+        );
+    }
+    if reason.chars().count() > 500 {
+        errors.insert("reason", "理由は500文字以内で入力してください".to_string());
+    }
+    if !errors.is_empty() {
+        return detail_page(&state, &viewer, &user, id, Some(form), errors, None).await;
+    }
+    let scope = user.scope;
+    let municipality: Option<i32> = form.municipality.parse().ok();
+    let (actor_id, actor_login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
+    let status = status.unwrap_or(Status::Active);
+    let paper = form.paper == "1";
+    let saved = state
+        .db(move |conn| {
+            crate::db::write_transaction(conn, |conn| -> Result<Result<(), &'static str>, DbError> {
+                let Some((old, old_override, old_reason, prefecture_id)) =
+                    institutions::full_within(conn, scope, id)?
+                else {
+                    return Ok(Err("not found"));
+                };
+                // The municipality must belong to the institution's prefecture and, for
+                // area officers, to their own area.
+                let jurisdiction = match municipality {
+                    None => None,
+                    Some(m) => match areas::municipalities_of(conn, prefecture_id)?
+                        .into_iter()
+                        .find(|x| x.id == m)
+                    {
+                        Some(found) => {
+                            let inside = match scope {
+                                Scope::Jurisdiction(j) => found.jurisdiction_id == j,
+                                Scope::Municipality(mm) => found.id == mm,
+                                _ => true,
+                            };
+                            if !inside {
+                                return Ok(Err("municipality"));
+                            }
+                            Some(found.jurisdiction_id)
+                        }
+                        None => return Ok(Err("municipality")),
+                    },
+                };
+                let facts = TargetFacts {
+                    category: Category::from_code(&old.category).unwrap_or(Category::Clinic),
+                    is_special_function: old.is_special_function,
+                    is_correctional: old.is_correctional,
+                    status,
+                };
+                let edit = institutions::OfficerEdit {
+                    email: Some(email.clone()).filter(|e| !e.is_empty()),
+                    phone: Some(phone.clone()).filter(|p| !p.is_empty()),
+                    paper_report: paper,
+                    status: status.code().to_string(),
+                    municipality_id: municipality,
+                    jurisdiction_id: jurisdiction,
+                    target_override: override_value,
+                    target_override_reason: override_value.map(|_| reason.clone()),
+                    is_target: is_reporting_target(facts, override_value),
+                    updated_at: Utc::now().naive_utc(),
+                };
+                institutions::save_edit(conn, id, &edit)?;
+                audit::record(
+                    conn,
+                    Action::InstitutionUpdate,
+                    audit::Entry {
+                        actor_id: Some(actor_id),
+                        actor_login: Some(actor_login.clone()),
+                        target_type: Some("institution"),
+                        target_id: Some(id.to_string()),
+                        prefecture_id: Some(prefecture_id),
+                        detail: Some(serde_json::json!({
+                            "before": {
+                                "email": old.email, "phone": old.phone, "paper": old.paper_report,
+                                "status": old.status, "municipality": old.municipality_id,
+                                "target_override": old_override, "reason": old_reason,
+                                "is_target": old.is_target,
+                            },
+                            "after": {
+                                "email": edit.email, "phone": edit.phone, "paper": edit.paper_report,
+                                "status": edit.status, "municipality": edit.municipality_id,
+                                "target_override": edit.target_override, "reason": edit.target_override_reason,
+                                "is_target": edit.is_target,
+                            },
+                        })),
+                        ip: ip.clone(),
+                    },
+                )?;
+                Ok(Ok(()))
+            })
+        })
+        .await?;
+    match saved {
+        Ok(()) => {
+            state.cache.clear();
+            detail_page(
+                &state,
+                &viewer,
+                &user,
+                id,
+                None,
+                Default::default(),
+                Some("保存しました。"),
+            )
+            .await
+        }
+        Err("not found") => Err(AppError::NotFound),
+        Err(_) => {
+            let mut errors = std::collections::BTreeMap::new();
+            errors.insert(
+                "municipality",
+                "担当範囲の市区町村を選んでください".to_string(),
+            );
+            detail_page(&state, &viewer, &user, id, Some(form), errors, None).await
+        }
+    }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cache;
 pub mod csrf;
 pub mod gate;
+pub mod imports;
 pub mod institutions;
 pub mod pages;
 pub mod session;
@@ -99,6 +100,7 @@ macro_rules! route_table {
 
 const ADMIN: Access = Access::Roles(gate::ADMINS);
 const OFFICER: Access = Access::Roles(gate::OFFICERS);
+const MASTER: Access = Access::Roles(gate::MASTER);
 
 route_table! {
     GET  "/"                          Access::Public   => pages::home;
@@ -117,7 +119,16 @@ route_table! {
     POST "/admin/users/{id}/active"   ADMIN            => admin::set_active;
     POST "/admin/users/{id}/password" ADMIN            => admin::temporary_password;
     GET  "/admin/audit"               ADMIN            => admin::audit_log;
+    GET  "/institutions"              OFFICER          => institutions::search;
+    GET  "/institutions.csv"          OFFICER          => institutions::search_csv;
+    GET  "/institutions/template.csv" MASTER           => institutions::template_csv;
+    GET  "/institutions/import"       MASTER           => imports::upload_form;
+    POST "/institutions/import"       MASTER           => imports::upload;
+    GET  "/institutions/imports/{id}" MASTER           => imports::show;
+    POST "/institutions/imports/{id}/apply"  MASTER    => imports::apply;
+    POST "/institutions/imports/{id}/cancel" MASTER    => imports::cancel;
     GET  "/institutions/{id}"         OFFICER          => institutions::detail;
+    POST "/institutions/{id}"         OFFICER          => institutions::update;
 }
 
 /// GET routes answer HEAD too.

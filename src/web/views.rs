@@ -14,36 +14,27 @@ use crate::domain::auth::Role;
 use crate::domain::wareki;
 
 /// The templates ship inside the binary: one file to install, nothing to lose.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/base.html")),
-    ("home.html", include_str!("../../templates/home.html")),
-    ("error.html", include_str!("../../templates/error.html")),
-    ("login.html", include_str!("../../templates/login.html")),
-    (
-        "password.html",
-        include_str!("../../templates/password.html"),
-    ),
-    (
-        "home_officer.html",
-        include_str!("../../templates/home_officer.html"),
-    ),
-    (
-        "home_institution.html",
-        include_str!("../../templates/home_institution.html"),
-    ),
-    (
-        "admin_users.html",
-        include_str!("../../templates/admin_users.html"),
-    ),
-    (
-        "admin_user_form.html",
-        include_str!("../../templates/admin_user_form.html"),
-    ),
-    ("audit.html", include_str!("../../templates/audit.html")),
-    (
-        "institution.html",
-        include_str!("../../templates/institution.html"),
-    ),
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "base.html",
+    "home.html",
+    "error.html",
+    "login.html",
+    "password.html",
+    "home_officer.html",
+    "home_institution.html",
+    "admin_users.html",
+    "admin_user_form.html",
+    "audit.html",
+    "institution.html",
+    "institutions.html",
+    "import_upload.html",
+    "import_preview.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -149,6 +140,18 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
         href: "/",
         label: "ホーム",
     }];
+    if role.is_some_and(Role::is_officer) {
+        nav.push(NavItem {
+            href: "/institutions",
+            label: "医療機関",
+        });
+    }
+    if role.is_some_and(|r| super::gate::MASTER.contains(&r)) {
+        nav.push(NavItem {
+            href: "/institutions/import",
+            label: "マスタ取込",
+        });
+    }
     if role.is_some_and(Role::is_admin) {
         nav.push(NavItem {
             href: "/admin/users",

@@ -613,7 +613,16 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("POST", "/admin/users/{id}/active", ADMINS),
     ("POST", "/admin/users/{id}/password", ADMINS),
     ("GET", "/admin/audit", ADMINS),
+    ("GET", "/institutions", OFFICERS),
+    ("GET", "/institutions.csv", OFFICERS),
+    ("GET", "/institutions/template.csv", MASTER),
+    ("GET", "/institutions/import", MASTER),
+    ("POST", "/institutions/import", MASTER),
+    ("GET", "/institutions/imports/{id}", MASTER),
+    ("POST", "/institutions/imports/{id}/apply", MASTER),
+    ("POST", "/institutions/imports/{id}/cancel", MASTER),
     ("GET", "/institutions/{id}", OFFICERS),
+    ("POST", "/institutions/{id}", OFFICERS),
 ];
 const ANYONE: &[&str] = &[
     "anonymous",
@@ -632,6 +641,7 @@ const SIGNED_IN: &[&str] = &[
 ];
 const ADMINS: &[&str] = &["demo-sysadmin", "demo-admin"];
 const OFFICERS: &[&str] = &["demo-sysadmin", "demo-admin", "demo-officer", "demo-area"];
+const MASTER: &[&str] = &["demo-sysadmin", "demo-admin", "demo-officer"];
 
 #[test]
 fn every_route_times_every_role() {
@@ -673,11 +683,23 @@ fn every_route_times_every_role() {
             },
         )
         .unwrap();
+        // A stored import preview for the import routes.
+        let target = kakari::import::plan::load_target(conn, "46").unwrap();
+        let file = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bureau/kagoshima_ika_small.xlsx"
+        ))
+        .unwrap();
+        kakari::import::service::preview(conn, "a.xlsx", &file, &target, None).unwrap();
     });
     // Object routes point at objects every admitted role may see: the demo clinic (inside
-    // the demo area) and a user of it.
+    // the demo area), a user of it, and the import.
     let clinic_user = user_id(&app, "matrix-target").to_string();
     let clinic = institution_of(&app, "demo-clinic").to_string();
+    let import: i32 = kakari::db::schema::imports::table
+        .select(kakari::db::schema::imports::id)
+        .first(&mut *app.db.conn())
+        .unwrap();
     let mut checked = 0;
     for (method, path, allowed) in EXPECTED {
         for who in ANYONE {
@@ -688,6 +710,10 @@ fn every_route_times_every_role() {
             };
             let url_path = path
                 .replace("/admin/users/{id}", &format!("/admin/users/{clinic_user}"))
+                .replace(
+                    "/institutions/imports/{id}",
+                    &format!("/institutions/imports/{import}"),
+                )
                 .replace("/institutions/{id}", &format!("/institutions/{clinic}"));
             let res = if *method == "GET" {
                 c.get(app.url(&url_path)).send().unwrap()

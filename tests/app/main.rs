@@ -6,4 +6,5 @@ mod accounts;
 mod browser;
 mod cli;
 mod foundation;
+mod imports;
 mod support;

@@ -116,8 +116,17 @@ impl TestApp {
 
     /// Spawns after `prepare` has had the migrated database (to load data first).
     pub fn spawn_with(prepare: impl FnOnce(&mut DbConnection)) -> TestApp {
+        Self::spawn_configured(prepare, |_| {})
+    }
+
+    /// Spawns with adjusted settings.
+    pub fn spawn_configured(
+        prepare: impl FnOnce(&mut DbConnection),
+        configure: impl FnOnce(&mut kakari::config::Settings),
+    ) -> TestApp {
         let db = TestDb::new();
-        let settings = db.settings();
+        let mut settings = db.settings();
+        configure(&mut settings);
         db::migrate(&db.database()).expect("migrate");
         let (url, pool) = kakari::app::open_database(&settings).expect("open database");
         prepare(&mut pool.get().expect("connection"));

@@ -1,0 +1,119 @@
+//! Stored master-file imports: previewed, then applied or cancelled.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::imports;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = imports)]
+pub struct ImportRow {
+    pub id: i32,
+    pub kind: String,
+    pub file_name: String,
+    pub layout: String,
+    pub prefecture_id: i32,
+    pub created_by: Option<i32>,
+    pub created_at: NaiveDateTime,
+    pub status: String,
+    pub fingerprint: String,
+    pub payload: String,
+    pub summary: String,
+    pub applied_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = imports)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewImport<'a> {
+    pub kind: &'a str,
+    pub file_name: &'a str,
+    pub layout: &'a str,
+    pub prefecture_id: i32,
+    pub created_by: Option<i32>,
+    pub created_at: NaiveDateTime,
+    pub status: &'a str,
+    pub fingerprint: &'a str,
+    pub payload: &'a str,
+    pub summary: &'a str,
+    pub applied_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i32> {
+    diesel::insert_into(imports::table)
+        .values(row)
+        .execute(conn)?;
+    imports::table
+        .filter(imports::created_at.eq(row.created_at))
+        .filter(imports::file_name.eq(row.file_name))
+        .order(imports::id.desc())
+        .select(imports::id)
+        .first(conn)
+}
+
+/// An import of one of the given prefectures (`None`: any), else `None` (404).
+pub fn find(
+    conn: &mut DbConnection,
+    id: i32,
+    prefecture: Option<i32>,
+) -> QueryResult<Option<ImportRow>> {
+    let mut q = imports::table.filter(imports::id.eq(id)).into_boxed();
+    if let Some(p) = prefecture {
+        q = q.filter(imports::prefecture_id.eq(p));
+    }
+    q.select(ImportRow::as_select()).first(conn).optional()
+}
+
+/// Moves a previewed import to `status`; false when it was no longer previewed (a
+/// second click, another tab), so an import is applied at most once.
+pub fn finish(
+    conn: &mut DbConnection,
+    id: i32,
+    status: &str,
+    summary: Option<&str>,
+) -> QueryResult<bool> {
+    let now = Utc::now().naive_utc();
+    let target = imports::table
+        .filter(imports::id.eq(id))
+        .filter(imports::status.eq("previewed"));
+    let n = match summary {
+        Some(s) => diesel::update(target)
+            .set((
+                imports::status.eq(status),
+                imports::summary.eq(s),
+                imports::applied_at.eq(now),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set(imports::status.eq(status))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = imports)]
+pub struct ImportListRow {
+    pub id: i32,
+    pub file_name: String,
+    pub layout: String,
+    pub created_at: NaiveDateTime,
+    pub status: String,
+    pub applied_at: Option<NaiveDateTime>,
+}
+
+pub fn recent(
+    conn: &mut DbConnection,
+    prefecture: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<ImportListRow>> {
+    let mut q = imports::table.into_boxed();
+    if let Some(p) = prefecture {
+        q = q.filter(imports::prefecture_id.eq(p));
+    }
+    q.order(imports::id.desc())
+        .limit(limit)
+        .select(ImportListRow::as_select())
+        .load(conn)
+}

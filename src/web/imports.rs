@@ -1,0 +1,398 @@
+//! Importing the institution master: upload → preview (nothing changed yet) → apply in
+//! one transaction, or cancel.
+
+use actix_multipart::Multipart;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::AppState;
+use super::auth::Empty;
+use super::csrf::CsrfForm;
+use super::gate::see_other;
+use super::session::{CurrentUser, Viewer};
+use super::views;
+use crate::db::{areas, imports};
+use crate::domain::auth::Scope;
+use crate::domain::wareki;
+use crate::error::AppError;
+use crate::import::plan::{Actor, Plan, load_target};
+use crate::import::service::{self, ImportError};
+
+/// The prefecture whose master the user keeps: its own, or (system administrator) the
+/// one chosen on the form. `None` when the user's scope is narrower than a prefecture.
+fn prefecture_scope(user: &CurrentUser) -> Option<Option<i32>> {
+    match user.scope {
+        Scope::All => Some(None),
+        Scope::Prefecture(id) => Some(Some(id)),
+        _ => None,
+    }
+}
+
+#[derive(Serialize)]
+struct RecentImport {
+    id: i32,
+    file_name: String,
+    layout: &'static str,
+    created_at: String,
+    status: &'static str,
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "previewed" => "プレビュー中（未反映）",
+        "applied" => "反映済み",
+        "cancelled" => "取消",
+        _ => "",
+    }
+}
+
+fn layout_label(s: &str) -> &'static str {
+    match s {
+        "bureau" => "コード内容別医療機関一覧表",
+        "template" => "取込用テンプレート",
+        _ => "",
+    }
+}
+
+async fn upload_page(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(user) else {
+        return Err(AppError::Forbidden);
+    };
+    let (recent, prefectures) = state
+        .db(move |conn| {
+            Ok((
+                imports::recent(conn, prefecture, 20)?,
+                areas::prefectures(conn)?,
+            ))
+        })
+        .await?;
+    let recent: Vec<RecentImport> = recent
+        .into_iter()
+        .map(|r| RecentImport {
+            id: r.id,
+            file_name: r.file_name,
+            layout: layout_label(&r.layout),
+            created_at: wareki::datetime_jst(r.created_at),
+            status: status_label(&r.status),
+        })
+        .collect();
+    let prefectures: Vec<(String, String)> = prefectures
+        .into_iter()
+        .filter(|p| prefecture.is_none_or(|id| id == p.id))
+        .map(|p| (p.code, p.name))
+        .collect();
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(viewer, &deployment);
+    ctx.insert("recent", &recent);
+    ctx.insert("prefectures", &prefectures);
+    ctx.insert("error", &error);
+    ctx.insert("max_mb", &state.settings.max_upload_mb);
+    Ok(HttpResponse::build(status)
+        .content_type(header::ContentType::html())
+        .body(views::render("import_upload.html", &ctx)?))
+}
+
+pub async fn upload_form(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    upload_page(&state, &viewer, &user, None, StatusCode::OK).await
+}
+
+struct Upload {
+    csrf_ok: bool,
+    prefecture: String,
+    file_name: String,
+    bytes: Vec<u8>,
+}
+
+enum UploadProblem {
+    TooLarge,
+    Csrf,
+    Unreadable,
+}
+
+/// Reads the multipart form. The CSRF field must come before the file (it does in our
+/// form), so a forged request is refused before its file is read.
+async fn read_upload(
+    mut payload: Multipart,
+    expected_csrf: Option<String>,
+    limit: usize,
+) -> Result<Upload, UploadProblem> {
+    let mut too_large = false;
+    let mut upload = Upload {
+        csrf_ok: false,
+        prefecture: String::new(),
+        file_name: String::new(),
+        bytes: Vec::new(),
+    };
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|_| UploadProblem::Unreadable)?;
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let mut data = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| UploadProblem::Unreadable)?;
+            // Past the limit the rest is received and dropped unread: answering before
+            // the browser has sent everything makes it show a connection error instead
+            // of our message.
+            if too_large || data.len() + chunk.len() > limit {
+                too_large = true;
+                data.clear();
+                continue;
+            }
+            data.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "csrf" => {
+                let sent = String::from_utf8_lossy(&data);
+                upload.csrf_ok = expected_csrf.as_deref() == Some(sent.as_ref());
+            }
+            "prefecture" => upload.prefecture = String::from_utf8_lossy(&data).trim().to_string(),
+            "file" => {
+                if !upload.csrf_ok {
+                    return Err(UploadProblem::Csrf);
+                }
+                upload.file_name = file_name.unwrap_or_else(|| "upload".into());
+                upload.bytes = data;
+            }
+            _ => {}
+        }
+    }
+    if !upload.csrf_ok {
+        return Err(UploadProblem::Csrf);
+    }
+    if too_large {
+        return Err(UploadProblem::TooLarge);
+    }
+    Ok(upload)
+}
+
+pub async fn upload(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    req: HttpRequest,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(&user) else {
+        return Err(AppError::Forbidden);
+    };
+    let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
+    let too_large = || {
+        format!(
+            "ファイルが大きすぎます（上限 {} MB）。ファイルは読み込んでいません。",
+            state.settings.max_upload_mb
+        )
+    };
+    // A declared size far beyond the limit (ten times) is refused at once, without
+    // waiting to receive it all.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit.saturating_mul(10)) {
+        return upload_page(
+            &state,
+            &viewer,
+            &user,
+            Some(too_large()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
+        .await;
+    }
+    let upload = match read_upload(payload, Some(viewer.csrf.clone()), limit).await {
+        Ok(u) => u,
+        Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
+        Err(UploadProblem::TooLarge) => {
+            return upload_page(
+                &state,
+                &viewer,
+                &user,
+                Some(too_large()),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            )
+            .await;
+        }
+        Err(UploadProblem::Unreadable) => {
+            return upload_page(
+                &state,
+                &viewer,
+                &user,
+                Some("送信されたファイルを受け取れませんでした。もう一度お試しください。".into()),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    if upload.bytes.is_empty() {
+        return upload_page(
+            &state,
+            &viewer,
+            &user,
+            Some("ファイルを選んでください。".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let user_id = user.id;
+    let result = state
+        .db(move |conn| {
+            let code = match prefecture {
+                Some(id) => {
+                    use crate::db::schema::areas as a;
+                    use diesel::prelude::*;
+                    a::table.find(id).select(a::code).first::<String>(conn)?
+                }
+                None => upload.prefecture.clone(),
+            };
+            let outcome = load_target(conn, &code)
+                .map_err(ImportError::from)
+                .and_then(|target| {
+                    service::preview(
+                        conn,
+                        &upload.file_name,
+                        &upload.bytes,
+                        &target,
+                        Some(user_id),
+                    )
+                });
+            Ok(outcome)
+        })
+        .await?;
+    match result {
+        Ok(id) => Ok(see_other(&format!("/institutions/imports/{id}"))),
+        Err(ImportError::Db(e)) => Err(e.into()),
+        Err(e) => {
+            upload_page(
+                &state,
+                &viewer,
+                &user,
+                Some(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// Lists longer than this are cut on the page (the counts stay exact).
+const SHOWN: usize = 300;
+
+#[derive(Serialize)]
+struct Shown<T: Serialize> {
+    rows: Vec<T>,
+    more: usize,
+}
+
+fn shown<T: Serialize + Clone>(all: &[T]) -> Shown<T> {
+    Shown {
+        rows: all.iter().take(SHOWN).cloned().collect(),
+        more: all.len().saturating_sub(SHOWN),
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(&user) else {
+        return Err(AppError::NotFound);
+    };
+    let id = path.into_inner();
+    let row = state
+        .db(move |conn| Ok(imports::find(conn, id, prefecture)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let plan: Plan = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(&viewer, &deployment);
+    ctx.insert("id", &row.id);
+    ctx.insert("file_name", &row.file_name);
+    ctx.insert("file_layout", layout_label(&row.layout));
+    ctx.insert("status", &row.status);
+    ctx.insert("status_label", status_label(&row.status));
+    ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
+    ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
+    ctx.insert("added_count", &plan.added.len());
+    ctx.insert("updated_count", &plan.updated.len());
+    ctx.insert("unchanged", &plan.unchanged);
+    ctx.insert("rejected_count", &plan.rejected.len());
+    ctx.insert("missing_count", &plan.not_in_file.len());
+    ctx.insert("added", &shown(&plan.added));
+    ctx.insert("updated", &shown(&plan.updated));
+    ctx.insert("rejected", &shown(&plan.rejected));
+    ctx.insert("missing", &shown(&plan.not_in_file));
+    ctx.insert("unmatched", &shown(&plan.unmatched));
+    ctx.insert("warnings", &shown(&plan.warnings));
+    Ok(views::html(views::render("import_preview.html", &ctx)?))
+}
+
+pub async fn apply(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(&user) else {
+        return Err(AppError::NotFound);
+    };
+    let id = path.into_inner();
+    let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
+    let result = state
+        .db(move |conn| {
+            let actor = Actor {
+                user_id: Some(user_id),
+                login: &login,
+                ip,
+            };
+            Ok(service::apply(conn, id, prefecture, &actor))
+        })
+        .await?;
+    match result {
+        Ok(_) => {
+            state.cache.clear();
+            Ok(see_other(&format!("/institutions/imports/{id}")))
+        }
+        Err(ImportError::NotFound) => Err(AppError::NotFound),
+        Err(ImportError::Db(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Conflict(e.to_string())),
+    }
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(&user) else {
+        return Err(AppError::NotFound);
+    };
+    let id = path.into_inner();
+    let result = state
+        .db(move |conn| Ok(service::cancel(conn, id, prefecture)))
+        .await?;
+    match result {
+        Ok(()) => Ok(see_other(&format!("/institutions/imports/{id}"))),
+        Err(ImportError::NotFound) => Err(AppError::NotFound),
+        Err(ImportError::Db(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Conflict(e.to_string())),
+    }
+}
