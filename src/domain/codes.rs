@@ -243,6 +243,32 @@ mod tests {
     }
 
     #[test]
+    fn random_text_never_panics_and_only_valid_codes_pass() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let alphabet: Vec<char> = "0123456789０１２３４５６７８９-－., 　a#ー\n"
+            .chars()
+            .collect();
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..16);
+            let text: String = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            if let Ok(code) = InstitutionCode::parse(&text) {
+                let digits: Vec<u8> = code.as_str().bytes().map(|b| b - b'0').collect();
+                let mut nine = [0u8; 9];
+                nine.copy_from_slice(&digits[..9]);
+                assert_eq!(check_digit(&nine), digits[9], "{text}");
+            }
+            let _ = InstitutionCode::from_bureau_parts(
+                rng.random_range(0..100),
+                FeeTable::Medical,
+                &text,
+            );
+        }
+    }
+
+    #[test]
     fn generated_codes_always_validate() {
         for district in [0u8, 1, 47, 99] {
             for serial in [0u16, 1, 1234, 9999] {

@@ -140,8 +140,7 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
         .ok_or_else(|| AppError::Internal("no state".into()))?
         .clone();
     let now = chrono::Utc::now().timestamp();
-    let idle_limit = i64::from(state.settings.session_idle_minutes) * 60;
-    if now - claims.seen > idle_limit {
+    if idle_expired(claims.seen, now, state.settings.session_idle_minutes) {
         session::sign_out(&session);
         let csrf = session::csrf_token(&session);
         return Ok(Viewer {
@@ -184,6 +183,11 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
     })
 }
 
+/// Whether a session last seen at `seen` (Unix seconds) has been idle too long at `now`.
+pub fn idle_expired(seen: i64, now: i64, idle_minutes: u32) -> bool {
+    now - seen > i64::from(idle_minutes) * 60
+}
+
 /// The answer when the route does not admit this viewer, or `None` to go on.
 fn refuse(access: Access, viewer: &Viewer, req: &ServiceRequest) -> Option<HttpResponse> {
     let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
@@ -223,6 +227,14 @@ pub fn see_other(location: &str) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_sessions_expire_after_the_setting() {
+        assert!(!idle_expired(1_000, 1_000 + 60 * 60, 60));
+        assert!(idle_expired(1_000, 1_000 + 60 * 60 + 1, 60));
+        assert!(!idle_expired(1_000, 1_000 + 299, 5));
+        assert!(idle_expired(1_000, 1_000 + 301, 5));
+    }
 
     #[test]
     fn access_rules() {

@@ -154,6 +154,16 @@ impl Browser {
         );
     }
 
+    /// Chooses a file in an `<input type=file>` (WebDriver takes the path as keys).
+    pub fn type_into_file(&self, css: &str, path: &str) {
+        let id = self.find(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({"text": path})),
+        );
+    }
+
     pub fn click(&self, css: &str) {
         let id = self.find(css);
         self.call(
@@ -247,4 +257,43 @@ fn browser_sign_in_sign_out_and_lockout() {
     sign_in("demo-clinic", crate::support::DEMO_PASSWORD);
     assert!(browser.text("main").contains("医療機関コード"));
     browser.screenshot("clinic-home");
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_officer_imports_the_bureau_file_and_searches() {
+    let app = TestApp::with_demo();
+    let browser = Browser::start();
+    browser.goto(&app.url("/login"));
+    browser.type_into("#login_id", "demo-officer");
+    browser.type_into("#password", crate::support::DEMO_PASSWORD);
+    browser.click("#login-submit");
+    assert!(browser.text("main").contains("担当範囲"));
+
+    browser.goto(&app.url("/institutions/import"));
+    let file = format!(
+        "{}/tests/fixtures/bureau/kagoshima_ika_small_lo.xlsx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    browser.type_into_file("#file", &file);
+    browser.click("#upload-submit");
+    assert_eq!(browser.text("#count-added"), "45");
+    assert!(browser.text("#unmatched").contains("熊本市"));
+    browser.screenshot("import-preview");
+    browser.click("#apply-import");
+    assert!(browser.text("#import-status").contains("反映済み"));
+    browser.screenshot("import-result");
+
+    browser.goto(&app.url("/institutions"));
+    browser.type_into("input[name=q]", "ｱﾘﾑﾗ");
+    browser.type_into("input[name=q]", "有村ｸﾘﾆｯｸ");
+    browser.click("#search-submit");
+    assert!(browser.text("#results").contains("有村クリニック"));
+    browser.screenshot("institution-search");
+    browser.click("#results tbody a");
+    assert!(browser.text("h1").contains("有村クリニック"));
+    browser.type_into("#email", "arimura@example.jp");
+    browser.click("#institution-save");
+    assert!(browser.text("#notice").contains("保存しました"));
+    browser.screenshot("institution-detail");
 }
