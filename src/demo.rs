@@ -190,10 +190,16 @@ pub fn load(
         meta::set(conn, meta::DEMO_SEED, &seed.to_string())?;
         Ok((loaded, users))
     })?;
-    // Fresh statistics for the planner after a bulk load (outside the transaction).
+    // Fresh statistics for the planner after a bulk load, and on PostgreSQL a visibility
+    // map so index-only scans need not visit the table (outside the transaction).
     {
         use diesel::connection::SimpleConnection;
-        conn.batch_execute("ANALYZE")?;
+        let sql = if matches!(conn, DbConnection::Pg(_)) {
+            "VACUUM ANALYZE"
+        } else {
+            "ANALYZE"
+        };
+        conn.batch_execute(sql)?;
     }
     Ok(DemoReport {
         institutions: loaded,

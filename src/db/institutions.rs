@@ -248,22 +248,20 @@ pub struct ListedInstitution {
     pub updated_at: NaiveDateTime,
 }
 
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 fn filtered(
     scope: crate::domain::auth::Scope,
     f: &SearchFilter,
+    postgres: bool,
 ) -> institutions::BoxedQuery<'static, crate::db::MultiBackend> {
     let mut q = within(scope);
     if let Some(key) = &f.name_key {
+        // A plain substring test: several times cheaper per row than LIKE's pattern
+        // matcher on Japanese text (measured on PostgreSQL with a UTF-8 collation).
+        let position = if postgres { "strpos" } else { "instr" };
         q = q.filter(
-            institutions::search_key
-                .like(format!("%{}%", escape_like(key)))
-                .escape('\\'),
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("{position}(search_key, "))
+                .bind::<diesel::sql_types::Text, _>(key.clone())
+                .sql(") > 0"),
         );
     }
     if let Some(code) = &f.code {
@@ -299,7 +297,12 @@ fn filtered(
     q
 }
 
-/// One page of results (newest-first or by the chosen key) and the total count.
+/// Counting stops here: an exact count of a broad search would scan the whole table on
+/// every page view, and "more than 2,000" tells an officer to narrow the search.
+pub const COUNT_CAP: i64 = 2_000;
+
+/// One page of results in the chosen order, and the number of matches up to
+/// [`COUNT_CAP`] + 1 (more than the cap means "more than 2,000").
 pub fn search(
     conn: &mut DbConnection,
     scope: crate::domain::auth::Scope,
@@ -309,9 +312,42 @@ pub fn search(
     page: i64,
     per_page: i64,
 ) -> QueryResult<(Vec<ListedInstitution>, i64)> {
-    let total: i64 = filtered(scope, filter).count().get_result(conn)?;
-    let q = filtered(scope, filter);
-    let q = match (sort, descending) {
+    // One ordered scan yields both the count (up to the cap) and the page's ids; the
+    // page's rows are then fetched by id. Beyond the cap, fall back to OFFSET.
+    let postgres = matches!(conn, DbConnection::Pg(_));
+    let ordered = order(filtered(scope, filter, postgres), sort, descending);
+    let ids: Vec<i32> = ordered
+        .select(institutions::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?;
+    let total = ids.len() as i64;
+    let start = (page.max(0) * per_page) as usize;
+    if start < ids.len().min(COUNT_CAP as usize) {
+        let page_ids: Vec<i32> = ids[start..ids.len().min(start + per_page as usize)].to_vec();
+        let mut rows: Vec<ListedInstitution> = institutions::table
+            .filter(institutions::id.eq_any(&page_ids))
+            .select(ListedInstitution::as_select())
+            .load(conn)?;
+        let rank: std::collections::HashMap<i32, usize> = page_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
+        rows.sort_by_key(|r| rank.get(&r.id).copied().unwrap_or(usize::MAX));
+        return Ok((rows, total));
+    }
+    let rows = order(filtered(scope, filter, postgres), sort, descending)
+        .limit(per_page)
+        .offset(page.max(0) * per_page)
+        .select(ListedInstitution::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+type Boxed = institutions::BoxedQuery<'static, crate::db::MultiBackend>;
+
+fn order(q: Boxed, sort: SortKey, descending: bool) -> Boxed {
+    match (sort, descending) {
         (SortKey::Code, false) => q.order(institutions::code.asc()),
         (SortKey::Code, true) => q.order(institutions::code.desc()),
         (SortKey::Name, false) => q.order((institutions::search_key.asc(), institutions::id)),
@@ -324,13 +360,7 @@ pub fn search(
         }
         (SortKey::Updated, false) => q.order((institutions::updated_at.asc(), institutions::id)),
         (SortKey::Updated, true) => q.order((institutions::updated_at.desc(), institutions::id)),
-    };
-    let rows = q
-        .limit(per_page)
-        .offset(page.max(0) * per_page)
-        .select(ListedInstitution::as_select())
-        .load(conn)?;
-    Ok((rows, total))
+    }
 }
 
 /// Every matching row, for the CSV download.
@@ -339,7 +369,7 @@ pub fn search_all(
     scope: crate::domain::auth::Scope,
     filter: &SearchFilter,
 ) -> QueryResult<Vec<ListedInstitution>> {
-    filtered(scope, filter)
+    filtered(scope, filter, matches!(conn, DbConnection::Pg(_)))
         .order(institutions::code)
         .select(ListedInstitution::as_select())
         .load(conn)

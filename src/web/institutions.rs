@@ -103,6 +103,9 @@ impl SearchQuery {
             "name" => SortKey::Name,
             "municipality" => SortKey::Municipality,
             "updated" => SortKey::Updated,
+            "code" => SortKey::Code,
+            // A name search lists by name: it reads the (scope, name) index in order.
+            _ if !self.q.trim().is_empty() => SortKey::Name,
             _ => SortKey::Code,
         };
         (key, self.dir == "desc")
@@ -222,9 +225,18 @@ pub async fn search(
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
     ctx.insert("rows", &rows);
-    ctx.insert("total", &total);
+    let capped = total > institutions::COUNT_CAP;
+    let has_next = rows.len() as i64 == PER_PAGE && (capped || (page + 1) * PER_PAGE < total);
+    ctx.insert("total", &total.min(institutions::COUNT_CAP));
+    ctx.insert("capped", &capped);
+    ctx.insert("first_shown", &(page * PER_PAGE + 1));
+    ctx.insert("last_shown", &(page * PER_PAGE + rows.len() as i64));
+    ctx.insert("has_next", &has_next);
     ctx.insert("page", &page);
-    ctx.insert("pages", &((total + PER_PAGE - 1) / PER_PAGE).max(1));
+    ctx.insert(
+        "pages",
+        &((total.min(institutions::COUNT_CAP) + PER_PAGE - 1) / PER_PAGE).max(1),
+    );
     ctx.insert("query", &query);
     ctx.insert("base_query", &query.base_query());
     ctx.insert("sort", &query.sort);
