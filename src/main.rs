@@ -62,6 +62,16 @@ enum Command {
         #[arg(long, value_name = "PASSWORD")]
         demo_password: Option<String>,
     },
+    /// The report catalog of a fiscal year.
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
+    /// Answers documents (JSON) offline.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+    },
     /// Import data files.
     Import {
         #[command(subcommand)]
@@ -78,6 +88,27 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogAction {
+    /// Check a catalog file (TOML); each problem is printed with its line.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ReportAction {
+    /// Validate an answers document against a fiscal year's catalog and print the
+    /// determination (1号/2号 with reasons) as JSON. Exit code 0 when the document is valid
+    /// and complete, 1 otherwise.
+    Check {
+        #[arg(long)]
+        fy: i32,
+        /// A catalog file to use instead of the shipped one.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        file: PathBuf,
     },
 }
 
@@ -125,6 +156,16 @@ enum ConfigAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Offline checks need no settings or database.
+    match &cli.command {
+        Command::Catalog {
+            action: CatalogAction::Check { file },
+        } => return check_catalog(file),
+        Command::Report {
+            action: ReportAction::Check { fy, catalog, file },
+        } => return check_report(*fy, catalog.as_deref(), file),
+        _ => {}
+    }
     let bind = match &cli.command {
         Command::Serve { bind, .. } => bind.clone(),
         _ => None,
@@ -195,6 +236,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             print_demo_users(&report, &password);
             Ok(())
         }
+        Command::Catalog { .. } | Command::Report { .. } => Ok(()),
         Command::Import {
             what:
                 ImportWhat::Institutions {
@@ -264,6 +306,90 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+fn check_catalog(file: &std::path::Path) -> ExitCode {
+    use kakari::domain::catalog::Catalog;
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{} を読めません: {e}", file.display())),
+    };
+    match Catalog::parse(&text) {
+        Ok(c) => {
+            let provisional = c.items.iter().filter(|i| i.provisional).count();
+            println!(
+                "カタログは有効です: {} 年度, 版 {}, 項目 {} 件（うち暫定 {} 件）",
+                c.fiscal_year,
+                c.version,
+                c.items.len(),
+                provisional
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in problems {
+                let _ = writeln!(std::io::stderr(), "{}: {p}", file.display());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_report(
+    fy: i32,
+    catalog_file: Option<&std::path::Path>,
+    file: &std::path::Path,
+) -> ExitCode {
+    use kakari::domain::catalog::{Catalog, shipped};
+    use kakari::domain::determination::{determine, validate};
+    let catalog_text = match catalog_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("{} を読めません: {e}", path.display())),
+        },
+        None => match shipped(fy) {
+            Some(t) => t.to_string(),
+            None => {
+                return fail(format!(
+                    "{fy} 年度のカタログはありません（--catalog で指定できます）"
+                ));
+            }
+        },
+    };
+    let catalog = match Catalog::parse(&catalog_text) {
+        Ok(c) => c,
+        Err(problems) => {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return fail(format!("カタログに誤りがあります: {}", list.join(" / ")));
+        }
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{} を読めません: {e}", file.display())),
+    };
+    let answers = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(_) => return fail("回答は項目コードをキーとする JSON オブジェクトで書いてください"),
+        Err(e) => {
+            return fail(format!(
+                "JSON の書式の誤り（{}行目 {}文字目）: {e}",
+                e.line(),
+                e.column()
+            ));
+        }
+    };
+    let problems = validate(&catalog, &answers);
+    let determination = determine(&catalog, &answers);
+    let mut out = serde_json::to_value(&determination).unwrap_or_default();
+    out["catalog_version"] = serde_json::Value::String(catalog.version.clone());
+    out["valid_and_complete"] = serde_json::Value::Bool(problems.is_empty());
+    out["problems"] = serde_json::to_value(&problems).unwrap_or_default();
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

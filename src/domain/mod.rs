@@ -2,8 +2,10 @@
 
 pub mod area;
 pub mod auth;
+pub mod catalog;
 pub mod codes;
 pub mod demo;
+pub mod determination;
 pub mod institution;
 pub mod normalize;
 pub mod wareki;

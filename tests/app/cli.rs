@@ -187,3 +187,94 @@ fn backup_copies_a_live_database() {
     );
     assert_clear_failure(&out, "既に存在します");
 }
+
+#[test]
+fn catalog_check_names_the_line_of_each_problem() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/reference/catalog/fy2025.toml");
+    let out = kakari(&["catalog", "check", shipped], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("48"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    std::fs::write(&bad, text.replacen("code = \"1-2\"", "code = \"1-1\"", 1)).unwrap();
+    let out = kakari(&["catalog", "check", bad.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("行目") && err.contains("1-1") && err.contains("重複"),
+        "{err}"
+    );
+}
+
+#[test]
+fn report_check_prints_the_determination_and_its_exit_code_tells_completeness() {
+    let dir = tempfile::tempdir().unwrap();
+    let incomplete = dir.path().join("incomplete.json");
+    std::fs::write(
+        &incomplete,
+        r#"{"1-1": 1, "1-4": [0], "1-6": 1, "2イ-5": 12}"#,
+    )
+    .unwrap();
+    let out = kakari(
+        &[
+            "report",
+            "check",
+            "--fy",
+            "2025",
+            incomplete.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["function1"], false);
+    assert_eq!(json["function2"]["after_hours"], false);
+    assert_eq!(json["reasons"]["missing_star_items"][0]["item"], "1-4");
+    assert!(!json["problems"].as_array().unwrap().is_empty());
+
+    // A complete document: every required item answered (2号 too, since 1号 holds).
+    let mut doc = serde_json::json!({
+        "1-1": 1, "1-2": 0, "1-3": 0, "1-4": [6, 9], "1-5": [2, 18], "1-6": 1,
+    });
+    let catalog =
+        kakari::domain::catalog::Catalog::parse(kakari::domain::catalog::shipped(2025).unwrap())
+            .unwrap();
+    for item in &catalog.items {
+        if item.required && item.condition.is_none() && doc.get(&item.code).is_none() {
+            let value = match item.kind {
+                kakari::domain::catalog::Kind::Choice => serde_json::json!(item.choices[0].code),
+                kakari::domain::catalog::Kind::Multi => serde_json::json!([item.choices[1].code]),
+                _ => serde_json::json!(0),
+            };
+            doc[&item.code] = value;
+        }
+    }
+    doc["2ハ-3"] = serde_json::json!(40);
+    let complete = dir.path().join("complete.json");
+    std::fs::write(&complete, doc.to_string()).unwrap();
+    let out = kakari(
+        &[
+            "report",
+            "check",
+            "--fy",
+            "2025",
+            complete.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", json["problems"]);
+    assert_eq!(json["function1"], true);
+    assert_eq!(json["function2"]["home_care"], true);
+    assert_eq!(json["reasons"]["home_care"][0]["item"], "2ハ-3");
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"1-1\": ").unwrap();
+    let out = kakari(
+        &["report", "check", "--fy", "2025", broken.to_str().unwrap()],
+        &[],
+    );
+    assert_clear_failure(&out, "JSON");
+}
