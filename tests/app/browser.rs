@@ -132,12 +132,48 @@ impl Browser {
         }
     }
 
+    /// The element's text; found again if the page changed under it.
     pub fn text(&self, css: &str) -> String {
-        let id = self.find(css);
-        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let id = self.find(css);
+            let res = self.raw(reqwest::Method::GET, &format!("/element/{id}/text"));
+            if let Some(text) = res["value"].as_str() {
+                return text.to_string();
+            }
+            assert!(Instant::now() < deadline, "text of {css}: {}", res["value"]);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the element's text contains `needle` (pages load after clicks), and
+    /// fails with what the page shows instead.
+    pub fn wait_for(&self, css: &str, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text(css);
+            if text.contains(needle) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let url = self.raw(reqwest::Method::GET, "/url");
+                self.screenshot("failure");
+                panic!(
+                    "{css} at {url} should contain {needle}, shows: {}",
+                    text.replace('\n', " | ")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn raw(&self, method: reqwest::Method, path: &str) -> Value {
+        self.http
+            .request(method, format!("{}{path}", self.endpoint))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
     }
 
     pub fn type_into(&self, css: &str, text: &str) {
@@ -208,13 +244,13 @@ fn browser_home_page() {
         browser.title(),
         "ホーム | かかりつけ医機能報告 管理システム"
     );
-    assert!(browser.text("h1").contains("かかりつけ医機能報告"));
-    assert!(browser.text(".demo-banner").contains("デモ環境"));
+    browser.wait_for("h1", "かかりつけ医機能報告");
+    browser.wait_for(".demo-banner", "デモ環境");
     let shot = browser.screenshot("home");
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
 
     browser.goto(&app.url("/missing"));
-    assert!(browser.text("h1").contains("ページが見つかりません"));
+    browser.wait_for("h1", "ページが見つかりません");
     browser.screenshot("not-found");
 }
 
@@ -231,31 +267,25 @@ fn browser_sign_in_sign_out_and_lockout() {
     };
 
     sign_in("demo-admin", crate::support::DEMO_PASSWORD);
-    assert!(
-        browser.text("main").contains("担当範囲"),
-        "officer home after sign-in"
-    );
-    assert!(browser.text(".who").contains("都道府県管理者"));
+    browser.wait_for("main", "担当範囲");
+    browser.wait_for(".who", "都道府県管理者");
     browser.screenshot("officer-home");
     browser.goto(&app.url("/admin/users"));
-    assert!(browser.text("table").contains("demo-clinic"));
+    browser.wait_for("table", "demo-clinic");
     browser.screenshot("admin-users");
     browser.click("#logout");
-    assert!(browser.text("main").contains("ログアウトしました"));
+    browser.wait_for("main", "ログアウトしました");
 
     for _ in 0..5 {
         sign_in("demo-officer", "not the password");
-        assert!(browser.text("#login-error").contains("正しくありません"));
+        browser.wait_for("#login-error", "正しくありません");
     }
     sign_in("demo-officer", crate::support::DEMO_PASSWORD);
-    assert!(
-        browser.text("#login-error").contains("正しくありません"),
-        "locked: the right password is refused too"
-    );
+    browser.wait_for("#login-error", "正しくありません");
     browser.screenshot("lockout");
 
     sign_in("demo-clinic", crate::support::DEMO_PASSWORD);
-    assert!(browser.text("main").contains("医療機関コード"));
+    browser.wait_for("main", "医療機関コード");
     browser.screenshot("clinic-home");
 }
 
@@ -268,7 +298,7 @@ fn browser_officer_imports_the_bureau_file_and_searches() {
     browser.type_into("#login_id", "demo-officer");
     browser.type_into("#password", crate::support::DEMO_PASSWORD);
     browser.click("#login-submit");
-    assert!(browser.text("main").contains("担当範囲"));
+    browser.wait_for("main", "担当範囲");
 
     browser.goto(&app.url("/institutions/import"));
     let file = format!(
@@ -277,23 +307,23 @@ fn browser_officer_imports_the_bureau_file_and_searches() {
     );
     browser.type_into_file("#file", &file);
     browser.click("#upload-submit");
-    assert_eq!(browser.text("#count-added"), "45");
-    assert!(browser.text("#unmatched").contains("熊本市"));
+    browser.wait_for("#count-added", "45");
+    browser.wait_for("#unmatched", "熊本市");
     browser.screenshot("import-preview");
     browser.click("#apply-import");
-    assert!(browser.text("#import-status").contains("反映済み"));
+    browser.wait_for("#import-status", "反映済み");
     browser.screenshot("import-result");
 
     browser.goto(&app.url("/institutions"));
     browser.type_into("input[name=q]", "ｱﾘﾑﾗ");
     browser.type_into("input[name=q]", "有村ｸﾘﾆｯｸ");
     browser.click("#search-submit");
-    assert!(browser.text("#results").contains("有村クリニック"));
+    browser.wait_for("#results", "有村クリニック");
     browser.screenshot("institution-search");
     browser.click("#results tbody a");
-    assert!(browser.text("h1").contains("有村クリニック"));
+    browser.wait_for("h1", "有村クリニック");
     browser.type_into("#email", "arimura@example.jp");
     browser.click("#institution-save");
-    assert!(browser.text("#notice").contains("保存しました"));
+    browser.wait_for("#notice", "保存しました");
     browser.screenshot("institution-detail");
 }
