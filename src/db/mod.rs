@@ -290,7 +290,9 @@ where
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConnection::Sqlite(sqlite) = conn else {
-        unreachable_backend_change()
+        // `f` replaced the connection itself; the SQLite transaction went with the old
+        // one, so there is nothing left to commit.
+        return Err(diesel::result::Error::BrokenTransactionManager.into());
     };
     match result {
         Ok(value) => {
@@ -306,13 +308,6 @@ where
             Err(e)
         }
     }
-}
-
-/// `f` receives `&mut DbConnection` and cannot swap the variant out from under us in any
-/// sensible program; if it does, aborting beats committing to the wrong database.
-#[cold]
-fn unreachable_backend_change() -> ! {
-    std::process::abort()
 }
 
 #[cfg(test)]

@@ -526,8 +526,8 @@ mod tests {
     }
 
     fn bureau_sheet() -> Grid {
-        let a = seven(1, 1047);
-        let b = seven(2, 40);
+        let a = format!("{}  ", seven(1, 1047));
+        let b = format!("{}\n01-0000-0", seven(2, 40));
         let c = seven(3, 1857).replace('-', ".");
         let heading: &[&str] = &["", "", "コード内容別医療機関一覧表", "", "[鹿児島県]"];
         let scope: &[&str] = &[
@@ -553,104 +553,64 @@ mod tests {
             "病床数",
             "備考",
         ];
-        let rows: Vec<Vec<String>> = vec![
-            heading.iter().map(|s| s.to_string()).collect(),
-            scope.iter().map(|s| s.to_string()).collect(),
-            header.iter().map(|s| s.to_string()).collect(),
-            vec![
-                "1".into(),
-                format!("{a}  "),
-                "さくら　内科".into(),
-                "〒892－0844鹿児島市山之口町１－１０".into(),
-                "099-222-3333".into(),
-                "医療法人　桜会".into(),
-                "田中　太郎".into(),
-                "昭38. 5. 1".into(),
-                "内科\n小児科".into(),
-                "診療所".into(),
+        // Column J holds 種別 on a block's first row and 現存/休止 on a later one.
+        let later = |h: &'static str, j: &'static str| -> Vec<&'static str> {
+            vec!["", "", "", "", "", "", "", h, "", j]
+        };
+        let (r1, r2, r3) = (
+            later("新規", "現存"),
+            later("移転", "休止"),
+            later("令 5. 4. 1", ""),
+        );
+        let r4 = later("", "現存");
+        grid(&[
+            heading,
+            scope,
+            header,
+            &[
+                "1",
+                &a,
+                "さくら　内科",
+                "〒892－0844鹿児島市山之口町１－１０",
+                "099-222-3333",
+                "医療法人　桜会",
+                "田中　太郎",
+                "昭38. 5. 1",
+                "内科\n小児科",
+                "診療所",
             ],
-            vec![
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "常　勤:    1（医　科）".into(),
-                "".into(),
-                "".into(),
-                "新規".into(),
-                "".into(),
-                "現存".into(),
+            &r1,
+            heading,
+            header,
+            &[
+                "2",
+                &b,
+                "<b>ひまわり</b>病院",
+                "〒899－4332\n霧島市国分中央３丁目４５番１号",
+                "",
+                "",
+                "",
+                "令元. 5. 1",
+                "一般　120",
+                "病院",
             ],
-            heading.iter().map(|s| s.to_string()).collect(),
-            header.iter().map(|s| s.to_string()).collect(),
-            vec![
-                "2".into(),
-                format!("{b}\n01-0000-0"),
-                "<b>ひまわり</b>病院".into(),
-                "〒899－4332\n霧島市国分中央３丁目４５番１号".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "令元. 5. 1".into(),
-                "一般　120".into(),
-                "病院".into(),
+            &r2,
+            &r3,
+            &[
+                "3",
+                &c,
+                "=HYPERLINK(\"x\")",
+                "鹿屋市",
+                "",
+                "",
+                "",
+                "不明",
+                "",
+                "診療所",
             ],
-            vec![
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "移転".into(),
-                "".into(),
-                "休止".into(),
-            ],
-            vec![
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "令 5. 4. 1".into(),
-                "".into(),
-                "".into(),
-            ],
-            vec![
-                "3".into(),
-                c,
-                "=HYPERLINK(\"x\")".into(),
-                "鹿屋市".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "不明".into(),
-                "".into(),
-                "診療所".into(),
-            ],
-            vec![
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "現存".into(),
-            ],
-            vec![
-                "4".into(),
-                "01-1047-9".into(),
-                "検証番号違い".into(),
-                "鹿屋市".into(),
-            ],
-        ];
-        Grid { rows }
+            &r4,
+            &["4", "01-1047-9", "検証番号違い", "鹿屋市"],
+        ])
     }
 
     #[test]

@@ -497,9 +497,9 @@ mod web {
     fn officers_edit_contacts_and_override_the_target_with_a_reason() {
         let app = demo_app();
         let officer = app.signed_in("demo-officer");
-        let (id, code): (i32, String) = institutions::table
+        let id: i32 = institutions::table
             .filter(institutions::category.eq("dental"))
-            .select((institutions::id, institutions::code))
+            .select(institutions::id)
             .first(&mut *app.db.conn())
             .unwrap();
         let path = format!("/institutions/{id}");
@@ -546,7 +546,6 @@ mod web {
             "full-width digits folded"
         );
         assert!(paper);
-        let _ = code;
         // An area officer cannot reach an institution of another area.
         let area_id: Option<i32> = kakari::db::schema::users::table
             .filter(kakari::db::schema::users::login_id.eq("demo-area"))
