@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::institutions;
+use super::schema::{institution_name_grams, institutions};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = institutions)]
@@ -44,7 +44,7 @@ pub struct NewInstitution {
 /// bound-parameter limits (SQLite 32,766; PostgreSQL 65,535).
 pub const INSERT_BATCH: usize = 500;
 
-/// Inserts many rows with multi-row INSERT statements.
+/// Inserts many rows with multi-row INSERT statements, and indexes their names.
 pub fn insert_many(conn: &mut DbConnection, rows: &[NewInstitution]) -> QueryResult<usize> {
     let mut inserted = 0;
     for chunk in rows.chunks(INSERT_BATCH) {
@@ -53,8 +53,89 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewInstitution]) -> QueryRes
                 .values(chunk)
                 .execute(c)
         })?;
+        let ids = ids_by_code(conn, chunk.iter().map(|r| r.code.as_str()))?;
+        let keys: Vec<(i32, &str)> = chunk
+            .iter()
+            .filter_map(|r| Some((*ids.get(&r.code)?, r.search_key.as_str())))
+            .collect();
+        add_name_grams(conn, &keys)?;
     }
     Ok(inserted)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = institution_name_grams)]
+struct NameGram<'a> {
+    gram: &'a str,
+    institution_id: i32,
+}
+
+/// Replaces the name-index entries of these institutions (id, search key). Every write
+/// of `search_key` goes through here, so the index never disagrees with the names.
+pub fn index_names(conn: &mut DbConnection, keys: &[(i32, &str)]) -> QueryResult<()> {
+    for chunk in keys.chunks(900) {
+        let ids: Vec<i32> = chunk.iter().map(|(id, _)| *id).collect();
+        diesel::delete(
+            institution_name_grams::table
+                .filter(institution_name_grams::institution_id.eq_any(&ids)),
+        )
+        .execute(conn)?;
+    }
+    add_name_grams(conn, keys)
+}
+
+/// Indexes the names of institutions that have no entries yet.
+fn add_name_grams(conn: &mut DbConnection, keys: &[(i32, &str)]) -> QueryResult<()> {
+    let grams: Vec<(i32, Vec<String>)> = keys
+        .iter()
+        .map(|(id, key)| (*id, crate::domain::normalize::key_grams(key)))
+        .collect();
+    let rows: Vec<NameGram> = grams
+        .iter()
+        .flat_map(|(id, grams)| {
+            grams.iter().map(|g| NameGram {
+                gram: g,
+                institution_id: *id,
+            })
+        })
+        .collect();
+    // Two parameters per row.
+    for chunk in rows.chunks(5_000) {
+        crate::per_backend!(&mut *conn, |c| {
+            diesel::insert_into(institution_name_grams::table)
+                .values(chunk)
+                .execute(c)
+        })?;
+    }
+    Ok(())
+}
+
+/// A name window this common is no use as a filter: scanning the names in index order
+/// finds the first page sooner than fetching this many candidates.
+const GRAM_USEFUL_BELOW: i64 = 5_000;
+
+/// The rarest window of a name query, if one narrows the search enough.
+fn rarest_gram(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+    let mut best: Option<(i64, String)> = None;
+    for gram in crate::domain::normalize::key_grams(key)
+        .into_iter()
+        .take(12)
+    {
+        let bound = best.as_ref().map_or(GRAM_USEFUL_BELOW, |(n, _)| *n);
+        let n = institution_name_grams::table
+            .filter(institution_name_grams::gram.eq(&gram))
+            .select(institution_name_grams::institution_id)
+            .limit(bound)
+            .load::<i32>(conn)?
+            .len() as i64;
+        if n < bound {
+            best = Some((n, gram));
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    Ok(best.map(|(_, g)| g))
 }
 
 /// Ids of institutions by code (looked up in chunks to stay under parameter limits).
@@ -248,12 +329,42 @@ pub struct ListedInstitution {
     pub updated_at: NaiveDateTime,
 }
 
+/// How a search is narrowed before its filters are tested on each row.
+struct Narrowing {
+    postgres: bool,
+    /// Only institutions whose name contains this two-character window.
+    gram: Option<String>,
+}
+
+impl Narrowing {
+    fn of(conn: &mut DbConnection, f: &SearchFilter) -> QueryResult<Self> {
+        let gram = match &f.name_key {
+            Some(key) if f.code.is_none() => rarest_gram(conn, key)?,
+            _ => None,
+        };
+        Ok(Narrowing {
+            postgres: matches!(conn, DbConnection::Pg(_)),
+            gram,
+        })
+    }
+}
+
 fn filtered(
     scope: crate::domain::auth::Scope,
     f: &SearchFilter,
-    postgres: bool,
+    narrowing: &Narrowing,
 ) -> institutions::BoxedQuery<'static, crate::db::MultiBackend> {
     let mut q = within(scope);
+    if let Some(gram) = &narrowing.gram {
+        q = q.filter(
+            institutions::id.eq_any(
+                institution_name_grams::table
+                    .filter(institution_name_grams::gram.eq(gram.clone()))
+                    .select(institution_name_grams::institution_id),
+            ),
+        );
+    }
+    let postgres = narrowing.postgres;
     if let Some(key) = &f.name_key {
         // A plain substring test: several times cheaper per row than LIKE's pattern
         // matcher on Japanese text (measured on PostgreSQL with a UTF-8 collation).
@@ -314,8 +425,8 @@ pub fn search(
 ) -> QueryResult<(Vec<ListedInstitution>, i64)> {
     // One ordered scan yields both the count (up to the cap) and the page's ids; the
     // page's rows are then fetched by id. Beyond the cap, fall back to OFFSET.
-    let postgres = matches!(conn, DbConnection::Pg(_));
-    let ordered = order(filtered(scope, filter, postgres), sort, descending);
+    let narrowing = Narrowing::of(conn, filter)?;
+    let ordered = order(filtered(scope, filter, &narrowing), sort, descending);
     let ids: Vec<i32> = ordered
         .select(institutions::id)
         .limit(COUNT_CAP + 1)
@@ -336,7 +447,7 @@ pub fn search(
         rows.sort_by_key(|r| rank.get(&r.id).copied().unwrap_or(usize::MAX));
         return Ok((rows, total));
     }
-    let rows = order(filtered(scope, filter, postgres), sort, descending)
+    let rows = order(filtered(scope, filter, &narrowing), sort, descending)
         .limit(per_page)
         .offset(page.max(0) * per_page)
         .select(ListedInstitution::as_select())
@@ -369,7 +480,8 @@ pub fn search_all(
     scope: crate::domain::auth::Scope,
     filter: &SearchFilter,
 ) -> QueryResult<Vec<ListedInstitution>> {
-    filtered(scope, filter, matches!(conn, DbConnection::Pg(_)))
+    let narrowing = Narrowing::of(conn, filter)?;
+    filtered(scope, filter, &narrowing)
         .order(institutions::code)
         .select(ListedInstitution::as_select())
         .load(conn)

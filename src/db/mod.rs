@@ -237,6 +237,7 @@ pub const TABLES_CHILDREN_FIRST: &[&str] = &[
     "audit_log",
     "imports",
     "users",
+    "institution_name_grams",
     "institutions",
     "areas",
     "meta",

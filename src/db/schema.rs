@@ -110,7 +110,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    institution_name_grams (gram, institution_id) {
+        gram -> Text,
+        institution_id -> Integer,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
+diesel::joinable!(institution_name_grams -> institutions (institution_id));
 diesel::joinable!(users -> areas (area_id));
 
-diesel::allow_tables_to_appear_in_same_query!(areas, institutions, meta, users, audit_log, imports);
+diesel::allow_tables_to_appear_in_same_query!(
+    areas,
+    institutions,
+    institution_name_grams,
+    meta,
+    users,
+    audit_log,
+    imports
+);

@@ -34,6 +34,19 @@ pub fn search_key(text: &str) -> String {
         .collect()
 }
 
+/// The distinct two-character windows of a search key, in order of first appearance.
+/// Every key that contains a query of two or more characters also contains all of the
+/// query's windows, which is what lets the name index narrow a search.
+pub fn key_grams(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut seen = std::collections::HashSet::new();
+    chars
+        .windows(2)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|g| seen.insert(g.clone()))
+        .collect()
+}
+
 /// Digits of a number as typed: full-width digits, commas and spaces accepted.
 /// `None` when anything else is there.
 pub fn digits(text: &str) -> Option<String> {
@@ -212,6 +225,17 @@ mod tests {
             split_postcode("〒12鹿児島市"),
             (None, "〒12鹿児島市".into())
         );
+    }
+
+    #[test]
+    fn key_grams_are_distinct_windows_of_two() {
+        assert_eq!(key_grams("さくらさくら"), ["さく", "くら", "らさ"]);
+        assert!(key_grams("あ").is_empty());
+        assert!(key_grams("").is_empty());
+        let name = search_key("医療法人　サクラ内科");
+        let query = search_key("ｻｸﾗ内");
+        let grams = key_grams(&name);
+        assert!(key_grams(&query).iter().all(|g| grams.contains(g)));
     }
 
     #[test]

@@ -415,7 +415,7 @@ struct RecordChanges<'a> {
     municipality_id: Option<i32>,
     jurisdiction_id: Option<i32>,
     is_target: bool,
-    search_key: String,
+    search_key: &'a str,
     updated_at: NaiveDateTime,
 }
 
@@ -533,6 +533,7 @@ pub fn apply(
             status: r.status,
         };
         let is_target = is_reporting_target(facts, old.and_then(|o| o.target_override));
+        let name_key = search_key(&r.name);
         diesel::update(institutions::table.find(updated.id))
             .set(&RecordChanges {
                 category: r.category.code(),
@@ -553,10 +554,11 @@ pub fn apply(
                 municipality_id,
                 jurisdiction_id,
                 is_target,
-                search_key: search_key(&r.name),
+                search_key: &name_key,
                 updated_at: now,
             })
             .execute(conn)?;
+        inst_db::index_names(conn, &[(updated.id, &name_key)])?;
         entries.push((
             Action::InstitutionUpdate,
             Some(updated.id),

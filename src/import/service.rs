@@ -23,6 +23,8 @@ pub enum ImportError {
     NotFound,
     #[error("この取込はすでに反映または取消されています")]
     AlreadyFinished,
+    #[error("反映した取込についてだけ、ファイルにない機関を廃止にできます")]
+    NotApplied,
     #[error(
         "プレビューの後に医療機関マスタが変わりました。もう一度ファイルを取り込んでプレビューからやり直してください"
     )]
@@ -156,4 +158,84 @@ pub fn cancel(
     } else {
         Err(ImportError::AlreadyFinished)
     }
+}
+
+/// Marks the institutions an applied import did not contain as 廃止 (the officer's
+/// choice after reading the list). Institutions already 廃止 are left as they are.
+/// Returns how many changed.
+pub fn retire_missing(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+    actor: &Actor,
+) -> Result<usize, ImportError> {
+    use crate::db::schema::institutions;
+    use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
+    use diesel::prelude::*;
+
+    let row = imports::find(conn, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
+    if row.status != "applied" {
+        return Err(ImportError::NotApplied);
+    }
+    let done: Plan = serde_json::from_str(&row.summary)
+        .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
+    let ids: Vec<i32> = done.not_in_file.iter().map(|m| m.id).collect();
+    db::write_transaction(conn, |conn| {
+        let mut changed = Vec::new();
+        for chunk in ids.chunks(900) {
+            let rows: Vec<(i32, String, bool, bool, Option<bool>, String)> = institutions::table
+                .filter(institutions::id.eq_any(chunk))
+                .filter(institutions::prefecture_id.eq(row.prefecture_id))
+                .filter(institutions::status.ne(Status::Abolished.code()))
+                .select((
+                    institutions::id,
+                    institutions::category,
+                    institutions::is_special_function,
+                    institutions::is_correctional,
+                    institutions::target_override,
+                    institutions::status,
+                ))
+                .load(conn)?;
+            changed.extend(rows);
+        }
+        let now = Utc::now().naive_utc();
+        for (id, category, special, correctional, target_override, _) in &changed {
+            let facts = TargetFacts {
+                category: Category::from_code(category).unwrap_or(Category::Clinic),
+                is_special_function: *special,
+                is_correctional: *correctional,
+                status: Status::Abolished,
+            };
+            diesel::update(institutions::table.find(id))
+                .set((
+                    institutions::status.eq(Status::Abolished.code()),
+                    institutions::is_target.eq(is_reporting_target(facts, *target_override)),
+                    institutions::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        audit::record_many(
+            conn,
+            changed.iter().map(|(id, _, _, _, _, old_status)| {
+                (
+                    Action::InstitutionUpdate,
+                    audit::Entry {
+                        actor_id: actor.user_id,
+                        actor_login: Some(actor.login.to_string()),
+                        target_type: Some("institution"),
+                        target_id: Some(id.to_string()),
+                        prefecture_id: Some(row.prefecture_id),
+                        detail: Some(serde_json::json!({
+                            "import": import_id,
+                            "before": { "status": old_status },
+                            "after": { "status": Status::Abolished.code() },
+                            "reason": "取込ファイルにない機関を廃止に変更",
+                        })),
+                        ip: actor.ip.clone(),
+                    },
+                )
+            }),
+        )?;
+        Ok(changed.len())
+    })
 }

@@ -5,7 +5,7 @@ use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::Empty;
@@ -298,6 +298,11 @@ struct Shown<T: Serialize> {
     more: usize,
 }
 
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    retired: Option<usize>,
+}
+
 fn shown<T: Serialize + Clone>(all: &[T]) -> Shown<T> {
     Shown {
         rows: all.iter().take(SHOWN).cloned().collect(),
@@ -310,6 +315,7 @@ pub async fn show(
     viewer: Viewer,
     user: CurrentUser,
     path: web::Path<i32>,
+    query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let Some(prefecture) = prefecture_scope(&user) else {
         return Err(AppError::NotFound);
@@ -340,6 +346,7 @@ pub async fn show(
     ctx.insert("missing", &shown(&plan.not_in_file));
     ctx.insert("unmatched", &shown(&plan.unmatched));
     ctx.insert("warnings", &shown(&plan.warnings));
+    ctx.insert("retired", &query.retired);
     Ok(views::html(views::render("import_preview.html", &ctx)?))
 }
 
@@ -369,6 +376,42 @@ pub async fn apply(
         Ok(_) => {
             state.cache.clear();
             Ok(see_other(&format!("/institutions/imports/{id}")))
+        }
+        Err(ImportError::NotFound) => Err(AppError::NotFound),
+        Err(ImportError::Db(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Conflict(e.to_string())),
+    }
+}
+
+/// 「ファイルにない機関を廃止にする」 after an applied import.
+pub async fn retire_missing(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(&user) else {
+        return Err(AppError::NotFound);
+    };
+    let id = path.into_inner();
+    let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
+    let result = state
+        .db(move |conn| {
+            let actor = Actor {
+                user_id: Some(user_id),
+                login: &login,
+                ip,
+            };
+            Ok(service::retire_missing(conn, id, prefecture, &actor))
+        })
+        .await?;
+    match result {
+        Ok(n) => {
+            state.cache.clear();
+            Ok(see_other(&format!(
+                "/institutions/imports/{id}?retired={n}"
+            )))
         }
         Err(ImportError::NotFound) => Err(AppError::NotFound),
         Err(ImportError::Db(e)) => Err(e.into()),

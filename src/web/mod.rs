@@ -127,6 +127,7 @@ route_table! {
     GET  "/institutions/imports/{id}" MASTER           => imports::show;
     POST "/institutions/imports/{id}/apply"  MASTER    => imports::apply;
     POST "/institutions/imports/{id}/cancel" MASTER    => imports::cancel;
+    POST "/institutions/imports/{id}/retire" MASTER    => imports::retire_missing;
     GET  "/institutions/{id}"         OFFICER          => institutions::detail;
     POST "/institutions/{id}"         OFFICER          => institutions::update;
 }

@@ -611,6 +611,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/institutions/imports/{id}", MASTER),
     ("POST", "/institutions/imports/{id}/apply", MASTER),
     ("POST", "/institutions/imports/{id}/cancel", MASTER),
+    ("POST", "/institutions/imports/{id}/retire", MASTER),
     ("GET", "/institutions/{id}", OFFICERS),
     ("POST", "/institutions/{id}", OFFICERS),
 ];

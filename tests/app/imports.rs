@@ -189,6 +189,29 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
         .first(&mut *conn)
         .unwrap();
     assert_eq!(name, "鹿児島中央病院");
+    // The name index follows the new name: 「中央病」 finds it, while 「島病院」 (only in
+    // the old name's windows 島病, 病院) no longer finds this institution.
+    let find = |conn: &mut kakari::db::DbConnection, q: &str| -> Vec<String> {
+        let filter = kakari::db::institutions::SearchFilter {
+            name_key: Some(kakari::domain::normalize::search_key(q)),
+            ..Default::default()
+        };
+        kakari::db::institutions::search_all(conn, kakari::domain::auth::Scope::All, &filter)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    };
+    assert!(find(&mut conn, "中央病").contains(&"鹿児島中央病院".to_string()));
+    assert!(!find(&mut conn, "島病院").contains(&"鹿児島中央病院".to_string()));
+    let grams: i64 = kakari::db::schema::institution_name_grams::table
+        .filter(kakari::db::schema::institution_name_grams::gram.eq("島病"))
+        .inner_join(institutions::table)
+        .filter(institutions::name.eq("鹿児島中央病院"))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(grams, 0, "the old name's windows are gone");
     // Not in the file is listed, never deleted.
     let n: i64 = institutions::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(n, 45);
@@ -311,6 +334,119 @@ mod web {
         assert_eq!(res.status(), 303);
         let res = app.post_form(&officer, &again, &format!("{again}/apply"), &[]);
         assert_eq!(res.status(), 409);
+    }
+
+    #[test]
+    fn institutions_missing_from_an_applied_file_can_be_retired_and_new_names_are_found() {
+        let app = demo_app();
+        let officer = app.signed_in("demo-officer");
+        let res = upload(
+            &app,
+            &officer,
+            "list.xlsx",
+            fixture("kagoshima_ika_small.xlsx"),
+            true,
+        );
+        let preview_url = res.headers()["location"].to_str().unwrap().to_string();
+        // Before the file is applied, nothing can be retired.
+        let res = app.post_form(
+            &officer,
+            &preview_url,
+            &format!("{preview_url}/retire"),
+            &[],
+        );
+        assert_eq!(res.status(), 409);
+        let res = app.post_form(&officer, &preview_url, &format!("{preview_url}/apply"), &[]);
+        assert_eq!(res.status(), 303);
+        let page = officer
+            .get(app.url(&preview_url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let missing: usize = page
+            .split("id=\"count-missing\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(
+            missing > 100,
+            "the demo institutions of the same kind: {missing}"
+        );
+        assert!(page.contains("id=\"retire-missing\""));
+
+        let res = app.post_form(
+            &officer,
+            &preview_url,
+            &format!("{preview_url}/retire"),
+            &[],
+        );
+        assert_eq!(res.status(), 303);
+        let page = officer
+            .get(app.url(res.headers()["location"].to_str().unwrap()))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            page.contains(&format!("{missing} 機関を「廃止」にしました")),
+            "{page}"
+        );
+        let abolished: i64 = institutions::table
+            .filter(institutions::status.eq("abolished"))
+            .count()
+            .get_result(&mut *app.db.conn())
+            .unwrap();
+        let abolished_targets: i64 = institutions::table
+            .filter(institutions::status.eq("abolished"))
+            .filter(institutions::is_target.eq(true))
+            .count()
+            .get_result(&mut *app.db.conn())
+            .unwrap();
+        assert!(abolished >= missing as i64);
+        assert_eq!(abolished_targets, 0, "a 廃止 institution reports nothing");
+        // A second click changes nothing more.
+        let res = app.post_form(
+            &officer,
+            &preview_url,
+            &format!("{preview_url}/retire"),
+            &[],
+        );
+        let page = officer
+            .get(app.url(res.headers()["location"].to_str().unwrap()))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(page.contains("0 機関を「廃止」にしました"));
+
+        // Imported names are in the name index: a three-character piece from the middle
+        // of each finds it.
+        let names: Vec<String> = institutions::table
+            .filter(institutions::status.ne("abolished"))
+            .select(institutions::name)
+            .limit(5)
+            .load(&mut *app.db.conn())
+            .unwrap();
+        assert!(!names.is_empty());
+        for name in names {
+            let chars: Vec<char> = name.chars().collect();
+            let mid = chars.len() / 2;
+            let piece: String = chars[mid.saturating_sub(1)..(mid + 2).min(chars.len())]
+                .iter()
+                .collect();
+            let page = officer
+                .get(app.url("/institutions"))
+                .query(&[("q", piece.as_str()), ("status", "")])
+                .send()
+                .unwrap()
+                .text()
+                .unwrap();
+            let shown = name.replace('<', "&lt;").replace('>', "&gt;");
+            let shown = shown.split("&lt;").next().unwrap_or("").to_string();
+            assert!(page.contains(&shown), "{piece} finds {name}");
+        }
     }
 
     #[test]

@@ -1,0 +1,1 @@
+DROP TABLE institution_name_grams;
