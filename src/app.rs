@@ -69,6 +69,7 @@ pub fn serve(
         database: url,
         settings,
         cache: web::cache::Cache::default(),
+        catalogs: Default::default(),
     };
     Ok(web::server(state, listener, workers, key)?)
 }

@@ -186,6 +186,7 @@ pub fn load(
         }
         loaded += institutions::insert_many(conn, &batch)?;
         let users = create_demo_users(conn, installed.prefecture_id, &password_hash)?;
+        open_demo_periods(conn, installed.prefecture_id)?;
         meta::set(conn, meta::DEMO, "true")?;
         meta::set(conn, meta::DEMO_SEED, &seed.to_string())?;
         Ok((loaded, users))
@@ -206,4 +207,32 @@ pub fn load(
         seconds: started.elapsed().as_secs_f64(),
         users,
     })
+}
+
+/// The demo opens the current fiscal year's reporting period so that a demo clinic can
+/// file at once (domain.md §4.1): from two weeks ago to the end of the real window.
+/// The previous year's period, already closed, shows how a closed year looks.
+fn open_demo_periods(conn: &mut DbConnection, prefecture_id: i32) -> Result<(), db::DbError> {
+    use crate::domain::report::Period;
+    use chrono::{Days, NaiveDate};
+    let today = crate::domain::wareki::today_jst(Utc::now());
+    // Reports of FY N are filed in January–March of N + 1.
+    let fiscal_year = crate::domain::wareki::fiscal_year_of(today);
+    let date = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(today);
+    let current = Period {
+        opens_on: today - Days::new(14),
+        deadline: date(fiscal_year + 1, 2, 28).max(today + Days::new(30)),
+        closes_on: date(fiscal_year + 1, 3, 31).max(today + Days::new(60)),
+    };
+    let previous = Period {
+        opens_on: date(fiscal_year, 1, 1).min(current.opens_on - Days::new(60)),
+        deadline: date(fiscal_year, 2, 28).min(current.opens_on - Days::new(30)),
+        closes_on: date(fiscal_year, 3, 31).min(current.opens_on - Days::new(1)),
+    };
+    let now = Utc::now().naive_utc();
+    let contact = "鹿児島県 くらし保健福祉部 保健医療福祉課（デモ） 099-000-0000";
+    for (fy, period) in [(fiscal_year - 1, previous), (fiscal_year, current)] {
+        crate::db::reports::set_period(conn, prefecture_id, fy, period, contact, now)?;
+    }
+    Ok(())
 }

@@ -12,4 +12,5 @@ pub mod domain;
 pub mod error;
 pub mod import;
 pub mod password;
+pub mod reports;
 pub mod web;

@@ -24,10 +24,16 @@ pub enum Action {
     InstitutionCreate,
     InstitutionUpdate,
     ImportApply,
+    CatalogLoad,
+    PeriodSet,
+    NdbImport,
+    ReportStart,
+    ReportSubmit,
+    ReportPullBack,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 19] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -41,6 +47,12 @@ impl Action {
         Action::InstitutionCreate,
         Action::InstitutionUpdate,
         Action::ImportApply,
+        Action::CatalogLoad,
+        Action::PeriodSet,
+        Action::NdbImport,
+        Action::ReportStart,
+        Action::ReportSubmit,
+        Action::ReportPullBack,
     ];
 
     pub fn code(self) -> &'static str {
@@ -58,6 +70,12 @@ impl Action {
             Action::InstitutionCreate => "institution_create",
             Action::InstitutionUpdate => "institution_update",
             Action::ImportApply => "import_apply",
+            Action::CatalogLoad => "catalog_load",
+            Action::PeriodSet => "period_set",
+            Action::NdbImport => "ndb_import",
+            Action::ReportStart => "report_start",
+            Action::ReportSubmit => "report_submit",
+            Action::ReportPullBack => "report_pull_back",
         }
     }
 
@@ -76,6 +94,12 @@ impl Action {
             Action::InstitutionCreate => "医療機関の追加",
             Action::InstitutionUpdate => "医療機関の変更",
             Action::ImportApply => "医療機関マスタの取込",
+            Action::CatalogLoad => "報告項目カタログの読込",
+            Action::PeriodSet => "報告期間の設定",
+            Action::NdbImport => "NDBデータの取込",
+            Action::ReportStart => "報告の開始",
+            Action::ReportSubmit => "報告",
+            Action::ReportPullBack => "報告の引き戻し",
         }
     }
 

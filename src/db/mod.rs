@@ -10,6 +10,7 @@ pub mod backup;
 pub mod imports;
 pub mod institutions;
 pub mod meta;
+pub mod reports;
 pub mod schema;
 pub mod users;
 
@@ -234,6 +235,11 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "report_versions",
+    "reports",
+    "ndb_counts",
+    "reporting_periods",
+    "catalogs",
     "audit_log",
     "imports",
     "users",

@@ -117,6 +117,89 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    catalogs (id) {
+        id -> Integer,
+        fiscal_year -> Integer,
+        version -> Text,
+        body -> Text,
+        loaded_by -> Nullable<Integer>,
+        loaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reporting_periods (id) {
+        id -> Integer,
+        prefecture_id -> Integer,
+        fiscal_year -> Integer,
+        opens_on -> Date,
+        deadline -> Date,
+        closes_on -> Date,
+        contact -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ndb_counts (fiscal_year, institution_code, item_key) {
+        fiscal_year -> Integer,
+        institution_code -> Text,
+        item_key -> Text,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Integer,
+        institution_id -> Integer,
+        fiscal_year -> Integer,
+        cycle -> Integer,
+        kind -> Text,
+        status -> Text,
+        catalog_version -> Text,
+        answers -> Text,
+        ndb -> Text,
+        sections -> Text,
+        checked_code -> Nullable<Text>,
+        revision -> Integer,
+        was_returned -> Bool,
+        return_reason -> Nullable<Text>,
+        versions -> Integer,
+        function1 -> Bool,
+        after_hours -> Bool,
+        admission_discharge -> Bool,
+        home_care -> Bool,
+        care_coordination -> Bool,
+        proxy -> Bool,
+        submitted_at -> Nullable<Timestamp>,
+        confirmed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    report_versions (id) {
+        id -> Integer,
+        report_id -> Integer,
+        number -> Integer,
+        kind -> Text,
+        answers -> Text,
+        ndb -> Text,
+        determination -> Text,
+        catalog_version -> Text,
+        submitted_by -> Nullable<Integer>,
+        submitted_login -> Text,
+        proxy -> Bool,
+        submitted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(reports -> institutions (institution_id));
+diesel::joinable!(report_versions -> reports (report_id));
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(institution_name_grams -> institutions (institution_id));
 diesel::joinable!(users -> areas (area_id));
@@ -128,5 +211,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     meta,
     users,
     audit_log,
-    imports
+    imports,
+    catalogs,
+    reporting_periods,
+    ndb_counts,
+    reports,
+    report_versions
 );

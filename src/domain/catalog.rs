@@ -213,6 +213,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub fn shipped(fiscal_year: i32) -> Option<&'static str> {
     match fiscal_year {
         2025 => Some(include_str!("../../reference/catalog/fy2025.toml")),
+        2026 => Some(include_str!("../../reference/catalog/fy2026.toml")),
         _ => None,
     }
 }

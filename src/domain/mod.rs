@@ -8,4 +8,5 @@ pub mod demo;
 pub mod determination;
 pub mod institution;
 pub mod normalize;
+pub mod report;
 pub mod wareki;

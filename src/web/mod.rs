@@ -8,6 +8,7 @@ pub mod gate;
 pub mod imports;
 pub mod institutions;
 pub mod pages;
+pub mod reports;
 pub mod session;
 pub mod views;
 
@@ -30,6 +31,7 @@ pub struct AppState {
     pub database: DatabaseUrl,
     pub settings: Settings,
     pub cache: cache::Cache,
+    pub catalogs: std::sync::Arc<crate::reports::Catalogs>,
 }
 
 impl AppState {
@@ -101,6 +103,8 @@ macro_rules! route_table {
 const ADMIN: Access = Access::Roles(gate::ADMINS);
 const OFFICER: Access = Access::Roles(gate::OFFICERS);
 const MASTER: Access = Access::Roles(gate::MASTER);
+/// Institutions file their own reports; officers file by proxy (scope decides which).
+const FILER: Access = Access::SignedIn;
 
 route_table! {
     GET  "/"                          Access::Public   => pages::home;
@@ -130,7 +134,22 @@ route_table! {
     POST "/institutions/imports/{id}/retire" MASTER    => imports::retire_missing;
     GET  "/institutions/{id}"         OFFICER          => institutions::detail;
     POST "/institutions/{id}"         OFFICER          => institutions::update;
+    GET  "/institutions/{id}/reports" FILER            => reports::filings;
+    GET  "/institutions/{id}/reports/{fy}/start" FILER => reports::start_form;
+    POST "/institutions/{id}/reports/{fy}/start" FILER => reports::start;
+    GET  "/reports/{id}"              FILER            => reports::overview;
+    GET  "/reports/{id}/sections/{section}" FILER      => reports::section_form;
+    POST "/reports/{id}/sections/{section}" FILER      => reports::save_section;
+    POST "/reports/{id}/sections/{section}/resolve" FILER => reports::resolve;
+    GET  "/reports/{id}/submit"       FILER            => reports::confirm_page;
+    POST "/reports/{id}/submit"       FILER            => reports::submit;
+    POST "/reports/{id}/pullback"     FILER            => reports::pull_back;
+    GET  "/reports/{id}/poster"       FILER            => reports::poster;
+    GET  "/reports/{id}/versions/{n}" FILER            => reports::version_print;
+    GET  "/reports/{id}/versions/{n}/answers.json" FILER => reports::version_json;
 }
+
+const FORM_LIMIT: usize = 2 * 1024 * 1024;
 
 /// GET routes answer HEAD too.
 fn method_guard(method: &str) -> guard::AnyGuard {
@@ -220,8 +239,10 @@ pub fn server(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::FormConfig::default().limit(256 * 1024))
-            .app_data(web::PayloadConfig::default().limit(256 * 1024))
+            // A report screen may carry long free text (a 100,000-character answer is
+            // 900 KB URL-encoded); it must reach the validator and get a message.
+            .app_data(web::FormConfig::default().limit(FORM_LIMIT))
+            .app_data(web::PayloadConfig::default().limit(FORM_LIMIT))
             .wrap(ErrorHandlers::new().default_handler(japanese_error_page))
             .wrap(
                 middleware::DefaultHeaders::new()

@@ -26,10 +26,26 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
         return Ok(views::html(views::render("home.html", &ctx)?));
     };
     if let Scope::Institution(id) = user.scope {
-        let card = state
-            .db(move |conn| Ok(institutions::card_within(conn, user.scope, id)?))
+        let (card, filings) = state
+            .db(move |conn| {
+                let card = institutions::card_within(conn, user.scope, id)?;
+                let filings: Vec<serde_json::Value> = db::reports::of_institution(conn, id)?
+                    .into_iter()
+                    .filter(|r| r.fiscal_year >= wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now())) - 1)
+                    .map(|r| {
+                        serde_json::json!({
+                            "fiscal_year": r.fiscal_year,
+                            "status": crate::domain::report::Status::from_code(&r.status)
+                                .map_or("", crate::domain::report::Status::label),
+                            "return_reason": (r.status == "returned").then_some(r.return_reason).flatten(),
+                        })
+                    })
+                    .collect();
+                Ok(card.map(|c| (c, filings)))
+            })
             .await?
             .ok_or(AppError::NotFound)?;
+        ctx.insert("filings", &filings);
         let category = Category::from_code(&card.category).map(Category::label);
         let status = Status::from_code(&card.status).map(Status::label);
         ctx.insert("institution", &card);

@@ -35,6 +35,16 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "institutions.html",
     "import_upload.html",
     "import_preview.html",
+    "_determination.html",
+    "_answers.html",
+    "report_filings.html",
+    "report_start.html",
+    "report_overview.html",
+    "report_section.html",
+    "report_conflict.html",
+    "report_confirm.html",
+    "report_print.html",
+    "report_poster.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {

@@ -613,6 +613,23 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("POST", "/institutions/imports/{id}/cancel", MASTER),
     ("POST", "/institutions/imports/{id}/retire", MASTER),
     ("GET", "/institutions/{id}", OFFICERS),
+    ("GET", "/institutions/{id}/reports", SIGNED_IN),
+    ("GET", "/institutions/{id}/reports/{fy}/start", SIGNED_IN),
+    ("POST", "/institutions/{id}/reports/{fy}/start", SIGNED_IN),
+    ("GET", "/reports/{id}", SIGNED_IN),
+    ("GET", "/reports/{id}/sections/{section}", SIGNED_IN),
+    ("POST", "/reports/{id}/sections/{section}", SIGNED_IN),
+    (
+        "POST",
+        "/reports/{id}/sections/{section}/resolve",
+        SIGNED_IN,
+    ),
+    ("GET", "/reports/{id}/submit", SIGNED_IN),
+    ("POST", "/reports/{id}/submit", SIGNED_IN),
+    ("POST", "/reports/{id}/pullback", SIGNED_IN),
+    ("GET", "/reports/{id}/poster", SIGNED_IN),
+    ("GET", "/reports/{id}/versions/{n}", SIGNED_IN),
+    ("GET", "/reports/{id}/versions/{n}/answers.json", SIGNED_IN),
     ("POST", "/institutions/{id}", OFFICERS),
 ];
 const ANYONE: &[&str] = &[
@@ -682,7 +699,56 @@ fn every_route_times_every_role() {
         ))
         .unwrap();
         kakari::import::service::preview(conn, "a.xlsx", &file, &target, None).unwrap();
+        // A submitted report of the demo clinic, for the report routes.
+        let now = chrono::Utc::now().naive_utc();
+        let report = kakari::db::reports::insert(
+            conn,
+            &kakari::db::reports::NewReport {
+                institution_id: clinic,
+                fiscal_year: 2025,
+                cycle: 0,
+                kind: "periodic",
+                status: "submitted",
+                catalog_version: "2025.1",
+                answers: "{}",
+                ndb: "{}",
+                sections: "{}",
+                checked_code: None,
+                function1: false,
+                after_hours: false,
+                admission_discharge: false,
+                home_care: false,
+                care_coordination: false,
+                proxy: false,
+                created_at: now,
+                updated_at: now,
+                updated_by: None,
+            },
+        )
+        .unwrap();
+        kakari::db::reports::insert_version(
+            conn,
+            &kakari::db::reports::NewVersion {
+                report_id: report,
+                number: 1,
+                kind: "periodic",
+                answers: "{}",
+                ndb: "{}",
+                determination: "{}",
+                catalog_version: "2025.1",
+                submitted_by: None,
+                submitted_login: "test",
+                proxy: false,
+                submitted_at: now,
+            },
+        )
+        .unwrap();
+        kakari::db::reports::mark_submitted(conn, report, now).unwrap();
     });
+    let report: i32 = kakari::db::schema::reports::table
+        .select(kakari::db::schema::reports::id)
+        .first(&mut *app.db.conn())
+        .unwrap();
     // Object routes point at objects every admitted role may see: the demo clinic (inside
     // the demo area), a user of it, and the import.
     let clinic_user = user_id(&app, "matrix-target").to_string();
@@ -705,7 +771,11 @@ fn every_route_times_every_role() {
                     "/institutions/imports/{id}",
                     &format!("/institutions/imports/{import}"),
                 )
-                .replace("/institutions/{id}", &format!("/institutions/{clinic}"));
+                .replace("/institutions/{id}", &format!("/institutions/{clinic}"))
+                .replace("/reports/{id}", &format!("/reports/{report}"))
+                .replace("{fy}", "2025")
+                .replace("{section}", "1")
+                .replace("{n}", "1");
             let res = if *method == "GET" {
                 c.get(app.url(&url_path)).send().unwrap()
             } else {

@@ -7,4 +7,5 @@ mod browser;
 mod cli;
 mod foundation;
 mod imports;
+mod reports;
 mod support;

@@ -1,0 +1,5 @@
+DROP TABLE report_versions;
+DROP TABLE reports;
+DROP TABLE ndb_counts;
+DROP TABLE reporting_periods;
+DROP TABLE catalogs;

@@ -1,0 +1,503 @@
+//! Reports, their versions, reporting periods, loaded catalogs and NDB counts.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::{catalogs, ndb_counts, report_versions, reporting_periods, reports};
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = reports)]
+pub struct ReportRow {
+    pub id: i32,
+    pub institution_id: i32,
+    pub fiscal_year: i32,
+    pub cycle: i32,
+    pub kind: String,
+    pub status: String,
+    pub catalog_version: String,
+    pub answers: String,
+    pub ndb: String,
+    pub sections: String,
+    pub checked_code: Option<String>,
+    pub revision: i32,
+    pub was_returned: bool,
+    pub return_reason: Option<String>,
+    pub versions: i32,
+    pub function1: bool,
+    pub proxy: bool,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = reports)]
+pub struct NewReport<'a> {
+    pub institution_id: i32,
+    pub fiscal_year: i32,
+    pub cycle: i32,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub catalog_version: &'a str,
+    pub answers: &'a str,
+    pub ndb: &'a str,
+    pub sections: &'a str,
+    pub checked_code: Option<&'a str>,
+    pub function1: bool,
+    pub after_hours: bool,
+    pub admission_discharge: bool,
+    pub home_care: bool,
+    pub care_coordination: bool,
+    pub proxy: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: Option<i32>,
+}
+
+/// A report with the institution facts its pages show; only within the user's scope.
+pub fn find_within(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+    id: i32,
+) -> QueryResult<Option<(ReportRow, super::institutions::InstitutionCard)>> {
+    let Some(report) = reports::table
+        .filter(reports::id.eq(id))
+        .select(ReportRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let card = super::institutions::card_within(conn, scope, report.institution_id)?;
+    Ok(card.map(|c| (report, c)))
+}
+
+/// Every cycle of an institution, newest fiscal year and cycle first.
+pub fn of_institution(conn: &mut DbConnection, institution_id: i32) -> QueryResult<Vec<ReportRow>> {
+    reports::table
+        .filter(reports::institution_id.eq(institution_id))
+        .order((reports::fiscal_year.desc(), reports::cycle.desc()))
+        .select(ReportRow::as_select())
+        .load(conn)
+}
+
+/// The latest cycle of an institution's fiscal year.
+pub fn latest_cycle(
+    conn: &mut DbConnection,
+    institution_id: i32,
+    fiscal_year: i32,
+) -> QueryResult<Option<ReportRow>> {
+    reports::table
+        .filter(reports::institution_id.eq(institution_id))
+        .filter(reports::fiscal_year.eq(fiscal_year))
+        .order(reports::cycle.desc())
+        .select(ReportRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The answers of the institution's most recent confirmed version before `fiscal_year`.
+pub fn last_confirmed_answers(
+    conn: &mut DbConnection,
+    institution_id: i32,
+    before_fiscal_year: i32,
+) -> QueryResult<Option<String>> {
+    report_versions::table
+        .inner_join(reports::table)
+        .filter(reports::institution_id.eq(institution_id))
+        .filter(reports::fiscal_year.lt(before_fiscal_year))
+        .filter(reports::status.eq("confirmed"))
+        .order((
+            reports::fiscal_year.desc(),
+            reports::cycle.desc(),
+            report_versions::number.desc(),
+        ))
+        .select(report_versions::answers)
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewReport) -> QueryResult<i32> {
+    crate::per_backend!(&mut *conn, |c| {
+        diesel::insert_into(reports::table).values(new).execute(c)
+    })?;
+    reports::table
+        .filter(reports::institution_id.eq(new.institution_id))
+        .filter(reports::fiscal_year.eq(new.fiscal_year))
+        .filter(reports::cycle.eq(new.cycle))
+        .select(reports::id)
+        .first(conn)
+}
+
+/// The draft's answers after a save, with the live determination for search.
+pub struct DraftUpdate<'a> {
+    pub answers: &'a str,
+    pub sections: &'a str,
+    pub catalog_version: &'a str,
+    pub determination: &'a crate::domain::determination::Determination,
+    pub proxy: bool,
+    pub by: i32,
+    pub at: NaiveDateTime,
+}
+
+/// Saves the draft only if nobody saved since `revision` was read and it is still
+/// editable. False means the caller's copy is stale.
+pub fn save_draft(
+    conn: &mut DbConnection,
+    id: i32,
+    revision: i32,
+    update: &DraftUpdate,
+) -> QueryResult<bool> {
+    let f2 = &update.determination.function2;
+    let n = diesel::update(
+        reports::table
+            .filter(reports::id.eq(id))
+            .filter(reports::revision.eq(revision))
+            .filter(reports::status.eq_any(["draft", "returned"])),
+    )
+    .set((
+        reports::answers.eq(update.answers),
+        reports::sections.eq(update.sections),
+        reports::catalog_version.eq(update.catalog_version),
+        reports::function1.eq(update.determination.function1),
+        reports::after_hours.eq(f2.after_hours),
+        reports::admission_discharge.eq(f2.admission_discharge),
+        reports::home_care.eq(f2.home_care),
+        reports::care_coordination.eq(f2.care_coordination),
+        reports::proxy.eq(update.proxy),
+        reports::revision.eq(revision + 1),
+        reports::updated_at.eq(update.at),
+        reports::updated_by.eq(update.by),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Moves a report from `from` to `to` if it is still at `revision` and `from`.
+pub fn change_status(
+    conn: &mut DbConnection,
+    id: i32,
+    revision: i32,
+    from: &str,
+    to: &str,
+    at: NaiveDateTime,
+    by: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        reports::table
+            .filter(reports::id.eq(id))
+            .filter(reports::revision.eq(revision))
+            .filter(reports::status.eq(from)),
+    )
+    .set((
+        reports::status.eq(to),
+        reports::revision.eq(revision + 1),
+        reports::updated_at.eq(at),
+        reports::updated_by.eq(by),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn mark_submitted(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(reports::table.find(id))
+        .set((
+            reports::submitted_at.eq(at),
+            reports::versions.eq(reports::versions + 1),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = report_versions)]
+pub struct NewVersion<'a> {
+    pub report_id: i32,
+    pub number: i32,
+    pub kind: &'a str,
+    pub answers: &'a str,
+    pub ndb: &'a str,
+    pub determination: &'a str,
+    pub catalog_version: &'a str,
+    pub submitted_by: Option<i32>,
+    pub submitted_login: &'a str,
+    pub proxy: bool,
+    pub submitted_at: NaiveDateTime,
+}
+
+pub fn insert_version(conn: &mut DbConnection, v: &NewVersion) -> QueryResult<()> {
+    crate::per_backend!(&mut *conn, |c| {
+        diesel::insert_into(report_versions::table)
+            .values(v)
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = report_versions)]
+pub struct VersionRow {
+    pub id: i32,
+    pub report_id: i32,
+    pub number: i32,
+    pub kind: String,
+    pub answers: String,
+    pub ndb: String,
+    pub determination: String,
+    pub catalog_version: String,
+    pub submitted_by: Option<i32>,
+    pub submitted_login: String,
+    pub proxy: bool,
+    pub submitted_at: NaiveDateTime,
+}
+
+pub fn versions(conn: &mut DbConnection, report_id: i32) -> QueryResult<Vec<VersionRow>> {
+    report_versions::table
+        .filter(report_versions::report_id.eq(report_id))
+        .order(report_versions::number.desc())
+        .select(VersionRow::as_select())
+        .load(conn)
+}
+
+pub fn version(
+    conn: &mut DbConnection,
+    report_id: i32,
+    number: i32,
+) -> QueryResult<Option<VersionRow>> {
+    report_versions::table
+        .filter(report_versions::report_id.eq(report_id))
+        .filter(report_versions::number.eq(number))
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+// ----- reporting periods -----
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = reporting_periods)]
+pub struct PeriodRow {
+    pub id: i32,
+    pub prefecture_id: i32,
+    pub fiscal_year: i32,
+    pub opens_on: NaiveDate,
+    pub deadline: NaiveDate,
+    pub closes_on: NaiveDate,
+    pub contact: String,
+}
+
+impl PeriodRow {
+    pub fn period(&self) -> crate::domain::report::Period {
+        crate::domain::report::Period {
+            opens_on: self.opens_on,
+            deadline: self.deadline,
+            closes_on: self.closes_on,
+        }
+    }
+}
+
+pub fn periods(conn: &mut DbConnection, prefecture_id: i32) -> QueryResult<Vec<PeriodRow>> {
+    reporting_periods::table
+        .filter(reporting_periods::prefecture_id.eq(prefecture_id))
+        .order(reporting_periods::fiscal_year.desc())
+        .select(PeriodRow::as_select())
+        .load(conn)
+}
+
+pub fn period(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+    fiscal_year: i32,
+) -> QueryResult<Option<PeriodRow>> {
+    reporting_periods::table
+        .filter(reporting_periods::prefecture_id.eq(prefecture_id))
+        .filter(reporting_periods::fiscal_year.eq(fiscal_year))
+        .select(PeriodRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Creates or replaces the period of one prefecture and fiscal year.
+pub fn set_period(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+    fiscal_year: i32,
+    p: crate::domain::report::Period,
+    contact: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let changed = diesel::update(
+        reporting_periods::table
+            .filter(reporting_periods::prefecture_id.eq(prefecture_id))
+            .filter(reporting_periods::fiscal_year.eq(fiscal_year)),
+    )
+    .set((
+        reporting_periods::opens_on.eq(p.opens_on),
+        reporting_periods::deadline.eq(p.deadline),
+        reporting_periods::closes_on.eq(p.closes_on),
+        reporting_periods::contact.eq(contact),
+        reporting_periods::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(reporting_periods::table)
+            .values((
+                reporting_periods::prefecture_id.eq(prefecture_id),
+                reporting_periods::fiscal_year.eq(fiscal_year),
+                reporting_periods::opens_on.eq(p.opens_on),
+                reporting_periods::deadline.eq(p.deadline),
+                reporting_periods::closes_on.eq(p.closes_on),
+                reporting_periods::contact.eq(contact),
+                reporting_periods::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+// ----- catalogs -----
+
+/// The newest loaded catalog of a fiscal year: (version, body).
+pub fn loaded_catalog(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+) -> QueryResult<Option<(String, String)>> {
+    catalogs::table
+        .filter(catalogs::fiscal_year.eq(fiscal_year))
+        .order(catalogs::id.desc())
+        .select((catalogs::version, catalogs::body))
+        .first(conn)
+        .optional()
+}
+
+pub fn catalog_body(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    version: &str,
+) -> QueryResult<Option<String>> {
+    catalogs::table
+        .filter(catalogs::fiscal_year.eq(fiscal_year))
+        .filter(catalogs::version.eq(version))
+        .select(catalogs::body)
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct LoadedCatalog {
+    pub id: i32,
+    pub fiscal_year: i32,
+    pub version: String,
+    pub loaded_at: NaiveDateTime,
+}
+
+pub fn loaded_catalogs(conn: &mut DbConnection) -> QueryResult<Vec<LoadedCatalog>> {
+    catalogs::table
+        .order(catalogs::id.desc())
+        .select((
+            catalogs::id,
+            catalogs::fiscal_year,
+            catalogs::version,
+            catalogs::loaded_at,
+        ))
+        .load(conn)
+}
+
+pub fn insert_catalog(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    version: &str,
+    body: &str,
+    by: Option<i32>,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(catalogs::table)
+        .values((
+            catalogs::fiscal_year.eq(fiscal_year),
+            catalogs::version.eq(version),
+            catalogs::body.eq(body),
+            catalogs::loaded_by.eq(by),
+            catalogs::loaded_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Submitted versions of a fiscal year (a loaded catalog may only replace one before).
+pub fn versions_in_year(conn: &mut DbConnection, fiscal_year: i32) -> QueryResult<i64> {
+    report_versions::table
+        .inner_join(reports::table)
+        .filter(reports::fiscal_year.eq(fiscal_year))
+        .count()
+        .get_result(conn)
+}
+
+// ----- NDB counts -----
+
+/// The NDB counts of one institution code: item key → count.
+pub fn ndb_of(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    code: &str,
+) -> QueryResult<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = ndb_counts::table
+        .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+        .filter(ndb_counts::institution_code.eq(code))
+        .select((ndb_counts::item_key, ndb_counts::count))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = ndb_counts)]
+pub struct NdbCount<'a> {
+    pub fiscal_year: i32,
+    pub institution_code: &'a str,
+    pub item_key: &'a str,
+    pub count: i64,
+}
+
+/// Replaces the counts of the given institution codes for a fiscal year.
+pub fn replace_ndb(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    rows: &[NdbCount],
+) -> QueryResult<usize> {
+    let mut codes: Vec<&str> = rows.iter().map(|r| r.institution_code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    for chunk in codes.chunks(900) {
+        diesel::delete(
+            ndb_counts::table
+                .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+                .filter(ndb_counts::institution_code.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    let mut n = 0;
+    for chunk in rows.chunks(5_000) {
+        n += crate::per_backend!(&mut *conn, |c| {
+            diesel::insert_into(ndb_counts::table)
+                .values(chunk)
+                .execute(c)
+        })?;
+    }
+    Ok(n)
+}
+
+/// How many NDB rows a fiscal year has, and for how many codes.
+pub fn ndb_summary(conn: &mut DbConnection, fiscal_year: i32) -> QueryResult<(i64, i64)> {
+    let rows: i64 = ndb_counts::table
+        .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+        .count()
+        .get_result(conn)?;
+    let codes: i64 = ndb_counts::table
+        .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+        .select(diesel::dsl::count(ndb_counts::institution_code).aggregate_distinct())
+        .first(conn)?;
+    Ok((rows, codes))
+}

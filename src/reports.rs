@@ -1,0 +1,762 @@
+//! Filing a report (domain.md §4.3): start a cycle, save sections, submit versions,
+//! pull back, open a 変更報告. Every function takes the caller's scope and answers
+//! `NotFound` for reports outside it. Pure rules live in `domain::report`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+use crate::db::audit::{self, Action};
+use crate::db::institutions::{self, InstitutionCard};
+use crate::db::reports::{self as store, DraftUpdate, NewReport, NewVersion, ReportRow};
+use crate::db::{self, DbConnection, DbError};
+use crate::domain::auth::Scope;
+use crate::domain::catalog::{self, Catalog};
+use crate::domain::codes::InstitutionCode;
+use crate::domain::determination::{self, AnswerProblem, Answers, Determination};
+use crate::domain::report::{
+    self, IllegalTransition, PeriodState, ReportKind, SectionMarks, Status, Transition,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("報告が見つかりません")]
+    NotFound,
+    #[error("{0}")]
+    Illegal(#[from] IllegalTransition),
+    #[error("{0}")]
+    Closed(String),
+    #[error("{fiscal_year}年度の報告項目カタログがありません。管理者に連絡してください")]
+    NoCatalog { fiscal_year: i32 },
+    #[error("報告項目カタログ {version} を読めません: {problem}")]
+    BrokenCatalog { version: String, problem: String },
+    #[error("{0}")]
+    Code(String),
+    #[error("{0}")]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ReportError {
+    fn from(e: diesel::result::Error) -> Self {
+        ReportError::Db(DbError::Query(e))
+    }
+}
+
+/// Who is acting, for the version and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i32,
+    pub login: String,
+    pub scope: Scope,
+    /// An officer entering on behalf of the institution (代理入力).
+    pub officer: bool,
+    pub ip: Option<String>,
+}
+
+/// Parsed catalogs by (fiscal year, version). A version, once loaded, never changes
+/// (the table refuses a second body under the same version), so the cache needs no
+/// invalidation.
+#[derive(Default)]
+pub struct Catalogs {
+    parsed: Mutex<HashMap<(i32, String), Arc<Catalog>>>,
+    shipped: Mutex<HashMap<i32, Arc<Catalog>>>,
+}
+
+impl Catalogs {
+    fn cached(&self, fiscal_year: i32, version: &str) -> Option<Arc<Catalog>> {
+        self.parsed
+            .lock()
+            .ok()?
+            .get(&(fiscal_year, version.to_string()))
+            .cloned()
+    }
+
+    fn parse_and_keep(&self, fiscal_year: i32, body: &str) -> Result<Arc<Catalog>, ReportError> {
+        let parsed = Catalog::parse(body).map_err(|problems| ReportError::BrokenCatalog {
+            version: format!("{fiscal_year}"),
+            problem: problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        })?;
+        let parsed = Arc::new(parsed);
+        if let Ok(mut map) = self.parsed.lock() {
+            map.insert((fiscal_year, parsed.version.clone()), parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    /// The catalog reports of this fiscal year are filed with now: the newest one an
+    /// administrator loaded, else the shipped one.
+    pub fn current(
+        &self,
+        conn: &mut DbConnection,
+        fiscal_year: i32,
+    ) -> Result<Arc<Catalog>, ReportError> {
+        if let Some((version, body)) = store::loaded_catalog(conn, fiscal_year)? {
+            if let Some(c) = self.cached(fiscal_year, &version) {
+                return Ok(c);
+            }
+            return self.parse_and_keep(fiscal_year, &body);
+        }
+        self.shipped(fiscal_year)
+    }
+
+    fn shipped(&self, fiscal_year: i32) -> Result<Arc<Catalog>, ReportError> {
+        if let Some(c) = self
+            .shipped
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&fiscal_year).cloned())
+        {
+            return Ok(c);
+        }
+        let body = catalog::shipped(fiscal_year).ok_or(ReportError::NoCatalog { fiscal_year })?;
+        let parsed = self.parse_and_keep(fiscal_year, body)?;
+        if let Ok(mut map) = self.shipped.lock() {
+            map.insert(fiscal_year, parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    /// The catalog a report or version was filed with.
+    pub fn version(
+        &self,
+        conn: &mut DbConnection,
+        fiscal_year: i32,
+        version: &str,
+    ) -> Result<Arc<Catalog>, ReportError> {
+        if let Some(c) = self.cached(fiscal_year, version) {
+            return Ok(c);
+        }
+        if let Some(body) = store::catalog_body(conn, fiscal_year, version)? {
+            return self.parse_and_keep(fiscal_year, &body);
+        }
+        let shipped = self.shipped(fiscal_year)?;
+        if shipped.version == version {
+            Ok(shipped)
+        } else {
+            Err(ReportError::NoCatalog { fiscal_year })
+        }
+    }
+}
+
+/// Loads a corrected catalog for a fiscal year (CLI and admin page). Refused once any
+/// report of that year was submitted, and for a version already loaded.
+pub fn load_catalog(
+    conn: &mut DbConnection,
+    body: &str,
+    by: Option<i32>,
+) -> Result<Catalog, Vec<String>> {
+    let parsed = Catalog::parse(body)
+        .map_err(|ps| ps.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let result = db::write_transaction(conn, |conn| -> Result<Result<(), String>, DbError> {
+        if store::versions_in_year(conn, parsed.fiscal_year)? > 0 {
+            return Ok(Err(format!(
+                "{}年度はすでに報告が提出されているため、カタログを差し替えられません",
+                parsed.fiscal_year
+            )));
+        }
+        let shipped_same = catalog::shipped(parsed.fiscal_year)
+            .and_then(|b| Catalog::parse(b).ok())
+            .is_some_and(|c| c.version == parsed.version);
+        if shipped_same || store::catalog_body(conn, parsed.fiscal_year, &parsed.version)?.is_some()
+        {
+            return Ok(Err(format!(
+                "版 {} はすでにあります。新しい版番号（version）を付けてください",
+                parsed.version
+            )));
+        }
+        store::insert_catalog(
+            conn,
+            parsed.fiscal_year,
+            &parsed.version,
+            body,
+            by,
+            Utc::now().naive_utc(),
+        )?;
+        audit::record(
+            conn,
+            Action::CatalogLoad,
+            audit::Entry {
+                actor_id: by,
+                actor_login: None,
+                target_type: Some("catalog"),
+                target_id: Some(format!("{}:{}", parsed.fiscal_year, parsed.version)),
+                prefecture_id: None,
+                detail: None,
+                ip: None,
+            },
+        )?;
+        Ok(Ok(()))
+    });
+    match result {
+        Ok(Ok(())) => Ok(parsed),
+        Ok(Err(message)) => Err(vec![message]),
+        Err(e) => Err(vec![e.to_string()]),
+    }
+}
+
+/// A report with what its pages need.
+pub struct Loaded {
+    pub report: ReportRow,
+    pub institution: InstitutionCard,
+    pub catalog: Arc<Catalog>,
+    pub answers: Answers,
+    pub ndb: Map<String, Value>,
+    pub marks: SectionMarks,
+    pub status: Status,
+    pub kind: ReportKind,
+}
+
+impl Loaded {
+    pub fn determination(&self) -> Determination {
+        determination::determine(&self.catalog, &self.answers)
+    }
+}
+
+fn parse_map(text: &str) -> Map<String, Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ReportError> {
+    serde_json::to_string(value).map_err(|e| ReportError::Db(DbError::Task(e.to_string())))
+}
+
+/// Loads a report within the scope. Editable drafts are shown with the fiscal year's
+/// current catalog; submitted ones with the catalog they were filed with.
+pub fn load(
+    conn: &mut DbConnection,
+    catalogs: &Catalogs,
+    scope: Scope,
+    id: i32,
+) -> Result<Loaded, ReportError> {
+    let (report, institution) =
+        store::find_within(conn, scope, id)?.ok_or(ReportError::NotFound)?;
+    let status = Status::from_code(&report.status).ok_or(ReportError::NotFound)?;
+    let kind = ReportKind::from_code(&report.kind).ok_or(ReportError::NotFound)?;
+    let catalog = if status.editable() {
+        catalogs.current(conn, report.fiscal_year)?
+    } else {
+        catalogs.version(conn, report.fiscal_year, &report.catalog_version)?
+    };
+    Ok(Loaded {
+        answers: parse_map(&report.answers),
+        ndb: parse_map(&report.ndb),
+        marks: serde_json::from_str(&report.sections).unwrap_or_default(),
+        report,
+        institution,
+        catalog,
+        status,
+        kind,
+    })
+}
+
+/// Where a prefecture's period stands today, if it set one for the year.
+pub fn period_state(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+    fiscal_year: i32,
+    today: NaiveDate,
+) -> Result<(Option<store::PeriodRow>, Option<PeriodState>), ReportError> {
+    let row = store::period(conn, prefecture_id, fiscal_year)?;
+    let state = row.as_ref().map(|p| p.period().state(today));
+    Ok((row, state))
+}
+
+/// Why an institution cannot file now, in words with whom to call.
+fn closed_message(row: Option<&store::PeriodRow>, state: Option<PeriodState>) -> String {
+    let contact = row
+        .map(|r| r.contact.trim())
+        .filter(|c| !c.is_empty())
+        .map(|c| format!("お問い合わせ: {c}"))
+        .unwrap_or_else(|| "都道府県の担当窓口にお問い合わせください。".into());
+    match state {
+        Some(PeriodState::NotYet { opens_on }) => format!(
+            "受付開始前です。{} から報告できます。{contact}",
+            crate::domain::wareki::date_wareki(opens_on)
+        ),
+        Some(PeriodState::Closed) => {
+            format!("この年度の報告の受付は終了しました。報告が必要な場合は、{contact}")
+        }
+        _ => format!("この年度の報告期間はまだ決まっていません。{contact}"),
+    }
+}
+
+/// What the 保険医療機関番号確認 found.
+#[derive(Debug, Clone)]
+pub enum CodeCheck {
+    Skipped,
+    Matched { code: String },
+}
+
+/// Checks the code typed at 保険医療機関番号確認: a valid check digit, and a code the
+/// master knows in the institution's prefecture (the institution's own code, or an
+/// older code after a relocation).
+pub fn check_code(
+    conn: &mut DbConnection,
+    institution: &InstitutionCard,
+    typed: &str,
+) -> Result<CodeCheck, ReportError> {
+    if typed.trim().is_empty() {
+        return Ok(CodeCheck::Skipped);
+    }
+    // The seven digits the bureau prints are completed with the institution's
+    // prefecture and fee table.
+    let digits: String = crate::domain::normalize::nfkc(typed)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let full = if digits.len() == 7 && institution.code.len() == 10 {
+        format!("{}{digits}", &institution.code[..3])
+    } else {
+        typed.to_string()
+    };
+    let code = InstitutionCode::parse(&full).map_err(|e| ReportError::Code(e.to_string()))?;
+    if code.as_str() == institution.code {
+        return Ok(CodeCheck::Matched {
+            code: institution.code.clone(),
+        });
+    }
+    match institutions::card_by_code(conn, code.as_str())? {
+        Some(other) if other.prefecture_id == institution.prefecture_id => Ok(CodeCheck::Matched {
+            code: code.as_str().to_string(),
+        }),
+        _ => Err(ReportError::Code(
+            "この番号は医療機関マスタにありません。番号を確かめるか、確認をとばして進んでください"
+                .into(),
+        )),
+    }
+}
+
+/// Opens the 定期報告 of a fiscal year (or returns the one already open), or a 変更報告
+/// after the year's latest cycle was confirmed. Returns the report id.
+/// What a user asked to start.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub institution_id: i32,
+    pub fiscal_year: i32,
+    pub kind: ReportKind,
+    /// The code typed at 保険医療機関番号確認; empty when skipped.
+    pub typed_code: String,
+    pub today: NaiveDate,
+}
+
+pub fn start(
+    conn: &mut DbConnection,
+    catalogs: &Catalogs,
+    actor: &Actor,
+    request: &StartRequest,
+) -> Result<i32, ReportError> {
+    let StartRequest {
+        institution_id,
+        fiscal_year,
+        kind,
+        today,
+        ..
+    } = *request;
+    let typed_code = request.typed_code.as_str();
+    let institution = institutions::card_within(conn, actor.scope, institution_id)?
+        .ok_or(ReportError::NotFound)?;
+    let catalog = catalogs.current(conn, fiscal_year)?;
+    let checked = check_code(conn, &institution, typed_code)?;
+    db::write_transaction(conn, |conn| {
+        let latest = store::latest_cycle(conn, institution_id, fiscal_year)?;
+        let (cycle, base_answers, base_ndb) = match (kind, &latest) {
+            // One open report per institution, year and cycle: a second start (double
+            // click, second tab) lands on the same report.
+            (ReportKind::Periodic, Some(r)) => return Ok(r.id),
+            (ReportKind::Change, Some(r)) if r.status != Status::Confirmed.code() => {
+                if r.kind == ReportKind::Change.code() {
+                    return Ok(r.id);
+                }
+                return Err(IllegalTransition {
+                    from: Status::from_code(&r.status).map_or("?", Status::label),
+                    action: "変更報告",
+                }
+                .into());
+            }
+            (ReportKind::Change, None) => {
+                return Err(ReportError::Closed(
+                    "変更報告は、都道府県が確認した報告についてできます。".into(),
+                ));
+            }
+            (ReportKind::Change, Some(r)) => {
+                let last = store::version(conn, r.id, r.versions)?;
+                let (answers, ndb) = last
+                    .map(|v| (parse_map(&v.answers), parse_map(&v.ndb)))
+                    .unwrap_or_default();
+                (r.cycle + 1, answers, ndb)
+            }
+            (ReportKind::Periodic, None) => {
+                let carried = store::last_confirmed_answers(conn, institution_id, fiscal_year)?
+                    .map(|a| report::carry_over(&catalog, &parse_map(&a)))
+                    .unwrap_or_default();
+                let (answers, ndb) = match &checked {
+                    CodeCheck::Matched { code } => {
+                        let counts = store::ndb_of(conn, fiscal_year, code)?;
+                        report::preprint(&catalog, &carried, &counts)
+                    }
+                    CodeCheck::Skipped => (carried, Map::new()),
+                };
+                (0, answers, ndb)
+            }
+        };
+        let (period_row, state) =
+            period_state(conn, institution.prefecture_id, fiscal_year, today)?;
+        if !report::may_file(kind, actor.officer, state) {
+            return Err(ReportError::Closed(closed_message(
+                period_row.as_ref(),
+                state,
+            )));
+        }
+        let d = determination::determine(&catalog, &base_answers);
+        let now = Utc::now().naive_utc();
+        let answers = to_json(&base_answers)?;
+        let ndb = to_json(&base_ndb)?;
+        let checked_code = match &checked {
+            CodeCheck::Matched { code } => Some(code.as_str()),
+            CodeCheck::Skipped => None,
+        };
+        let id = store::insert(
+            conn,
+            &NewReport {
+                institution_id,
+                fiscal_year,
+                cycle,
+                kind: kind.code(),
+                status: Status::Draft.code(),
+                catalog_version: &catalog.version,
+                answers: &answers,
+                ndb: &ndb,
+                sections: "{}",
+                checked_code,
+                function1: d.function1,
+                after_hours: d.function2.after_hours,
+                admission_discharge: d.function2.admission_discharge,
+                home_care: d.function2.home_care,
+                care_coordination: d.function2.care_coordination,
+                proxy: actor.officer,
+                created_at: now,
+                updated_at: now,
+                updated_by: Some(actor.user_id),
+            },
+        )?;
+        record(
+            conn,
+            actor,
+            Action::ReportStart,
+            id,
+            institution.prefecture_id,
+            serde_json::json!({
+                "fiscal_year": fiscal_year, "cycle": cycle, "kind": kind.code(),
+                "checked_code": checked_code, "proxy": actor.officer,
+            }),
+        )?;
+        Ok(id)
+    })
+}
+
+fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: Action,
+    report_id: i32,
+    prefecture_id: i32,
+    detail: Value,
+) -> Result<(), ReportError> {
+    audit::record(
+        conn,
+        action,
+        audit::Entry {
+            actor_id: Some(actor.user_id),
+            actor_login: Some(actor.login.clone()),
+            target_type: Some("report"),
+            target_id: Some(report_id.to_string()),
+            prefecture_id: Some(prefecture_id),
+            detail: Some(detail),
+            ip: actor.ip.clone(),
+        },
+    )?;
+    Ok(())
+}
+
+/// What became of a section save.
+#[derive(Debug)]
+pub enum SaveOutcome {
+    Saved {
+        complete: bool,
+    },
+    /// Nothing saved: the values as read, with messages per field and for the form.
+    Invalid {
+        errors: std::collections::BTreeMap<String, String>,
+        general: Vec<String>,
+    },
+    /// Someone saved since this form was opened: both sides of this section.
+    Conflict {
+        mine: Answers,
+        theirs: Answers,
+        revision: i32,
+    },
+}
+
+/// The answers of one section only.
+pub fn section_answers(catalog: &Catalog, answers: &Answers, section: &str) -> Answers {
+    answers
+        .iter()
+        .filter(|(k, _)| {
+            let base = k.split(':').next().unwrap_or(k);
+            catalog.item(base).is_some_and(|i| i.section == section)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Saves one section (一時保存, or 入力完了 when `complete`), only if the form was made
+/// from the current revision.
+/// One section's answers as the user sent them.
+#[derive(Debug, Clone)]
+pub struct SectionSave {
+    pub report_id: i32,
+    pub section: String,
+    pub answers: Answers,
+    /// The draft revision the form was made from.
+    pub revision: i32,
+    /// 入力完了 rather than 一時保存.
+    pub complete: bool,
+}
+
+pub fn save_section(
+    conn: &mut DbConnection,
+    catalogs: &Catalogs,
+    actor: &Actor,
+    save: SectionSave,
+) -> Result<SaveOutcome, ReportError> {
+    let SectionSave {
+        report_id: id,
+        section,
+        answers: mine,
+        revision,
+        complete,
+    } = save;
+    let section = section.as_str();
+    db::write_transaction(conn, |conn| {
+        let loaded = load(conn, catalogs, actor.scope, id)?;
+        if loaded.catalog.section(section).is_none() {
+            return Err(ReportError::NotFound);
+        }
+        if !loaded.status.editable() {
+            return Err(IllegalTransition {
+                from: loaded.status.label(),
+                action: "編集",
+            }
+            .into());
+        }
+        let catalog = &loaded.catalog;
+        // Values of the wrong kind never reach the draft, whatever was posted.
+        let wrong: Vec<AnswerProblem> = determination::validate(catalog, &mine)
+            .into_iter()
+            .filter(|p| mine.contains_key(&p.item))
+            .collect();
+        let foreign: Vec<&String> = mine
+            .keys()
+            .filter(|k| {
+                let base = k.split(':').next().unwrap_or(k);
+                catalog.item(base).is_none_or(|i| i.section != section)
+            })
+            .collect();
+        if !wrong.is_empty() || !foreign.is_empty() {
+            return Ok(SaveOutcome::Invalid {
+                errors: wrong.into_iter().map(|p| (p.item, p.message)).collect(),
+                general: foreign
+                    .iter()
+                    .map(|k| format!("報告項目にない項目「{k}」が送信されました"))
+                    .collect(),
+            });
+        }
+        if loaded.report.revision != revision {
+            return Ok(SaveOutcome::Conflict {
+                theirs: section_answers(catalog, &loaded.answers, section),
+                mine,
+                revision: loaded.report.revision,
+            });
+        }
+        let merged = report::merge_section(catalog, &loaded.answers, section, &mine);
+        if complete {
+            let problems = report::section_problems(catalog, section, &merged);
+            if !problems.is_empty() {
+                return Ok(SaveOutcome::Invalid {
+                    errors: problems.into_iter().map(|p| (p.item, p.message)).collect(),
+                    general: vec![
+                        "入力完了にできません。表示された項目を確かめてください。".into(),
+                    ],
+                });
+            }
+        }
+        let mut marks = loaded.marks.clone();
+        marks.insert(
+            section.to_string(),
+            if complete { "complete" } else { "saved" }.to_string(),
+        );
+        let d = determination::determine(catalog, &merged);
+        let saved = store::save_draft(
+            conn,
+            id,
+            revision,
+            &DraftUpdate {
+                answers: &to_json(&merged)?,
+                sections: &to_json(&marks)?,
+                catalog_version: &catalog.version,
+                determination: &d,
+                proxy: loaded.report.proxy || actor.officer,
+                by: actor.user_id,
+                at: Utc::now().naive_utc(),
+            },
+        )?;
+        if !saved {
+            let now = load(conn, catalogs, actor.scope, id)?;
+            return Ok(SaveOutcome::Conflict {
+                theirs: section_answers(catalog, &now.answers, section),
+                mine,
+                revision: now.report.revision,
+            });
+        }
+        Ok(SaveOutcome::Saved { complete })
+    })
+}
+
+/// What became of a submission.
+#[derive(Debug)]
+pub enum SubmitOutcome {
+    /// A new version with this number.
+    Submitted { number: i32 },
+    /// The same form was sent twice (double click, second tab): nothing new.
+    AlreadySubmitted { number: i32 },
+    /// Not complete: nothing submitted.
+    Incomplete(Vec<AnswerProblem>),
+    /// The draft changed after the confirmation page was shown.
+    Stale,
+}
+
+/// 報告: validates the whole draft and stores an immutable version.
+pub fn submit(
+    conn: &mut DbConnection,
+    catalogs: &Catalogs,
+    actor: &Actor,
+    id: i32,
+    revision: i32,
+    today: NaiveDate,
+) -> Result<SubmitOutcome, ReportError> {
+    db::write_transaction(conn, |conn| {
+        let loaded = load(conn, catalogs, actor.scope, id)?;
+        let r = &loaded.report;
+        if r.revision != revision {
+            // The revision after this very form's submission: a repeat, not a change.
+            if r.revision == revision + 1
+                && matches!(loaded.status, Status::Submitted | Status::Resubmitted)
+            {
+                return Ok(SubmitOutcome::AlreadySubmitted { number: r.versions });
+            }
+            return Ok(SubmitOutcome::Stale);
+        }
+        let next = report::next_status(loaded.status, Transition::Submit, r.was_returned)?;
+        let (period_row, state) =
+            period_state(conn, loaded.institution.prefecture_id, r.fiscal_year, today)?;
+        if !report::may_file(loaded.kind, actor.officer, state) {
+            return Err(ReportError::Closed(closed_message(
+                period_row.as_ref(),
+                state,
+            )));
+        }
+        let problems = determination::validate(&loaded.catalog, &loaded.answers);
+        if !problems.is_empty() {
+            return Ok(SubmitOutcome::Incomplete(problems));
+        }
+        let now = Utc::now().naive_utc();
+        if !store::change_status(
+            conn,
+            id,
+            revision,
+            &r.status,
+            next.code(),
+            now,
+            actor.user_id,
+        )? {
+            return Ok(SubmitOutcome::Stale);
+        }
+        let number = r.versions + 1;
+        let d = loaded.determination();
+        store::insert_version(
+            conn,
+            &NewVersion {
+                report_id: id,
+                number,
+                kind: &r.kind,
+                answers: &r.answers,
+                ndb: &r.ndb,
+                determination: &to_json(&d)?,
+                catalog_version: &loaded.catalog.version,
+                submitted_by: Some(actor.user_id),
+                submitted_login: &actor.login,
+                proxy: actor.officer,
+                submitted_at: now,
+            },
+        )?;
+        store::mark_submitted(conn, id, now)?;
+        record(
+            conn,
+            actor,
+            Action::ReportSubmit,
+            id,
+            loaded.institution.prefecture_id,
+            serde_json::json!({
+                "version": number, "status": next.code(), "proxy": actor.officer,
+                "function1": d.function1,
+            }),
+        )?;
+        Ok(SubmitOutcome::Submitted { number })
+    })
+}
+
+/// 引き戻し: a submitted report nobody has confirmed goes back to 一時保存.
+pub fn pull_back(
+    conn: &mut DbConnection,
+    catalogs: &Catalogs,
+    actor: &Actor,
+    id: i32,
+    revision: i32,
+) -> Result<bool, ReportError> {
+    db::write_transaction(conn, |conn| {
+        let loaded = load(conn, catalogs, actor.scope, id)?;
+        let next = report::next_status(
+            loaded.status,
+            Transition::PullBack,
+            loaded.report.was_returned,
+        )?;
+        let now = Utc::now().naive_utc();
+        if !store::change_status(
+            conn,
+            id,
+            revision,
+            &loaded.report.status,
+            next.code(),
+            now,
+            actor.user_id,
+        )? {
+            return Ok(false);
+        }
+        record(
+            conn,
+            actor,
+            Action::ReportPullBack,
+            id,
+            loaded.institution.prefecture_id,
+            serde_json::json!({
+                "from": loaded.report.status,
+            }),
+        )?;
+        Ok(true)
+    })
+}
