@@ -95,6 +95,9 @@ enum Command {
 enum CatalogAction {
     /// Check a catalog file (TOML); each problem is printed with its line.
     Check { file: PathBuf },
+    /// Load a corrected catalog for its fiscal year (before any report of that year is
+    /// submitted). The file needs a new `version`.
+    Load { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +125,17 @@ enum ImportWhat {
         /// one the bureau file names.
         #[arg(long)]
         prefecture: Option<String>,
+        /// Show what would change without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// NDB counts (算定回数) of a fiscal year: CSV or Excel, long form (医療機関コード,
+    /// 項目, 算定回数) or wide form (医療機関コード + one column per item key).
+    Ndb {
+        file: PathBuf,
+        /// Fiscal year the counts are for (e.g. 2025 for 令和7年度).
+        #[arg(long)]
+        fy: i32,
         /// Show what would change without changing anything.
         #[arg(long)]
         dry_run: bool,
@@ -236,7 +250,34 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             print_demo_users(&report, &password);
             Ok(())
         }
+        Command::Catalog {
+            action: CatalogAction::Load { file },
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let body = std::fs::read_to_string(&file)
+                .map_err(|e| format!("{} を読めません: {e}", file.display()))?;
+            match kakari::reports::load_catalog(&mut conn, &body, None) {
+                Ok(c) => {
+                    println!(
+                        "読み込みました: {} 版 {}（{} 項目）",
+                        c.title,
+                        c.version,
+                        c.items.len()
+                    );
+                    Ok(())
+                }
+                Err(problems) => Err(problems.join("\n")),
+            }
+        }
         Command::Catalog { .. } | Command::Report { .. } => Ok(()),
+        Command::Import {
+            what: ImportWhat::Ndb { file, fy, dry_run },
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            import_ndb(&mut conn, &file, fy, dry_run)
+        }
         Command::Import {
             what:
                 ImportWhat::Institutions {
@@ -391,6 +432,69 @@ fn check_report(
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn import_ndb(
+    conn: &mut kakari::db::DbConnection,
+    file: &std::path::Path,
+    fiscal_year: i32,
+    dry_run: bool,
+) -> Result<(), String> {
+    use kakari::import::ndb;
+    let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let catalogs = kakari::reports::Catalogs::default();
+    let started = std::time::Instant::now();
+    let plan = if dry_run {
+        ndb::read_and_plan(
+            conn,
+            &catalogs,
+            kakari::domain::auth::Scope::All,
+            fiscal_year,
+            &file_name,
+            &bytes,
+        )
+        .map_err(|e| e.to_string())?
+        .1
+    } else {
+        let actor = kakari::import::plan::Actor {
+            user_id: None,
+            login: "cli",
+            ip: None,
+        };
+        ndb::import_file(conn, &catalogs, fiscal_year, &file_name, &bytes, &actor)
+            .map_err(|e| e.to_string())?
+    };
+    println!(
+        "{} {}（{}）: 件数 {} / 医療機関 {}（うち置き換え {}）/ マスタにないコード {} / 不明な項目 {} / エラー {}（{:.1} 秒）",
+        if dry_run {
+            "確認のみ（何も変更していません）"
+        } else {
+            "NDB取込完了"
+        },
+        file_name,
+        kakari::domain::wareki::fiscal_year_full(fiscal_year),
+        plan.counts,
+        plan.institutions,
+        plan.replaced,
+        plan.unknown_codes.len(),
+        plan.unknown_keys.len(),
+        plan.rejected.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for k in &plan.unknown_keys {
+        println!("  不明な項目 {k}（取り込みません）");
+    }
+    for c in &plan.unknown_codes {
+        println!("  マスタにないコード {c}（取り込みません）");
+    }
+    for r in &plan.rejected {
+        println!("  エラー {}行目 {}: {}", r.row, r.code, r.reason);
+    }
+    Ok(())
 }
 
 fn import_institutions(

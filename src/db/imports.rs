@@ -53,12 +53,17 @@ pub fn insert(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i32> {
 }
 
 /// An import of one of the given prefectures (`None`: any), else `None` (404).
+/// One import of `kind` ("institutions" or "ndb"), within the prefecture when given.
 pub fn find(
     conn: &mut DbConnection,
+    kind: &str,
     id: i32,
     prefecture: Option<i32>,
 ) -> QueryResult<Option<ImportRow>> {
-    let mut q = imports::table.filter(imports::id.eq(id)).into_boxed();
+    let mut q = imports::table
+        .filter(imports::id.eq(id))
+        .filter(imports::kind.eq(kind.to_string()))
+        .into_boxed();
     if let Some(p) = prefecture {
         q = q.filter(imports::prefecture_id.eq(p));
     }
@@ -105,10 +110,13 @@ pub struct ImportListRow {
 
 pub fn recent(
     conn: &mut DbConnection,
+    kind: &str,
     prefecture: Option<i32>,
     limit: i64,
 ) -> QueryResult<Vec<ImportListRow>> {
-    let mut q = imports::table.into_boxed();
+    let mut q = imports::table
+        .filter(imports::kind.eq(kind.to_string()))
+        .into_boxed();
     if let Some(p) = prefecture {
         q = q.filter(imports::prefecture_id.eq(p));
     }

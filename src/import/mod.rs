@@ -3,6 +3,7 @@
 //! its layout from the grid. Nothing here touches the database.
 
 pub mod institutions;
+pub mod ndb;
 pub mod plan;
 pub mod service;
 

@@ -9,6 +9,9 @@ use super::{FileError, read_grid};
 use crate::db::audit::{self, Action};
 use crate::db::{self, DbConnection, DbError, imports};
 
+/// The `imports.kind` of institution-master imports.
+pub const KIND: &str = "institutions";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{0}")]
@@ -76,7 +79,7 @@ pub fn preview(
     let id = imports::insert(
         conn,
         &imports::NewImport {
-            kind: "institutions",
+            kind: KIND,
             file_name,
             layout: parsed.layout.code(),
             prefecture_id: target.prefecture_id,
@@ -100,7 +103,7 @@ pub fn apply(
     prefecture: Option<i32>,
     actor: &Actor,
 ) -> Result<Plan, ImportError> {
-    let row = imports::find(conn, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
+    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
     if row.status != "previewed" {
         return Err(ImportError::AlreadyFinished);
     }
@@ -152,7 +155,7 @@ pub fn cancel(
     import_id: i32,
     prefecture: Option<i32>,
 ) -> Result<(), ImportError> {
-    imports::find(conn, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
+    imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
     if imports::finish(conn, import_id, "cancelled", None)? {
         Ok(())
     } else {
@@ -173,7 +176,7 @@ pub fn retire_missing(
     use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
     use diesel::prelude::*;
 
-    let row = imports::find(conn, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
+    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
     if row.status != "applied" {
         return Err(ImportError::NotApplied);
     }

@@ -1,10 +1,10 @@
 //! Importing the institution master: upload → preview (nothing changed yet) → apply in
 //! one transaction, or cancel.
 
+use super::upload::{self, UploadProblem};
 use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -69,7 +69,7 @@ async fn upload_page(
     let (recent, prefectures) = state
         .db(move |conn| {
             Ok((
-                imports::recent(conn, prefecture, 20)?,
+                imports::recent(conn, service::KIND, prefecture, 20)?,
                 areas::prefectures(conn)?,
             ))
         })
@@ -108,78 +108,6 @@ pub async fn upload_form(
     upload_page(&state, &viewer, &user, None, StatusCode::OK).await
 }
 
-struct Upload {
-    csrf_ok: bool,
-    prefecture: String,
-    file_name: String,
-    bytes: Vec<u8>,
-}
-
-enum UploadProblem {
-    TooLarge,
-    Csrf,
-    Unreadable,
-}
-
-/// Reads the multipart form. The CSRF field must come before the file (it does in our
-/// form), so a forged request is refused before its file is read.
-async fn read_upload(
-    mut payload: Multipart,
-    expected_csrf: Option<String>,
-    limit: usize,
-) -> Result<Upload, UploadProblem> {
-    let mut too_large = false;
-    let mut upload = Upload {
-        csrf_ok: false,
-        prefecture: String::new(),
-        file_name: String::new(),
-        bytes: Vec::new(),
-    };
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|_| UploadProblem::Unreadable)?;
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename())
-            .map(str::to_string);
-        let mut data = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| UploadProblem::Unreadable)?;
-            // Past the limit the rest is received and dropped unread: answering before
-            // the browser has sent everything makes it show a connection error instead
-            // of our message.
-            if too_large || data.len() + chunk.len() > limit {
-                too_large = true;
-                data.clear();
-                continue;
-            }
-            data.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "csrf" => {
-                let sent = String::from_utf8_lossy(&data);
-                upload.csrf_ok = expected_csrf.as_deref() == Some(sent.as_ref());
-            }
-            "prefecture" => upload.prefecture = String::from_utf8_lossy(&data).trim().to_string(),
-            "file" => {
-                if !upload.csrf_ok {
-                    return Err(UploadProblem::Csrf);
-                }
-                upload.file_name = file_name.unwrap_or_else(|| "upload".into());
-                upload.bytes = data;
-            }
-            _ => {}
-        }
-    }
-    if !upload.csrf_ok {
-        return Err(UploadProblem::Csrf);
-    }
-    if too_large {
-        return Err(UploadProblem::TooLarge);
-    }
-    Ok(upload)
-}
-
 pub async fn upload(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -191,51 +119,16 @@ pub async fn upload(
         return Err(AppError::Forbidden);
     };
     let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
-    let too_large = || {
-        format!(
-            "ファイルが大きすぎます（上限 {} MB）。ファイルは読み込んでいません。",
-            state.settings.max_upload_mb
-        )
-    };
-    // A declared size far beyond the limit (ten times) is refused at once, without
-    // waiting to receive it all.
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit.saturating_mul(10)) {
-        return upload_page(
-            &state,
-            &viewer,
-            &user,
-            Some(too_large()),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        )
-        .await;
-    }
-    let upload = match read_upload(payload, Some(viewer.csrf.clone()), limit).await {
+    let upload = match upload::read(&req, payload, &viewer.csrf, limit).await {
         Ok(u) => u,
         Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
-        Err(UploadProblem::TooLarge) => {
-            return upload_page(
-                &state,
-                &viewer,
-                &user,
-                Some(too_large()),
-                StatusCode::PAYLOAD_TOO_LARGE,
-            )
-            .await;
-        }
-        Err(UploadProblem::Unreadable) => {
-            return upload_page(
-                &state,
-                &viewer,
-                &user,
-                Some("送信されたファイルを受け取れませんでした。もう一度お試しください。".into()),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
+        Err(problem) => {
+            let status = match problem {
+                UploadProblem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let message = problem.message(state.settings.max_upload_mb);
+            return upload_page(&state, &viewer, &user, Some(message), status).await;
         }
     };
     if upload.bytes.is_empty() {
@@ -257,7 +150,7 @@ pub async fn upload(
                     use diesel::prelude::*;
                     a::table.find(id).select(a::code).first::<String>(conn)?
                 }
-                None => upload.prefecture.clone(),
+                None => upload.field("prefecture").to_string(),
             };
             let outcome = load_target(conn, &code)
                 .map_err(ImportError::from)
@@ -322,7 +215,7 @@ pub async fn show(
     };
     let id = path.into_inner();
     let row = state
-        .db(move |conn| Ok(imports::find(conn, id, prefecture)?))
+        .db(move |conn| Ok(imports::find(conn, service::KIND, id, prefecture)?))
         .await?
         .ok_or(AppError::NotFound)?;
     let plan: Plan = serde_json::from_str(&row.summary).map_err(AppError::internal)?;

@@ -7,9 +7,12 @@ pub mod csrf;
 pub mod gate;
 pub mod imports;
 pub mod institutions;
+pub mod ndb;
 pub mod pages;
+pub mod report_admin;
 pub mod reports;
 pub mod session;
+pub mod upload;
 pub mod views;
 
 use std::net::TcpListener;
@@ -123,6 +126,15 @@ route_table! {
     POST "/admin/users/{id}/active"   ADMIN            => admin::set_active;
     POST "/admin/users/{id}/password" ADMIN            => admin::temporary_password;
     GET  "/admin/audit"               ADMIN            => admin::audit_log;
+    GET  "/admin/periods"             ADMIN            => report_admin::periods;
+    POST "/admin/periods"             ADMIN            => report_admin::set_period;
+    GET  "/admin/catalogs"            ADMIN            => report_admin::catalogs;
+    POST "/admin/catalogs"            ADMIN            => report_admin::load_catalog;
+    GET  "/ndb/import"                MASTER           => ndb::upload_form;
+    POST "/ndb/import"                MASTER           => ndb::upload;
+    GET  "/ndb/imports/{id}"          MASTER           => ndb::show;
+    POST "/ndb/imports/{id}/apply"    MASTER           => ndb::apply;
+    POST "/ndb/imports/{id}/cancel"   MASTER           => ndb::cancel;
     GET  "/institutions"              OFFICER          => institutions::search;
     GET  "/institutions.csv"          OFFICER          => institutions::search_csv;
     GET  "/institutions/template.csv" MASTER           => institutions::template_csv;

@@ -45,6 +45,10 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "report_confirm.html",
     "report_print.html",
     "report_poster.html",
+    "ndb_import.html",
+    "ndb_preview.html",
+    "admin_periods.html",
+    "admin_catalogs.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -161,11 +165,23 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
             href: "/institutions/import",
             label: "マスタ取込",
         });
+        nav.push(NavItem {
+            href: "/ndb/import",
+            label: "NDB取込",
+        });
     }
     if role.is_some_and(Role::is_admin) {
         nav.push(NavItem {
             href: "/admin/users",
             label: "ユーザ管理",
+        });
+        nav.push(NavItem {
+            href: "/admin/periods",
+            label: "報告期間",
+        });
+        nav.push(NavItem {
+            href: "/admin/catalogs",
+            label: "報告項目",
         });
         nav.push(NavItem {
             href: "/admin/audit",

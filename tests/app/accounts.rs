@@ -613,6 +613,15 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("POST", "/institutions/imports/{id}/cancel", MASTER),
     ("POST", "/institutions/imports/{id}/retire", MASTER),
     ("GET", "/institutions/{id}", OFFICERS),
+    ("GET", "/admin/periods", ADMINS),
+    ("POST", "/admin/periods", ADMINS),
+    ("GET", "/admin/catalogs", ADMINS),
+    ("POST", "/admin/catalogs", ADMINS),
+    ("GET", "/ndb/import", MASTER),
+    ("POST", "/ndb/import", MASTER),
+    ("GET", "/ndb/imports/{id}", MASTER),
+    ("POST", "/ndb/imports/{id}/apply", MASTER),
+    ("POST", "/ndb/imports/{id}/cancel", MASTER),
     ("GET", "/institutions/{id}/reports", SIGNED_IN),
     ("GET", "/institutions/{id}/reports/{fy}/start", SIGNED_IN),
     ("POST", "/institutions/{id}/reports/{fy}/start", SIGNED_IN),
@@ -744,6 +753,27 @@ fn every_route_times_every_role() {
         )
         .unwrap();
         kakari::db::reports::mark_submitted(conn, report, now).unwrap();
+        // A stored NDB preview for the NDB routes.
+        let code: String = kakari::db::schema::institutions::table
+            .find(clinic)
+            .select(kakari::db::schema::institutions::code)
+            .first(conn)
+            .unwrap();
+        let csv = format!("医療機関コード,項目,算定回数\n{code},c_house_call,3\n");
+        let prefecture: i32 = kakari::db::areas::prefectures(conn).unwrap()[0].id;
+        kakari::import::ndb::preview(
+            conn,
+            &kakari::reports::Catalogs::default(),
+            kakari::domain::auth::Scope::All,
+            prefecture,
+            &kakari::import::ndb::NdbFile {
+                fiscal_year: 2025,
+                file_name: "ndb.csv",
+                bytes: csv.as_bytes(),
+            },
+            None,
+        )
+        .unwrap();
     });
     let report: i32 = kakari::db::schema::reports::table
         .select(kakari::db::schema::reports::id)
@@ -754,6 +784,12 @@ fn every_route_times_every_role() {
     let clinic_user = user_id(&app, "matrix-target").to_string();
     let clinic = institution_of(&app, "demo-clinic").to_string();
     let import: i32 = kakari::db::schema::imports::table
+        .filter(kakari::db::schema::imports::kind.eq("institutions"))
+        .select(kakari::db::schema::imports::id)
+        .first(&mut *app.db.conn())
+        .unwrap();
+    let ndb_import: i32 = kakari::db::schema::imports::table
+        .filter(kakari::db::schema::imports::kind.eq("ndb"))
         .select(kakari::db::schema::imports::id)
         .first(&mut *app.db.conn())
         .unwrap();
@@ -773,6 +809,7 @@ fn every_route_times_every_role() {
                 )
                 .replace("/institutions/{id}", &format!("/institutions/{clinic}"))
                 .replace("/reports/{id}", &format!("/reports/{report}"))
+                .replace("/ndb/imports/{id}", &format!("/ndb/imports/{ndb_import}"))
                 .replace("{fy}", "2025")
                 .replace("{section}", "1")
                 .replace("{n}", "1");

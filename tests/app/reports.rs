@@ -720,3 +720,314 @@ fn a_change_report_starts_from_the_confirmed_version() {
         .unwrap();
     assert_eq!((kind.as_str(), cycle), ("change", 1));
 }
+
+mod administration {
+    use diesel::prelude::*;
+    use kakari::db::schema::{ndb_counts, reporting_periods};
+    use reqwest::blocking::multipart::{Form, Part};
+
+    use super::{catalog, fiscal_year, location, page};
+    use crate::support::{TestApp, csrf_of};
+
+    #[test]
+    fn administrators_set_periods_with_checked_dates() {
+        let app = TestApp::with_demo();
+        let admin = app.signed_in("demo-admin");
+        let fy = fiscal_year().to_string();
+        let res = app.post_form(
+            &admin,
+            "/admin/periods",
+            "/admin/periods",
+            &[
+                ("fiscal_year", fy.as_str()),
+                ("opens_on", "2027-03-01"),
+                ("deadline", "2027-02-01"),
+                ("closes_on", "あした"),
+                ("contact", "保健医療福祉課"),
+            ],
+        );
+        assert_eq!(res.status(), 422);
+        let html = res.text().unwrap();
+        assert!(html.contains("日付を 2027-01-01"));
+        assert!(html.contains("value=\"2027-03-01\""), "typed values stay");
+        let res = app.post_form(
+            &admin,
+            "/admin/periods",
+            "/admin/periods",
+            &[
+                ("fiscal_year", fy.as_str()),
+                ("opens_on", "2027-03-01"),
+                ("deadline", "2027-02-01"),
+                ("closes_on", "2027-03-31"),
+            ],
+        );
+        assert_eq!(res.status(), 422);
+        assert!(
+            res.text()
+                .unwrap()
+                .contains("期限は受付開始日以降にしてください")
+        );
+        let res = app.post_form(
+            &admin,
+            "/admin/periods",
+            "/admin/periods",
+            &[
+                ("fiscal_year", fy.as_str()),
+                ("opens_on", "令和9年1月4日"),
+                ("deadline", "2027-02-26"),
+                ("closes_on", "2027-03-31"),
+                ("contact", "<b>保健医療福祉課</b>"),
+            ],
+        );
+        assert_eq!(res.status(), 200);
+        let html = res.text().unwrap();
+        assert!(html.contains("報告期間を保存しました"));
+        assert!(html.contains("&lt;b&gt;保健医療福祉課"), "shown escaped");
+        let opens: chrono::NaiveDate = reporting_periods::table
+            .filter(reporting_periods::fiscal_year.eq(fiscal_year()))
+            .select(reporting_periods::opens_on)
+            .first(&mut *app.db.conn())
+            .unwrap();
+        assert_eq!(opens, chrono::NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
+    }
+
+    fn upload(
+        app: &TestApp,
+        c: &reqwest::blocking::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::blocking::Response {
+        let (_, html) = page(c, app, path);
+        let mut form = Form::new().text("csrf", csrf_of(&html));
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let form = form.part("file", Part::bytes(bytes).file_name(name.to_string()));
+        c.post(app.url(path)).multipart(form).send().unwrap()
+    }
+
+    #[test]
+    fn a_corrected_catalog_loads_only_with_a_new_version_and_before_reports() {
+        let app = TestApp::with_demo();
+        let admin = app.signed_in("demo-admin");
+        let fy = fiscal_year();
+        let shipped = kakari::domain::catalog::shipped(fy).unwrap();
+        let version = &catalog().version;
+        // The same version again: refused.
+        let res = upload(
+            &app,
+            &admin,
+            "/admin/catalogs",
+            &[],
+            "same.toml",
+            shipped.as_bytes().to_vec(),
+        );
+        assert_eq!(res.status(), 422);
+        assert!(res.text().unwrap().contains("新しい版番号"));
+        // A broken file: every problem with its line.
+        let broken = shipped.replacen("code = \"1-2\"", "code = \"1-1\"", 1);
+        let res = upload(
+            &app,
+            &admin,
+            "/admin/catalogs",
+            &[],
+            "broken.toml",
+            broken.into_bytes(),
+        );
+        assert_eq!(res.status(), 422);
+        let html = res.text().unwrap();
+        assert!(
+            html.contains("行"),
+            "names the line: {}",
+            &html[html.find("problems").unwrap_or(0)..]
+        );
+        // A corrected catalog with a new version: loaded, and new drafts use it.
+        let corrected = shipped
+            .replacen(
+                &format!("version = \"{version}\""),
+                &format!("version = \"{version}-corrected\""),
+                1,
+            )
+            .replacen("title = \"", "title = \"訂正 ", 1);
+        let res = upload(
+            &app,
+            &admin,
+            "/admin/catalogs",
+            &[],
+            "fixed.toml",
+            corrected.clone().into_bytes(),
+        );
+        assert_eq!(res.status(), 303);
+        let (_, html) = page(&admin, &app, &location(&res));
+        assert!(html.contains("を読み込みました"));
+        assert!(html.contains(&format!("{version}-corrected")));
+
+        // Once a report of the year is submitted, no catalog replaces it.
+        let clinic = app.signed_in("demo-clinic");
+        let institution = super::clinic_institution(&app);
+        let report = location(&super::start(&app, &clinic, institution, ""));
+        super::fill_everything(&app, &clinic, &report);
+        let (_, confirm) = page(&clinic, &app, &format!("{report}/submit"));
+        clinic
+            .post(app.url(&format!("{report}/submit")))
+            .form(&[
+                ("csrf", csrf_of(&confirm)),
+                ("rev", super::rev_of(&confirm)),
+            ])
+            .send()
+            .unwrap();
+        let stored: String = kakari::db::schema::report_versions::table
+            .select(kakari::db::schema::report_versions::catalog_version)
+            .first(&mut *app.db.conn())
+            .unwrap();
+        assert_eq!(
+            stored,
+            format!("{version}-corrected"),
+            "the version records its catalog"
+        );
+        let again = corrected.replacen("-corrected\"", "-corrected-2\"", 1);
+        let res = upload(
+            &app,
+            &admin,
+            "/admin/catalogs",
+            &[],
+            "again.toml",
+            again.into_bytes(),
+        );
+        assert_eq!(res.status(), 422);
+        assert!(res.text().unwrap().contains("すでに報告が提出されている"));
+    }
+
+    fn fixture() -> Vec<u8> {
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ndb/ndb_wide.xlsx"
+        ))
+        .unwrap()
+    }
+
+    fn counts(app: &TestApp) -> i64 {
+        ndb_counts::table
+            .count()
+            .get_result(&mut *app.db.conn())
+            .unwrap()
+    }
+
+    #[test]
+    fn ndb_counts_are_previewed_then_applied_once() {
+        let app = TestApp::with_demo();
+        let officer = app.signed_in("demo-officer");
+        let fy = fiscal_year().to_string();
+        let res = upload(
+            &app,
+            &officer,
+            "/ndb/import",
+            &[("fiscal_year", fy.as_str())],
+            "ndb.xlsx",
+            fixture(),
+        );
+        assert_eq!(res.status(), 303);
+        let preview = location(&res);
+        let (_, html) = page(&officer, &app, &preview);
+        assert!(
+            html.contains("id=\"count-values\">7<"),
+            "{}",
+            &html[html.find("<main").unwrap_or(0)..]
+        );
+        assert!(html.contains("id=\"count-institutions\">3<"));
+        assert!(html.contains("id=\"count-unknown-codes\">1<"));
+        assert!(html.contains("id=\"count-rejected\">2<"));
+        assert!(html.contains("z_unknown_item"));
+        assert_eq!(counts(&app), 0, "a preview writes nothing");
+        let res = app.post_form(&officer, &preview, &format!("{preview}/apply"), &[]);
+        assert_eq!(res.status(), 303);
+        assert_eq!(counts(&app), 7);
+        let res = app.post_form(&officer, &preview, &format!("{preview}/apply"), &[]);
+        assert_eq!(res.status(), 409, "applied once");
+
+        // Bad files: a message, nothing stored.
+        for (name, bytes, message) in [
+            ("fake.xlsx", b"not a workbook".to_vec(), ""),
+            ("empty.csv", Vec::new(), "ファイルを選んでください"),
+            (
+                "names.csv",
+                "名称,住所\na,b\n".as_bytes().to_vec(),
+                "見出し行が見つかりません",
+            ),
+        ] {
+            let res = upload(
+                &app,
+                &officer,
+                "/ndb/import",
+                &[("fiscal_year", fy.as_str())],
+                name,
+                bytes,
+            );
+            assert_eq!(res.status(), 422, "{name}");
+            assert!(res.text().unwrap().contains(message), "{name}");
+        }
+        assert_eq!(counts(&app), 7);
+        // A long-form CSV in Shift_JIS replaces one institution's counts.
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS
+            .encode("医療機関コード,項目,算定回数\r\n4610100036,a_late_night,\"1,000\"\r\n");
+        let res = upload(
+            &app,
+            &officer,
+            "/ndb/import",
+            &[("fiscal_year", fy.as_str())],
+            "long.csv",
+            sjis.into_owned(),
+        );
+        assert_eq!(res.status(), 303);
+        let preview = location(&res);
+        let res = app.post_form(&officer, &preview, &format!("{preview}/apply"), &[]);
+        assert_eq!(res.status(), 303);
+        let n: Vec<(String, i64)> = ndb_counts::table
+            .filter(ndb_counts::institution_code.eq("4610100036"))
+            .select((ndb_counts::item_key, ndb_counts::count))
+            .load(&mut *app.db.conn())
+            .unwrap();
+        assert_eq!(
+            n,
+            vec![("a_late_night".to_string(), 1000)],
+            "the institution's counts replaced"
+        );
+    }
+
+    #[test]
+    fn ndb_counts_from_the_command_line() {
+        let app = TestApp::with_demo();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ndb.xlsx");
+        std::fs::write(&file, fixture()).unwrap();
+        let fy = fiscal_year().to_string();
+        let run = |extra: &[&str]| {
+            let mut args = vec!["import", "ndb", "--fy", fy.as_str(), file.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            std::process::Command::new(env!("CARGO_BIN_EXE_kakari"))
+                .args(&args)
+                .env_remove("KAKARI_DATA_DIR")
+                .env("DATABASE_URL", app.db.url.as_str())
+                .output()
+                .unwrap()
+        };
+        let out = run(&["--dry-run"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("確認のみ") && text.contains("件数 7"),
+            "{text}"
+        );
+        assert!(text.contains("マスタにないコード 4619999990"));
+        assert_eq!(counts(&app), 0);
+        let out = run(&[]);
+        assert!(out.status.success());
+        assert_eq!(counts(&app), 7);
+    }
+}

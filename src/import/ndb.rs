@@ -1,0 +1,626 @@
+//! NDB counts (算定回数) per fiscal year (domain.md §5), from CSV or Excel in either
+//! form MHLW's tables come in:
+//! - long: one row per institution and item (医療機関コード, 項目, 算定回数);
+//! - wide: one row per institution, one column per item key.
+//!
+//! Reading is pure ([`parse`]); [`plan`] compares with the master; [`apply`] replaces
+//! the counts of the file's institutions in one transaction.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::Grid;
+use crate::db::{self, DbConnection, DbError};
+use crate::domain::codes::InstitutionCode;
+use crate::domain::normalize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    Long,
+    Wide,
+}
+
+impl Layout {
+    pub fn label(self) -> &'static str {
+        match self {
+            Layout::Long => "縦持ち（コード・項目・回数）",
+            Layout::Wide => "横持ち（項目ごとの列）",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    pub row: usize,
+    pub code: String,
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub row: usize,
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parsed {
+    pub layout: Layout,
+    pub counts: Vec<Count>,
+    pub rejected: Vec<Rejected>,
+    /// Item keys the catalog does not know (with the rows or column they were on).
+    pub unknown_keys: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LayoutError {
+    #[error("ファイルが空です")]
+    Empty,
+    #[error(
+        "見出し行が見つかりません。1行目に「医療機関コード」と、「項目」「算定回数」の列（縦持ち）または項目キーごとの列（横持ち）を置いてください"
+    )]
+    NoHeader,
+}
+
+const CODE_HEADERS: [&str; 5] = [
+    "医療機関コード",
+    "保険医療機関番号",
+    "code",
+    "institution_code",
+    "コード",
+];
+const KEY_HEADERS: [&str; 5] = ["項目", "項目キー", "item", "item_key", "ndb_key"];
+const COUNT_HEADERS: [&str; 5] = ["算定回数", "回数", "count", "件数", "value"];
+
+fn header_matches(cell: &str, names: &[&str]) -> bool {
+    let folded = normalize::nfkc(cell).trim().to_lowercase();
+    names.iter().any(|n| folded == n.to_lowercase())
+}
+
+/// A count as people write it: full-width digits and thousands separators accepted.
+fn read_count(text: &str) -> Result<i64, &'static str> {
+    let folded: String = normalize::nfkc(text)
+        .chars()
+        .filter(|c| !matches!(c, ',' | ' '))
+        .collect();
+    if folded.starts_with('-') {
+        return Err("回数が負の数です");
+    }
+    // Excel stores whole numbers as floats; "12.0" is 12, "12.5" is an error.
+    if let Some((whole, fraction)) = folded.split_once('.') {
+        if fraction.chars().all(|c| c == '0') {
+            return whole.parse().map_err(|_| "回数が数字ではありません");
+        }
+        return Err("回数が整数ではありません");
+    }
+    folded.parse().map_err(|_| "回数が数字ではありません")
+}
+
+fn read_code(text: &str) -> Result<String, String> {
+    InstitutionCode::parse(text)
+        .map(|c| c.as_str().to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Reads the grid. `known_keys` are the NDB keys of the fiscal year's catalog.
+pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, LayoutError> {
+    if grid.is_blank() {
+        return Err(LayoutError::Empty);
+    }
+    let header_row = (0..grid.height().min(20))
+        .find(|&r| {
+            grid.rows[r]
+                .iter()
+                .any(|c| header_matches(c, &CODE_HEADERS))
+        })
+        .ok_or(LayoutError::NoHeader)?;
+    let header = &grid.rows[header_row];
+    let find = |names: &[&str]| header.iter().position(|c| header_matches(c, names));
+    let code_col = find(&CODE_HEADERS).ok_or(LayoutError::NoHeader)?;
+    let mut parsed = Parsed {
+        layout: Layout::Long,
+        counts: Vec::new(),
+        rejected: Vec::new(),
+        unknown_keys: BTreeMap::new(),
+    };
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut push =
+        |parsed: &mut Parsed, row: usize, code: &str, key: &str, text: &str| match read_count(text)
+        {
+            Ok(count) => {
+                if !seen.insert((code.to_string(), key.to_string())) {
+                    parsed.rejected.push(Rejected {
+                        row,
+                        code: code.to_string(),
+                        reason: format!("項目 {key} がファイル内で重複しています"),
+                    });
+                } else {
+                    parsed.counts.push(Count {
+                        row,
+                        code: code.to_string(),
+                        key: key.to_string(),
+                        count,
+                    });
+                }
+            }
+            Err(reason) => parsed.rejected.push(Rejected {
+                row,
+                code: code.to_string(),
+                reason: format!("{key}: {reason}（{}）", text.trim()),
+            }),
+        };
+    let data_rows = (header_row + 1)..grid.height();
+    match (find(&KEY_HEADERS), find(&COUNT_HEADERS)) {
+        (Some(key_col), Some(count_col)) => {
+            for r in data_rows {
+                let row = r + 1;
+                let code_text = grid.cell(r, code_col);
+                let key = normalize::nfkc(grid.cell(r, key_col)).trim().to_string();
+                let count = grid.cell(r, count_col);
+                if code_text.trim().is_empty() && key.is_empty() && count.trim().is_empty() {
+                    continue;
+                }
+                let code = match read_code(code_text) {
+                    Ok(c) => c,
+                    Err(reason) => {
+                        parsed.rejected.push(Rejected {
+                            row,
+                            code: code_text.trim().to_string(),
+                            reason,
+                        });
+                        continue;
+                    }
+                };
+                if !known_keys.contains(&key) {
+                    *parsed.unknown_keys.entry(key).or_default() += 1;
+                    continue;
+                }
+                push(&mut parsed, row, &code, &key, count);
+            }
+        }
+        _ => {
+            parsed.layout = Layout::Wide;
+            let mut columns = Vec::new();
+            for (c, name) in header.iter().enumerate() {
+                let key = normalize::nfkc(name).trim().to_string();
+                if c == code_col || key.is_empty() {
+                    continue;
+                }
+                if known_keys.contains(&key) {
+                    columns.push((c, key));
+                } else {
+                    parsed.unknown_keys.insert(key, 1);
+                }
+            }
+            for r in data_rows {
+                let row = r + 1;
+                let code_text = grid.cell(r, code_col);
+                if grid.rows[r].iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                let code = match read_code(code_text) {
+                    Ok(c) => c,
+                    Err(reason) => {
+                        parsed.rejected.push(Rejected {
+                            row,
+                            code: code_text.trim().to_string(),
+                            reason,
+                        });
+                        continue;
+                    }
+                };
+                for (c, key) in &columns {
+                    let text = grid.cell(r, *c);
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    push(&mut parsed, row, &code, key, text);
+                }
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// What applying would do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub fiscal_year: i32,
+    pub layout: Option<Layout>,
+    pub counts: usize,
+    pub institutions: usize,
+    /// Institutions whose earlier counts for the year are replaced.
+    pub replaced: usize,
+    /// Codes not in the master (within the importer's scope): not imported.
+    pub unknown_codes: Vec<String>,
+    pub unknown_keys: Vec<String>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// Compares the parsed file with the master. `master` holds the codes the importer may
+/// load counts for.
+pub fn plan(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    parsed: &Parsed,
+    master: &HashSet<String>,
+) -> Result<Plan, DbError> {
+    let codes: BTreeSet<&str> = parsed.counts.iter().map(|c| c.code.as_str()).collect();
+    let (known, unknown): (Vec<&str>, Vec<&str>) = codes.iter().partition(|c| master.contains(**c));
+    let counted: BTreeSet<String> = {
+        use crate::db::schema::ndb_counts;
+        use diesel::prelude::*;
+        let mut found = BTreeSet::new();
+        for chunk in known.chunks(900) {
+            let rows: Vec<String> = ndb_counts::table
+                .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+                .filter(ndb_counts::institution_code.eq_any(chunk))
+                .select(ndb_counts::institution_code)
+                .distinct()
+                .load(conn)?;
+            found.extend(rows);
+        }
+        found
+    };
+    Ok(Plan {
+        fiscal_year,
+        layout: Some(parsed.layout),
+        counts: parsed
+            .counts
+            .iter()
+            .filter(|c| master.contains(&c.code))
+            .count(),
+        institutions: known.len(),
+        replaced: counted.len(),
+        unknown_codes: unknown.into_iter().map(str::to_string).collect(),
+        unknown_keys: parsed.unknown_keys.keys().cloned().collect(),
+        rejected: parsed.rejected.clone(),
+    })
+}
+
+/// Replaces the counts of the file's known institutions, all or nothing.
+pub fn apply(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    parsed: &Parsed,
+    master: &HashSet<String>,
+) -> Result<usize, DbError> {
+    let rows: Vec<db::reports::NdbCount> = parsed
+        .counts
+        .iter()
+        .filter(|c| master.contains(&c.code))
+        .map(|c| db::reports::NdbCount {
+            fiscal_year,
+            institution_code: &c.code,
+            item_key: &c.key,
+            count: c.count,
+        })
+        .collect();
+    Ok(db::reports::replace_ndb(conn, fiscal_year, &rows)?)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NdbError {
+    #[error("{0}")]
+    File(#[from] super::FileError),
+    #[error("{0}")]
+    Layout(#[from] LayoutError),
+    #[error("{0}")]
+    Report(#[from] crate::reports::ReportError),
+    #[error("この年度の報告項目カタログにNDBの項目がありません")]
+    NoKeys,
+    #[error("取込が見つかりません")]
+    NotFound,
+    #[error("この取込はすでに反映または取消されています")]
+    AlreadyFinished,
+    #[error("{0}")]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for NdbError {
+    fn from(e: diesel::result::Error) -> Self {
+        NdbError::Db(DbError::Query(e))
+    }
+}
+
+/// The codes of the master the importer may load counts for.
+pub fn master_codes(
+    conn: &mut DbConnection,
+    scope: crate::domain::auth::Scope,
+) -> Result<HashSet<String>, DbError> {
+    use crate::db::schema::institutions;
+    use diesel::prelude::*;
+    let codes: Vec<String> = db::institutions::within(scope)
+        .select(institutions::code)
+        .load(conn)?;
+    Ok(codes.into_iter().collect())
+}
+
+fn known_keys(
+    conn: &mut DbConnection,
+    catalogs: &crate::reports::Catalogs,
+    fiscal_year: i32,
+) -> Result<BTreeSet<String>, NdbError> {
+    let catalog = catalogs.current(conn, fiscal_year)?;
+    let keys: BTreeSet<String> = catalog
+        .items
+        .iter()
+        .filter_map(|i| i.ndb_key.clone())
+        .collect();
+    if keys.is_empty() {
+        return Err(NdbError::NoKeys);
+    }
+    Ok(keys)
+}
+
+/// Reads a file and plans it without writing counts (the CLI's --dry-run and the
+/// page's preview).
+pub fn read_and_plan(
+    conn: &mut DbConnection,
+    catalogs: &crate::reports::Catalogs,
+    scope: crate::domain::auth::Scope,
+    fiscal_year: i32,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<(Parsed, Plan), NdbError> {
+    let grid = super::read_grid(file_name, bytes)?;
+    let keys = known_keys(conn, catalogs, fiscal_year)?;
+    let parsed = parse(&grid, &keys)?;
+    let master = master_codes(conn, scope)?;
+    let plan = plan(conn, fiscal_year, &parsed, &master)?;
+    Ok((parsed, plan))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    fiscal_year: i32,
+    parsed: Parsed,
+}
+
+/// An uploaded NDB file and the fiscal year it is for.
+pub struct NdbFile<'a> {
+    pub fiscal_year: i32,
+    pub file_name: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// Stores a preview; returns its id.
+pub fn preview(
+    conn: &mut DbConnection,
+    catalogs: &crate::reports::Catalogs,
+    scope: crate::domain::auth::Scope,
+    prefecture_id: i32,
+    file: &NdbFile,
+    by: Option<i32>,
+) -> Result<i32, NdbError> {
+    let NdbFile {
+        fiscal_year,
+        file_name,
+        bytes,
+    } = *file;
+    let (parsed, plan) = read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes)?;
+    let layout = match parsed.layout {
+        Layout::Long => "ndb_long",
+        Layout::Wide => "ndb_wide",
+    };
+    let payload = serde_json::to_string(&Stored {
+        fiscal_year,
+        parsed,
+    })
+    .map_err(|e| DbError::Task(e.to_string()))?;
+    let summary = serde_json::to_string(&plan).map_err(|e| DbError::Task(e.to_string()))?;
+    Ok(db::imports::insert(
+        conn,
+        &db::imports::NewImport {
+            kind: KIND,
+            file_name,
+            layout,
+            prefecture_id,
+            created_by: by,
+            created_at: chrono::Utc::now().naive_utc(),
+            status: "previewed",
+            fingerprint: "",
+            payload: &payload,
+            summary: &summary,
+            applied_at: None,
+        },
+    )?)
+}
+
+/// The `imports.kind` of NDB imports.
+pub const KIND: &str = "ndb";
+
+/// Applies a stored preview in one transaction; at most once.
+pub fn apply_stored(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+    scope: crate::domain::auth::Scope,
+    actor: &super::plan::Actor,
+) -> Result<Plan, NdbError> {
+    let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
+    if row.status != "previewed" {
+        return Err(NdbError::AlreadyFinished);
+    }
+    let stored: Stored =
+        serde_json::from_str(&row.payload).map_err(|e| DbError::Task(e.to_string()))?;
+    db::write_transaction(conn, |conn| {
+        let master = master_codes(conn, scope)?;
+        let plan = plan(conn, stored.fiscal_year, &stored.parsed, &master)?;
+        let written = apply(conn, stored.fiscal_year, &stored.parsed, &master)?;
+        let summary = serde_json::to_string(&plan).map_err(|e| DbError::Task(e.to_string()))?;
+        if !db::imports::finish(conn, import_id, "applied", Some(&summary))? {
+            return Err(NdbError::AlreadyFinished);
+        }
+        db::audit::record(
+            conn,
+            db::audit::Action::NdbImport,
+            db::audit::Entry {
+                actor_id: actor.user_id,
+                actor_login: Some(actor.login.to_string()),
+                target_type: Some("import"),
+                target_id: Some(import_id.to_string()),
+                prefecture_id: Some(row.prefecture_id),
+                detail: Some(serde_json::json!({
+                    "file": row.file_name,
+                    "fiscal_year": stored.fiscal_year,
+                    "counts": written,
+                    "institutions": plan.institutions,
+                })),
+                ip: actor.ip.clone(),
+            },
+        )?;
+        Ok(plan)
+    })
+}
+
+pub fn cancel_stored(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+) -> Result<(), NdbError> {
+    db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
+    if db::imports::finish(conn, import_id, "cancelled", None)? {
+        Ok(())
+    } else {
+        Err(NdbError::AlreadyFinished)
+    }
+}
+
+/// Applies a file directly (the command line after its own preview).
+pub fn import_file(
+    conn: &mut DbConnection,
+    catalogs: &crate::reports::Catalogs,
+    fiscal_year: i32,
+    file_name: &str,
+    bytes: &[u8],
+    actor: &super::plan::Actor,
+) -> Result<Plan, NdbError> {
+    let scope = crate::domain::auth::Scope::All;
+    let (parsed, _) = read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes)?;
+    db::write_transaction(conn, |conn| {
+        let master = master_codes(conn, scope)?;
+        let plan = plan(conn, fiscal_year, &parsed, &master)?;
+        let written = apply(conn, fiscal_year, &parsed, &master)?;
+        db::audit::record(
+            conn,
+            db::audit::Action::NdbImport,
+            db::audit::Entry {
+                actor_id: actor.user_id,
+                actor_login: Some(actor.login.to_string()),
+                target_type: Some("ndb"),
+                target_id: Some(fiscal_year.to_string()),
+                prefecture_id: None,
+                detail: Some(serde_json::json!({
+                    "file": file_name, "counts": written, "institutions": plan.institutions,
+                })),
+                ip: actor.ip.clone(),
+            },
+        )?;
+        Ok(plan)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(rows: &[&[&str]]) -> Grid {
+        Grid {
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .collect(),
+        }
+    }
+
+    fn keys() -> BTreeSet<String> {
+        ["a_late_night", "c_house_call"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    const CODE: &str = "4610100283";
+
+    #[test]
+    fn long_form_with_bad_rows_named() {
+        let g = grid(&[
+            &["医療機関コード", "項目", "算定回数"],
+            &[CODE, "a_late_night", "１，２３４"],
+            &[CODE, "c_house_call", "12.0"],
+            &[CODE, "c_house_call", "3"],
+            &[CODE, "unknown_key", "3"],
+            &["4610100284", "a_late_night", "3"],
+            &[CODE, "a_late_night", "-1"],
+            &["", "", ""],
+        ]);
+        let p = parse(&g, &keys()).unwrap();
+        assert_eq!(p.layout, Layout::Long);
+        assert_eq!(p.counts.len(), 2);
+        assert_eq!(p.counts[0].count, 1234);
+        assert_eq!(p.counts[1].count, 12);
+        assert_eq!(p.unknown_keys.get("unknown_key"), Some(&1));
+        let reasons: Vec<(usize, &str)> = p
+            .rejected
+            .iter()
+            .map(|r| (r.row, r.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert_eq!(reasons[0].0, 4);
+        assert!(reasons[0].1.contains("重複"));
+        assert_eq!(reasons[1].0, 6, "wrong check digit");
+        assert!(reasons[2].1.contains("負の数"));
+    }
+
+    #[test]
+    fn wide_form_skips_blank_cells() {
+        let g = grid(&[
+            &["医療機関コード", "a_late_night", "c_house_call", "x_other"],
+            &["46-1-0100283", "5", "", "7"],
+            &[CODE, "", "2.5", ""],
+        ]);
+        let p = parse(&g, &keys()).unwrap();
+        assert_eq!(p.layout, Layout::Wide);
+        assert_eq!(
+            p.counts,
+            vec![Count {
+                row: 2,
+                code: CODE.into(),
+                key: "a_late_night".into(),
+                count: 5
+            }]
+        );
+        assert!(p.unknown_keys.contains_key("x_other"));
+        assert!(
+            p.rejected
+                .iter()
+                .any(|r| r.reason.contains("整数ではありません"))
+        );
+    }
+
+    #[test]
+    fn files_without_a_header_are_refused() {
+        assert_eq!(parse(&grid(&[&[""]]), &keys()), Err(LayoutError::Empty));
+        assert_eq!(
+            parse(&grid(&[&["名称", "住所"], &["a", "b"]]), &keys()),
+            Err(LayoutError::NoHeader)
+        );
+    }
+
+    #[test]
+    fn hostile_cells_never_panic() {
+        let g = grid(&[
+            &["code", "item", "count"],
+            &["=cmd|' /C calc'!A0", "a_late_night", "1"],
+            &[CODE, "a_late_night", "99999999999999999999999"],
+            &[CODE],
+        ]);
+        let p = parse(&g, &keys()).unwrap();
+        assert!(p.counts.is_empty());
+        assert_eq!(p.rejected.len(), 2);
+    }
+}

@@ -1,0 +1,290 @@
+//! NDB counts import for officers: upload (CSV or Excel, long or wide form) → preview
+//! with every problem listed → apply in one transaction, or cancel.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::csrf::CsrfForm;
+use super::gate::see_other;
+use super::session::{CurrentUser, Viewer};
+use super::upload::{self, UploadProblem};
+use super::views;
+use crate::db::{self, imports};
+use crate::domain::auth::Scope;
+use crate::domain::wareki;
+use crate::error::AppError;
+use crate::import::ndb::{self, NdbError, Plan};
+use crate::import::plan::Actor;
+
+/// (the prefecture filter for stored imports, the prefecture id to record).
+async fn prefecture_of(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<(Option<i32>, i32), AppError> {
+    match user.scope {
+        Scope::Prefecture(id) => Ok((Some(id), id)),
+        Scope::All => {
+            let first = state
+                .db(|conn| Ok(db::areas::prefectures(conn)?.first().map(|p| p.id)))
+                .await?
+                .ok_or_else(|| AppError::Conflict("都道府県が登録されていません".into()))?;
+            Ok((None, first))
+        }
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+#[derive(Serialize)]
+struct YearSummary {
+    fiscal_year: i32,
+    rows: i64,
+    institutions: i64,
+}
+
+#[derive(Serialize)]
+struct RecentRow {
+    id: i32,
+    file_name: String,
+    status: &'static str,
+    created_at: String,
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "previewed" => "確認待ち",
+        "applied" => "反映済み",
+        "cancelled" => "取消",
+        _ => "",
+    }
+}
+
+async fn upload_page(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    fiscal_year: Option<i32>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (filter, _) = prefecture_of(state, user).await?;
+    let current = wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()));
+    let years: Vec<i32> = (current - 2..=current).rev().collect();
+    let (summaries, recent) = {
+        let years = years.clone();
+        state
+            .db(move |conn| {
+                let mut summaries = Vec::new();
+                for fy in years {
+                    let (rows, institutions) = db::reports::ndb_summary(conn, fy)?;
+                    summaries.push(YearSummary {
+                        fiscal_year: fy,
+                        rows,
+                        institutions,
+                    });
+                }
+                let recent: Vec<RecentRow> = imports::recent(conn, ndb::KIND, filter, 10)?
+                    .into_iter()
+                    .map(|r| RecentRow {
+                        id: r.id,
+                        file_name: r.file_name,
+                        status: status_label(&r.status),
+                        created_at: wareki::datetime_jst(r.created_at),
+                    })
+                    .collect();
+                Ok((summaries, recent))
+            })
+            .await?
+    };
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(viewer, &deployment);
+    ctx.insert("years", &years);
+    ctx.insert("selected", &fiscal_year.unwrap_or(current - 1));
+    ctx.insert("summaries", &summaries);
+    ctx.insert("recent", &recent);
+    ctx.insert("error", &error);
+    ctx.insert("max_upload_mb", &state.settings.max_upload_mb);
+    Ok(HttpResponse::build(status)
+        .content_type(actix_web::http::header::ContentType::html())
+        .body(views::render("ndb_import.html", &ctx)?))
+}
+
+pub async fn upload_form(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    upload_page(&state, &viewer, &user, None, None, StatusCode::OK).await
+}
+
+pub async fn upload(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    req: HttpRequest,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
+    let upload = match upload::read(&req, payload, &viewer.csrf, limit).await {
+        Ok(u) => u,
+        Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
+        Err(problem) => {
+            let status = match problem {
+                UploadProblem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let message = problem.message(state.settings.max_upload_mb);
+            return upload_page(&state, &viewer, &user, None, Some(message), status).await;
+        }
+    };
+    let fiscal_year: Option<i32> = crate::domain::normalize::digits(upload.field("fiscal_year"))
+        .and_then(|d| d.parse().ok())
+        .filter(|fy| (2024..=2100).contains(fy));
+    let Some(fiscal_year) = fiscal_year else {
+        return upload_page(
+            &state,
+            &viewer,
+            &user,
+            None,
+            Some("年度を選んでください。".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    if upload.bytes.is_empty() {
+        return upload_page(
+            &state,
+            &viewer,
+            &user,
+            Some(fiscal_year),
+            Some("ファイルを選んでください。".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let (_, prefecture_id) = prefecture_of(&state, &user).await?;
+    let (scope, user_id) = (user.scope, user.id);
+    let catalogs = state.catalogs.clone();
+    let result = state
+        .db(move |conn| {
+            Ok(ndb::preview(
+                conn,
+                &catalogs,
+                scope,
+                prefecture_id,
+                &ndb::NdbFile {
+                    fiscal_year,
+                    file_name: &upload.file_name,
+                    bytes: &upload.bytes,
+                },
+                Some(user_id),
+            ))
+        })
+        .await?;
+    match result {
+        Ok(id) => Ok(see_other(&format!("/ndb/imports/{id}"))),
+        Err(NdbError::Db(e)) => Err(e.into()),
+        Err(e) => {
+            upload_page(
+                &state,
+                &viewer,
+                &user,
+                Some(fiscal_year),
+                Some(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, _) = prefecture_of(&state, &user).await?;
+    let id = path.into_inner();
+    let row = state
+        .db(move |conn| Ok(imports::find(conn, ndb::KIND, id, filter)?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let plan: Plan = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(&viewer, &deployment);
+    ctx.insert("id", &row.id);
+    ctx.insert("file_name", &row.file_name);
+    ctx.insert("status", &row.status);
+    ctx.insert("status_label", status_label(&row.status));
+    ctx.insert("layout_label", &plan.layout.map(ndb::Layout::label));
+    ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
+    ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
+    ctx.insert(
+        "rejected_shown",
+        &plan.rejected.iter().take(300).collect::<Vec<_>>(),
+    );
+    ctx.insert(
+        "codes_shown",
+        &plan.unknown_codes.iter().take(300).collect::<Vec<_>>(),
+    );
+    ctx.insert("plan", &plan);
+    Ok(views::html(views::render("ndb_preview.html", &ctx)?))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn apply(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, _) = prefecture_of(&state, &user).await?;
+    let id = path.into_inner();
+    let (scope, user_id, login, ip) = (
+        user.scope,
+        user.id,
+        user.login_id.clone(),
+        viewer.ip.clone(),
+    );
+    let result = state
+        .db(move |conn| {
+            let actor = Actor {
+                user_id: Some(user_id),
+                login: &login,
+                ip,
+            };
+            Ok(ndb::apply_stored(conn, id, filter, scope, &actor))
+        })
+        .await?;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/ndb/imports/{id}"))),
+        Err(NdbError::NotFound) => Err(AppError::NotFound),
+        Err(NdbError::Db(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Conflict(e.to_string())),
+    }
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, _) = prefecture_of(&state, &user).await?;
+    let id = path.into_inner();
+    let result = state
+        .db(move |conn| Ok(ndb::cancel_stored(conn, id, filter)))
+        .await?;
+    match result {
+        Ok(()) => Ok(see_other(&format!("/ndb/imports/{id}"))),
+        Err(NdbError::NotFound) => Err(AppError::NotFound),
+        Err(NdbError::Db(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Conflict(e.to_string())),
+    }
+}

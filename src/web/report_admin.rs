@@ -1,0 +1,416 @@
+//! Administrators set each fiscal year's reporting period and may load a corrected
+//! report catalog before a year's reports start.
+
+use std::collections::BTreeMap;
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::csrf::CsrfForm;
+use super::gate::see_other;
+use super::session::{CurrentUser, Viewer};
+use super::upload::{self, UploadProblem};
+use super::views;
+use crate::db::audit::{self, Action};
+use crate::db::{self, areas};
+use crate::domain::auth::Scope;
+use crate::domain::catalog::{self, Catalog};
+use crate::domain::report::Period;
+use crate::domain::wareki;
+use crate::error::AppError;
+
+/// The prefectures an administrator sets periods for.
+fn prefectures_in_scope(all: Vec<areas::Area>, scope: Scope) -> Vec<areas::Area> {
+    match scope {
+        Scope::All => all,
+        Scope::Prefecture(id) => all.into_iter().filter(|p| p.id == id).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct PeriodForm {
+    #[serde(default)]
+    prefecture: String,
+    #[serde(default)]
+    fiscal_year: String,
+    #[serde(default)]
+    opens_on: String,
+    #[serde(default)]
+    deadline: String,
+    #[serde(default)]
+    closes_on: String,
+    #[serde(default)]
+    contact: String,
+}
+
+#[derive(Serialize)]
+struct PeriodRowView {
+    prefecture: String,
+    fiscal_year: i32,
+    opens_on: String,
+    deadline: String,
+    closes_on: String,
+    contact: String,
+    state: &'static str,
+}
+
+fn read_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .or_else(|| crate::domain::normalize::parse_date(text).ok())
+}
+
+async fn periods_page(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    form: Option<PeriodForm>,
+    errors: BTreeMap<&'static str, String>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let scope = user.scope;
+    let today = wareki::today_jst(chrono::Utc::now());
+    let (prefectures, rows) = state
+        .db(move |conn| {
+            let prefectures = prefectures_in_scope(areas::prefectures(conn)?, scope);
+            let mut rows = Vec::new();
+            for p in &prefectures {
+                for r in db::reports::periods(conn, p.id)? {
+                    rows.push(PeriodRowView {
+                        prefecture: p.name.clone(),
+                        fiscal_year: r.fiscal_year,
+                        opens_on: r.opens_on.to_string(),
+                        deadline: r.deadline.to_string(),
+                        closes_on: r.closes_on.to_string(),
+                        contact: r.contact.clone(),
+                        state: match r.period().state(today) {
+                            crate::domain::report::PeriodState::NotYet { .. } => "受付開始前",
+                            crate::domain::report::PeriodState::Open {
+                                past_deadline: false,
+                            } => "受付中",
+                            crate::domain::report::PeriodState::Open {
+                                past_deadline: true,
+                            } => "受付中（期限後）",
+                            crate::domain::report::PeriodState::Closed => "受付終了",
+                        },
+                    });
+                }
+            }
+            Ok((prefectures, rows))
+        })
+        .await?;
+    let current = wareki::fiscal_year_of(today);
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(viewer, &deployment);
+    let failed = !errors.is_empty();
+    ctx.insert(
+        "form",
+        &form.unwrap_or_else(|| PeriodForm {
+            fiscal_year: current.to_string(),
+            opens_on: format!("{}-01-01", current + 1),
+            deadline: format!("{}-02-28", current + 1),
+            closes_on: format!("{}-03-31", current + 1),
+            ..PeriodForm::default()
+        }),
+    );
+    ctx.insert(
+        "prefectures",
+        &prefectures
+            .iter()
+            .map(|p| (p.id, p.name.clone()))
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("years", &(current - 1..=current + 1).collect::<Vec<_>>());
+    ctx.insert("rows", &rows);
+    ctx.insert("errors", &errors);
+    ctx.insert("notice", &notice);
+    let body = views::render("admin_periods.html", &ctx)?;
+    Ok(HttpResponse::build(if failed {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    })
+    .content_type(actix_web::http::header::ContentType::html())
+    .body(body))
+}
+
+pub async fn periods(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    periods_page(&state, &viewer, &user, None, BTreeMap::new(), None).await
+}
+
+pub async fn set_period(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    form: CsrfForm<PeriodForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let mut errors = BTreeMap::new();
+    let fiscal_year: Option<i32> = crate::domain::normalize::digits(&form.fiscal_year)
+        .and_then(|d| d.parse().ok())
+        .filter(|y| (2024..=2100).contains(y));
+    if fiscal_year.is_none() {
+        errors.insert("fiscal_year", "年度を選んでください".to_string());
+    }
+    let mut date = |field: &'static str, text: &str| {
+        let d = read_date(text);
+        if d.is_none() {
+            errors.insert(
+                field,
+                "日付を 2027-01-01 や 令和9年1月1日 の形で入力してください".to_string(),
+            );
+        }
+        d
+    };
+    let opens_on = date("opens_on", &form.opens_on);
+    let deadline = date("deadline", &form.deadline);
+    let closes_on = date("closes_on", &form.closes_on);
+    let contact = form.contact.trim().to_string();
+    if contact.chars().count() > 200 {
+        errors.insert(
+            "contact",
+            "問い合わせ先は200文字以内で入力してください".into(),
+        );
+    }
+    let period = match (opens_on, deadline, closes_on) {
+        (Some(o), Some(d), Some(c)) => {
+            let p = Period {
+                opens_on: o,
+                deadline: d,
+                closes_on: c,
+            };
+            for problem in p.check() {
+                errors.insert("period", problem.to_string());
+            }
+            Some(p)
+        }
+        _ => None,
+    };
+    let scope = user.scope;
+    let wanted: Option<i32> = form.prefecture.parse().ok();
+    let prefecture = state
+        .db(move |conn| {
+            let mine = prefectures_in_scope(areas::prefectures(conn)?, scope);
+            Ok(match wanted {
+                Some(id) => mine.into_iter().find(|p| p.id == id),
+                None if mine.len() == 1 => mine.into_iter().next(),
+                None => None,
+            })
+        })
+        .await?;
+    if prefecture.is_none() {
+        errors.insert("prefecture", "都道府県を選んでください".to_string());
+    }
+    let (Some(period), Some(fiscal_year), Some(prefecture), true) =
+        (period, fiscal_year, prefecture, errors.is_empty())
+    else {
+        return periods_page(&state, &viewer, &user, Some(form), errors, None).await;
+    };
+    let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
+    state
+        .db(move |conn| {
+            db::write_transaction(conn, |conn| {
+                db::reports::set_period(
+                    conn,
+                    prefecture.id,
+                    fiscal_year,
+                    period,
+                    &contact,
+                    chrono::Utc::now().naive_utc(),
+                )?;
+                audit::record(
+                    conn,
+                    Action::PeriodSet,
+                    audit::Entry {
+                        actor_id: Some(user_id),
+                        actor_login: Some(login),
+                        target_type: Some("period"),
+                        target_id: Some(format!("{}:{fiscal_year}", prefecture.code)),
+                        prefecture_id: Some(prefecture.id),
+                        detail: Some(serde_json::json!({
+                            "opens_on": period.opens_on, "deadline": period.deadline,
+                            "closes_on": period.closes_on, "contact": contact,
+                        })),
+                        ip,
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    periods_page(
+        &state,
+        &viewer,
+        &user,
+        None,
+        BTreeMap::new(),
+        Some("報告期間を保存しました。"),
+    )
+    .await
+}
+
+// ----- catalogs -----
+
+#[derive(Serialize)]
+struct CatalogView {
+    fiscal_year: i32,
+    version: String,
+    title: String,
+    items: usize,
+    provisional: Vec<String>,
+    source: &'static str,
+}
+
+fn view_of(c: &Catalog, source: &'static str) -> CatalogView {
+    CatalogView {
+        fiscal_year: c.fiscal_year,
+        version: c.version.clone(),
+        title: c.title.clone(),
+        items: c.items.len(),
+        provisional: c
+            .items
+            .iter()
+            .filter(|i| i.provisional)
+            .map(|i| i.code.clone())
+            .collect(),
+        source,
+    }
+}
+
+async fn catalogs_page(
+    state: &AppState,
+    viewer: &Viewer,
+    problems: Vec<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let catalogs = state.catalogs.clone();
+    let views_and_loaded = state
+        .db(move |conn| {
+            let mut out = Vec::new();
+            for fy in [2025, 2026, 2027] {
+                if let Ok(c) = catalogs.current(conn, fy) {
+                    let loaded = db::reports::loaded_catalog(conn, fy)?.is_some();
+                    out.push(view_of(&c, if loaded { "読込" } else { "同梱" }));
+                }
+            }
+            let loaded = db::reports::loaded_catalogs(conn)?;
+            Ok((out, loaded))
+        })
+        .await?;
+    let (current, loaded) = views_and_loaded;
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(viewer, &deployment);
+    ctx.insert("current", &current);
+    ctx.insert(
+        "loaded",
+        &loaded
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "fiscal_year": l.fiscal_year, "version": l.version,
+                    "loaded_at": wareki::datetime_jst(l.loaded_at),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("problems", &problems);
+    ctx.insert("notice", &notice);
+    ctx.insert(
+        "shipped_years",
+        &[2025, 2026]
+            .iter()
+            .filter(|y| catalog::shipped(**y).is_some())
+            .collect::<Vec<_>>(),
+    );
+    Ok(HttpResponse::build(status)
+        .content_type(actix_web::http::header::ContentType::html())
+        .body(views::render("admin_catalogs.html", &ctx)?))
+}
+
+pub async fn catalogs(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<CatalogsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let notice = query
+        .loaded
+        .as_ref()
+        .map(|v| format!("カタログ {v} を読み込みました。"));
+    catalogs_page(&state, &viewer, Vec::new(), notice, StatusCode::OK).await
+}
+
+pub async fn load_catalog(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    req: HttpRequest,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
+    let upload = match upload::read(&req, payload, &viewer.csrf, limit).await {
+        Ok(u) => u,
+        Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
+        Err(problem) => {
+            let message = problem.message(state.settings.max_upload_mb);
+            return catalogs_page(
+                &state,
+                &viewer,
+                vec![message],
+                None,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let Ok(body) = String::from_utf8(upload.bytes) else {
+        return catalogs_page(
+            &state,
+            &viewer,
+            vec!["カタログは UTF-8 のテキスト（TOML）で保存してください".into()],
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let user_id = user.id;
+    let result = state
+        .db(move |conn| Ok(crate::reports::load_catalog(conn, &body, Some(user_id))))
+        .await?;
+    match result {
+        Ok(c) => Ok(see_other(&format!(
+            "/admin/catalogs?loaded={}",
+            urlencode(&format!("{} {}", c.fiscal_year, c.version))
+        ))),
+        Err(problems) => {
+            catalogs_page(
+                &state,
+                &viewer,
+                problems,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub struct CatalogsQuery {
+    loaded: Option<String>,
+}
