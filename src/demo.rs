@@ -107,6 +107,49 @@ fn create_demo_users(
     Ok(created)
 }
 
+/// Adds `count` more clinic users, `demo-clinic-0001`…, one per reporting-target
+/// institution in code order, for load tests and training rooms where many clinics
+/// file at once. Returns the login IDs.
+pub fn add_clinic_users(
+    conn: &mut DbConnection,
+    count: usize,
+    password: &str,
+) -> Result<Vec<String>, DemoError> {
+    use crate::db::schema::institutions as inst_t;
+    use diesel::prelude::*;
+    let password_hash =
+        crate::password::hash(password).map_err(|e| DemoError::Users(e.to_string()))?;
+    let targets: Vec<(i32, String)> = inst_t::table
+        .filter(inst_t::is_target.eq(true))
+        .order(inst_t::code)
+        .limit(count as i64)
+        .select((inst_t::id, inst_t::name))
+        .load(conn)?;
+    let mut logins = Vec::new();
+    db::write_transaction(conn, |conn| -> Result<(), DemoError> {
+        for (n, (id, name)) in targets.iter().enumerate() {
+            let login = format!("demo-clinic-{:04}", n + 1);
+            accounts::create(
+                conn,
+                accounts::NewAccount {
+                    login_id: &login,
+                    display_name: name,
+                    email: None,
+                    role: Role::Institution,
+                    scope: Scope::Institution(*id),
+                    password_hash: password_hash.clone(),
+                    must_change_password: false,
+                    actor: "demo",
+                },
+            )
+            .map_err(|e| DemoError::Users(e.to_string()))?;
+            logins.push(login);
+        }
+        Ok(())
+    })?;
+    Ok(logins)
+}
+
 pub fn kagoshima() -> Result<PrefectureDefinition, DemoError> {
     let text = shipped_prefecture("46").unwrap_or_default();
     Ok(PrefectureDefinition::parse(text)?)

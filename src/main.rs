@@ -58,6 +58,10 @@ enum Command {
         /// Delete all existing data first.
         #[arg(long)]
         reset: bool,
+        /// Also create this many clinic users (demo-clinic-0001…), one per
+        /// reporting-target institution, with the demo password.
+        #[arg(long, default_value_t = 0)]
+        clinic_users: usize,
         /// Password of the demo users; generated and printed when omitted.
         #[arg(long, value_name = "PASSWORD")]
         demo_password: Option<String>,
@@ -237,6 +241,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             seed,
             reset,
             demo_password,
+            clinic_users,
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -248,6 +253,16 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
                 report.institutions, report.seconds
             );
             print_demo_users(&report, &password);
+            if clinic_users > 0 {
+                let logins = demo::add_clinic_users(&mut conn, clinic_users, &password)
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "医療機関ユーザを {} 人追加しました: {} 〜 {}",
+                    logins.len(),
+                    logins.first().map_or("", String::as_str),
+                    logins.last().map_or("", String::as_str)
+                );
+            }
             Ok(())
         }
         Command::Catalog {

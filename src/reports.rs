@@ -516,12 +516,20 @@ pub fn section_answers(catalog: &Catalog, answers: &Answers, section: &str) -> A
 
 /// Saves one section (一時保存, or 入力完了 when `complete`), only if the form was made
 /// from the current revision.
+/// What the user sent for a section: the entry form as posted, or answers already
+/// chosen (the conflict page).
+#[derive(Debug, Clone)]
+pub enum Sent {
+    Form(report::FormValues),
+    Answers(Answers),
+}
+
 /// One section's answers as the user sent them.
 #[derive(Debug, Clone)]
 pub struct SectionSave {
     pub report_id: i32,
     pub section: String,
-    pub answers: Answers,
+    pub sent: Sent,
     /// The draft revision the form was made from.
     pub revision: i32,
     /// 入力完了 rather than 一時保存.
@@ -537,7 +545,7 @@ pub fn save_section(
     let SectionSave {
         report_id: id,
         section,
-        answers: mine,
+        sent,
         revision,
         complete,
     } = save;
@@ -555,6 +563,33 @@ pub fn save_section(
             .into());
         }
         let catalog = &loaded.catalog;
+        // The form is read here, with the catalog the save is checked against, so a
+        // save costs one read of the report.
+        let mine = match sent {
+            Sent::Answers(a) => a,
+            Sent::Form(form) => {
+                let input = report::read_section(catalog, section, &form);
+                if !input.errors.is_empty() || !input.unknown.is_empty() {
+                    let general = input
+                        .unknown
+                        .iter()
+                        .map(|k| {
+                            format!("報告項目にない項目「{k}」が送信されました。保存していません。")
+                        })
+                        .chain(
+                            (!input.errors.is_empty()).then(|| {
+                                "保存していません。赤字の項目を直してください。".to_string()
+                            }),
+                        )
+                        .collect();
+                    return Ok(SaveOutcome::Invalid {
+                        errors: input.errors,
+                        general,
+                    });
+                }
+                input.answers
+            }
+        };
         // Values of the wrong kind never reach the draft, whatever was posted.
         let wrong: Vec<AnswerProblem> = determination::validate(catalog, &mine)
             .into_iter()

@@ -710,37 +710,10 @@ pub async fn save_section(
     let complete = values
         .get("action")
         .is_some_and(|v| v.iter().any(|a| a == "complete"));
-    let l = load(&state, &user, id).await?;
-    if l.catalog.section(&section).is_none() {
-        return Err(AppError::NotFound);
-    }
-    let input = report::read_section(&l.catalog, &section, &values);
-    if !input.errors.is_empty() || !input.unknown.is_empty() {
-        let general: Vec<String> = input
-            .unknown
-            .iter()
-            .map(|k| format!("報告項目にない項目「{k}」が送信されました。保存していません。"))
-            .chain(
-                (!input.errors.is_empty())
-                    .then(|| "保存していません。赤字の項目を直してください。".to_string()),
-            )
-            .collect();
-        return section_page(
-            &state,
-            &viewer,
-            &l,
-            &section,
-            Some(&values),
-            &input.errors,
-            &general,
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
     let actor = actor(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let section_id = section.clone();
-    let mine = input.answers;
+    let sent = service::Sent::Form(values.clone());
     let outcome = state
         .db(move |conn| {
             Ok(service::save_section(
@@ -750,13 +723,21 @@ pub async fn save_section(
                 service::SectionSave {
                     report_id: id,
                     section: section_id,
-                    answers: mine,
+                    sent,
                     revision,
                     complete,
                 },
             ))
         })
         .await??;
+    if matches!(outcome, SaveOutcome::Saved { .. }) {
+        return Ok(see_other(&format!(
+            "/reports/{id}?done={}",
+            if complete { "complete" } else { "saved" }
+        )));
+    }
+    // Only a refused save pays for loading the report again, to show it.
+    let l = load(&state, &user, id).await?;
     match outcome {
         SaveOutcome::Saved { complete } => Ok(see_other(&format!(
             "/reports/{id}?done={}",
@@ -902,7 +883,7 @@ pub async fn resolve(
                 service::SectionSave {
                     report_id: id,
                     section: section_id,
-                    answers: chosen,
+                    sent: service::Sent::Answers(chosen),
                     revision,
                     complete,
                 },

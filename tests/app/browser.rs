@@ -327,3 +327,109 @@ fn browser_officer_imports_the_bureau_file_and_searches() {
     browser.wait_for("#notice", "保存しました");
     browser.screenshot("institution-detail");
 }
+
+/// Fills every section of the open report through the screens, as a person would:
+/// clicks for choices, typing for numbers and names, then 入力完了 on each.
+fn fill_report_in_browser(browser: &Browser, app: &TestApp, report_path: &str) {
+    use kakari::domain::catalog::Kind;
+    let catalog = crate::reports::catalog();
+    for section in &catalog.sections {
+        browser.goto(&app.url(&format!("{report_path}/sections/{}", section.id)));
+        browser.wait_for("h1", &section.title);
+        for (code, value) in crate::reports::full_answers(&catalog, &section.id) {
+            let Some(item) = catalog.item(&code) else {
+                continue;
+            };
+            match item.kind {
+                Kind::Choice | Kind::Multi => {
+                    browser.click(&format!("input[name=\"{code}\"][value=\"{value}\"]"))
+                }
+                _ => browser.type_into(&format!("[name=\"{code}\"]"), &value),
+            }
+        }
+        browser.click("#complete");
+        browser.wait_for("#notice", "入力完了にしました");
+    }
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_clinic_files_a_whole_report_and_prints_it() {
+    let app = TestApp::with_demo();
+    let browser = Browser::start();
+    browser.goto(&app.url("/login"));
+    browser.type_into("#login_id", "demo-clinic");
+    browser.type_into("#password", crate::support::DEMO_PASSWORD);
+    browser.click("#login-submit");
+    browser.click("#open-reports");
+    let fy = crate::reports::fiscal_year();
+    browser.click(&format!("#start-{fy}"));
+    browser.wait_for("h1", "定期報告");
+    browser.screenshot("report-start");
+    browser.click("#skip-code");
+    browser.wait_for("#section-1", "未入力");
+    let url = browser.raw(reqwest::Method::GET, "/url");
+    let report_path = url["value"]
+        .as_str()
+        .and_then(|u| u.split_once("/reports/"))
+        .map(|(_, rest)| format!("/reports/{}", rest.split(['?', '/']).next().unwrap_or("")))
+        .unwrap();
+
+    fill_report_in_browser(&browser, &app, &report_path);
+    browser.goto(&app.url(&report_path));
+    browser.wait_for("#function1", "有り");
+    browser.screenshot("report-overview");
+    browser.click("#to-confirm");
+    browser.wait_for("h1", "報告内容の確認");
+    browser.screenshot("report-confirmation");
+    browser.click("#submit-report");
+    browser.wait_for("#notice", "報告しました");
+    browser.wait_for("#status", "報告済");
+    browser.screenshot("report-submitted");
+    browser.click("#print-1");
+    browser.wait_for("h1", "報告内容帳票");
+    browser.screenshot("report-printout");
+    browser.goto(&app.url(&format!("{report_path}/poster")));
+    browser.wait_for("h1", "かかりつけ医機能");
+    browser.screenshot("report-poster");
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_officer_files_a_report_by_proxy() {
+    let app = TestApp::with_demo();
+    let browser = Browser::start();
+    browser.goto(&app.url("/login"));
+    browser.type_into("#login_id", "demo-officer");
+    browser.type_into("#password", crate::support::DEMO_PASSWORD);
+    browser.click("#login-submit");
+    browser.wait_for("main", "担当範囲");
+    let institution: i32 = {
+        use diesel::prelude::*;
+        kakari::db::schema::institutions::table
+            .filter(kakari::db::schema::institutions::is_target.eq(true))
+            .select(kakari::db::schema::institutions::id)
+            .first(&mut *app.db.conn())
+            .unwrap()
+    };
+    browser.goto(&app.url(&format!("/institutions/{institution}")));
+    browser.click("#proxy-entry");
+    browser.wait_for("main", "代理入力");
+    let fy = crate::reports::fiscal_year();
+    browser.click(&format!("#start-{fy}"));
+    browser.click("#skip-code");
+    browser.wait_for("#section-1", "未入力");
+    let url = browser.raw(reqwest::Method::GET, "/url");
+    let report_path = url["value"]
+        .as_str()
+        .and_then(|u| u.split_once("/reports/"))
+        .map(|(_, rest)| format!("/reports/{}", rest.split(['?', '/']).next().unwrap_or("")))
+        .unwrap();
+    fill_report_in_browser(&browser, &app, &report_path);
+    browser.goto(&app.url(&format!("{report_path}/submit")));
+    browser.click("#submit-report");
+    browser.wait_for("#notice", "報告しました");
+    browser.click("#print-1");
+    browser.wait_for("main", "代理入力");
+    browser.screenshot("report-proxy-printout");
+}

@@ -9,11 +9,11 @@ use reqwest::blocking::Client;
 
 use crate::support::{TestApp, csrf_of};
 
-fn fiscal_year() -> i32 {
+pub(crate) fn fiscal_year() -> i32 {
     wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()))
 }
 
-fn catalog() -> Catalog {
+pub(crate) fn catalog() -> Catalog {
     Catalog::parse(shipped(fiscal_year()).unwrap()).unwrap()
 }
 
@@ -54,7 +54,7 @@ fn start(app: &TestApp, c: &Client, institution: i32, code: &str) -> reqwest::bl
 }
 
 /// Answers that make every function 有り: the first yes-code, counts of 12, a name.
-fn full_answers(catalog: &Catalog, section: &str) -> Vec<(String, String)> {
+pub(crate) fn full_answers(catalog: &Catalog, section: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for item in catalog.items.iter().filter(|i| i.section == section) {
         let code = item.code.clone();
