@@ -230,6 +230,7 @@ fn a_clinic_files_prints_pulls_back_and_refiles() {
         "answers document is {} bytes",
         bytes.len()
     );
+    eprintln!("complete answers document: {} bytes", bytes.len());
     let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
     assert!(kakari::domain::determination::validate(&catalog(), &doc).is_empty());
     let stored: String = report_versions::table
@@ -1029,5 +1030,89 @@ mod administration {
         let out = run(&[]);
         assert!(out.status.success());
         assert_eq!(counts(&app), 7);
+    }
+}
+
+#[test]
+fn a_new_year_starts_from_last_years_confirmed_answers_with_new_ndb_counts() {
+    let app = TestApp::with_demo();
+    let officer = app.signed_in("demo-officer");
+    let clinic = app.signed_in("demo-clinic");
+    let institution = clinic_institution(&app);
+    let last_year = fiscal_year() - 1;
+    // Last year's report, filed by proxy and confirmed.
+    let path = format!("/institutions/{institution}/reports/{last_year}/start");
+    let res = app.post_form(
+        &officer,
+        &format!("{path}?kind=periodic"),
+        &path,
+        &[("skip", "1")],
+    );
+    assert_eq!(res.status(), 303);
+    let old = location(&res);
+    fill_everything(&app, &officer, &old);
+    let (_, confirm) = page(&officer, &app, &format!("{old}/submit"));
+    let res = officer
+        .post(app.url(&format!("{old}/submit")))
+        .form(&[("csrf", csrf_of(&confirm)), ("rev", rev_of(&confirm))])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    diesel::update(reports::table.find(report_id(&old)))
+        .set(reports::status.eq("confirmed"))
+        .execute(&mut *app.db.conn())
+        .unwrap();
+
+    // This year's NDB count for one item.
+    let cat = catalog();
+    let ndb_item = cat
+        .items
+        .iter()
+        .find(|i| i.ndb_key.is_some() && i.kind == Kind::Count)
+        .unwrap();
+    let plain_count = cat
+        .items
+        .iter()
+        .find(|i| i.ndb_key.is_none() && i.kind == Kind::Count)
+        .map(|i| i.code.clone());
+    let code: String = institutions::table
+        .find(institution)
+        .select(institutions::code)
+        .first(&mut *app.db.conn())
+        .unwrap();
+    diesel::insert_into(ndb_counts::table)
+        .values((
+            ndb_counts::fiscal_year.eq(fiscal_year()),
+            ndb_counts::institution_code.eq(&code),
+            ndb_counts::item_key.eq(ndb_item.ndb_key.clone().unwrap()),
+            ndb_counts::count.eq(99_i64),
+        ))
+        .execute(&mut *app.db.conn())
+        .unwrap();
+
+    let res = start(&app, &clinic, institution, &code);
+    assert_eq!(res.status(), 303);
+    let answers = stored_answers(&app, report_id(&location(&res)));
+    assert_eq!(
+        answers["1-1"], 1,
+        "carried from last year's confirmed report"
+    );
+    assert_eq!(
+        answers[&ndb_item.code], 99,
+        "NDB items come from this year's data"
+    );
+    let other_ndb: Vec<&String> = cat
+        .items
+        .iter()
+        .filter(|i| i.ndb_key.is_some() && i.code != ndb_item.code)
+        .map(|i| &i.code)
+        .filter(|c| answers.get(c.as_str()).is_some())
+        .collect();
+    assert!(
+        other_ndb.is_empty(),
+        "last year's NDB values are not carried: {other_ndb:?}"
+    );
+    if let Some(code) = plain_count {
+        assert_eq!(answers[&code], 12, "counts without an NDB key are carried");
     }
 }
