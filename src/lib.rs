@@ -11,6 +11,8 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod notify;
 pub mod password;
 pub mod reports;
+pub mod review;
 pub mod web;

@@ -30,10 +30,12 @@ pub enum Action {
     ReportStart,
     ReportSubmit,
     ReportPullBack,
+    ReportConfirm,
+    ReportSendBack,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 21] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -53,6 +55,8 @@ impl Action {
         Action::ReportStart,
         Action::ReportSubmit,
         Action::ReportPullBack,
+        Action::ReportConfirm,
+        Action::ReportSendBack,
     ];
 
     pub fn code(self) -> &'static str {
@@ -76,6 +80,8 @@ impl Action {
             Action::ReportStart => "report_start",
             Action::ReportSubmit => "report_submit",
             Action::ReportPullBack => "report_pull_back",
+            Action::ReportConfirm => "report_confirm",
+            Action::ReportSendBack => "report_send_back",
         }
     }
 
@@ -100,6 +106,8 @@ impl Action {
             Action::ReportStart => "報告の開始",
             Action::ReportSubmit => "報告",
             Action::ReportPullBack => "報告の引き戻し",
+            Action::ReportConfirm => "報告の確認",
+            Action::ReportSendBack => "報告の差戻し",
         }
     }
 

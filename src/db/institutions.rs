@@ -115,7 +115,7 @@ fn add_name_grams(conn: &mut DbConnection, keys: &[(i32, &str)]) -> QueryResult<
 const GRAM_USEFUL_BELOW: i64 = 5_000;
 
 /// The rarest window of a name query, if one narrows the search enough.
-fn rarest_gram(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+pub fn rarest_gram(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
     let mut best: Option<(i64, String)> = None;
     for gram in crate::domain::normalize::key_grams(key)
         .into_iter()

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod institutions;
 pub mod meta;
 pub mod reports;
+pub mod review;
 pub mod schema;
 pub mod users;
 
@@ -235,6 +236,9 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "bulk_confirmations",
+    "memo_reads",
+    "report_memos",
     "report_versions",
     "reports",
     "ndb_counts",

@@ -121,7 +121,16 @@ pub fn last_confirmed_answers(
         .optional()
 }
 
+/// Inserts a cycle; it becomes the latest of its institution and fiscal year.
 pub fn insert(conn: &mut DbConnection, new: &NewReport) -> QueryResult<i32> {
+    diesel::update(
+        reports::table
+            .filter(reports::institution_id.eq(new.institution_id))
+            .filter(reports::fiscal_year.eq(new.fiscal_year))
+            .filter(reports::cycle.lt(new.cycle)),
+    )
+    .set(reports::is_latest.eq(false))
+    .execute(conn)?;
     crate::per_backend!(&mut *conn, |c| {
         diesel::insert_into(reports::table).values(new).execute(c)
     })?;

@@ -92,6 +92,7 @@ diesel::table! {
         session_epoch -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        news_seen_at -> Nullable<Timestamp>,
     }
 }
 
@@ -178,6 +179,46 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         updated_by -> Nullable<Integer>,
+        is_latest -> Bool,
+        confirmed_by -> Nullable<Integer>,
+        structure_confirmed_at -> Nullable<Timestamp>,
+        structure_confirmed_by -> Nullable<Integer>,
+        returned_at -> Nullable<Timestamp>,
+        returned_by -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    report_memos (id) {
+        id -> Integer,
+        report_id -> Integer,
+        author_id -> Nullable<Integer>,
+        author_name -> Text,
+        from_institution -> Bool,
+        internal -> Bool,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memo_reads (user_id, report_id) {
+        user_id -> Integer,
+        report_id -> Integer,
+        last_seen_memo -> Integer,
+    }
+}
+
+diesel::table! {
+    bulk_confirmations (id) {
+        id -> Integer,
+        user_id -> Integer,
+        fiscal_year -> Integer,
+        reports -> Text,
+        status -> Text,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 
@@ -200,6 +241,7 @@ diesel::table! {
 
 diesel::joinable!(reports -> institutions (institution_id));
 diesel::joinable!(report_versions -> reports (report_id));
+diesel::joinable!(report_memos -> reports (report_id));
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(institution_name_grams -> institutions (institution_id));
 diesel::joinable!(users -> areas (area_id));
@@ -216,5 +258,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     reporting_periods,
     ndb_counts,
     reports,
-    report_versions
+    report_versions,
+    report_memos,
+    memo_reads,
+    bulk_confirmations
 );

@@ -525,6 +525,22 @@ fn drop_unmet_conditions(catalog: &Catalog, answers: &mut Answers) {
     }
 }
 
+/// The keys (item codes and `code:other`) whose answer differs between two documents,
+/// in catalog order (差異表示).
+pub fn changed_items(catalog: &Catalog, old: &Answers, new: &Answers) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in &catalog.items {
+        for key in [item.code.clone(), format!("{}:other", item.code)] {
+            let (a, b) = (old.get(&key), new.get(&key));
+            let empty = |v: Option<&Value>| v.is_none_or(Value::is_null);
+            if a != b && !(empty(a) && empty(b)) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
 /// How a pre-printed NDB value stands now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -802,6 +818,18 @@ mod tests {
             !carried.contains_key("1-4"),
             "an invalid value is not carried"
         );
+    }
+
+    #[test]
+    fn changed_items_in_catalog_order() {
+        let c = catalog();
+        let old: Answers =
+            serde_json::from_value(json!({"1-1": 1, "1-4": [1, 2], "1-2": null})).unwrap();
+        let new: Answers =
+            serde_json::from_value(json!({"1-1": 0, "1-4": [1, 2], "1-5": [3], "1-5:other": "x"}))
+                .unwrap();
+        assert_eq!(changed_items(&c, &old, &new), ["1-1", "1-5", "1-5:other"]);
+        assert!(changed_items(&c, &new, &new).is_empty());
     }
 
     #[test]

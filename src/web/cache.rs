@@ -28,10 +28,15 @@ impl Deployment {
     }
 }
 
+type Timed<T> = (Instant, T);
+type SharedStats = std::sync::Arc<super::review::Stats>;
+
 #[derive(Default)]
 pub struct Cache {
     deployment: Mutex<Option<(Instant, Deployment)>>,
     counts: Mutex<HashMap<Scope, (Instant, ScopeCounts)>>,
+    /// 件数集計 figures for the officer home page, per scope and fiscal year.
+    stats: Mutex<HashMap<(Scope, i32), Timed<SharedStats>>>,
     /// Held while figures are recomputed, so that when an entry expires under load one
     /// request counts and the others wait for its result instead of all counting at once.
     refresh: Mutex<()>,
@@ -63,6 +68,28 @@ impl Cache {
             .lock()
             .ok()
             .and_then(|g| g.get(&scope).map(|(_, v)| v.clone()))
+    }
+
+    pub fn stats(
+        &self,
+        scope: Scope,
+        fiscal_year: i32,
+    ) -> Option<std::sync::Arc<super::review::Stats>> {
+        self.stats
+            .lock()
+            .ok()
+            .and_then(|g| fresh(g.get(&(scope, fiscal_year))))
+    }
+
+    pub fn set_stats(
+        &self,
+        scope: Scope,
+        fiscal_year: i32,
+        value: std::sync::Arc<super::review::Stats>,
+    ) {
+        if let Ok(mut g) = self.stats.lock() {
+            g.insert((scope, fiscal_year), (Instant::now(), value));
+        }
     }
 
     pub fn set_counts(&self, scope: Scope, value: ScopeCounts) {
@@ -106,6 +133,9 @@ impl Cache {
             *g = None;
         }
         if let Ok(mut g) = self.counts.lock() {
+            g.clear();
+        }
+        if let Ok(mut g) = self.stats.lock() {
             g.clear();
         }
     }

@@ -150,13 +150,16 @@ pub struct AreaChoice {
 
 /// Jurisdictions and municipalities inside a scope, for the filters, and every area's
 /// name by id.
-struct AreaChoices {
-    jurisdictions: Vec<AreaChoice>,
-    municipalities: Vec<AreaChoice>,
-    names: std::collections::HashMap<i32, String>,
+pub(super) struct AreaChoices {
+    pub jurisdictions: Vec<AreaChoice>,
+    pub municipalities: Vec<AreaChoice>,
+    pub names: std::collections::HashMap<i32, String>,
 }
 
-fn choices(conn: &mut crate::db::DbConnection, scope: Scope) -> Result<AreaChoices, DbError> {
+pub(super) fn choices(
+    conn: &mut crate::db::DbConnection,
+    scope: Scope,
+) -> Result<AreaChoices, DbError> {
     let nodes = areas::within(conn, scope)?;
     let pick = |kind: &str| -> Vec<AreaChoice> {
         nodes

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod charts;
 pub mod csrf;
 pub mod gate;
 pub mod imports;
@@ -11,6 +12,7 @@ pub mod ndb;
 pub mod pages;
 pub mod report_admin;
 pub mod reports;
+pub mod review;
 pub mod session;
 pub mod upload;
 pub mod views;
@@ -159,6 +161,18 @@ route_table! {
     GET  "/reports/{id}/poster"       FILER            => reports::poster;
     GET  "/reports/{id}/versions/{n}" FILER            => reports::version_print;
     GET  "/reports/{id}/versions/{n}/answers.json" FILER => reports::version_json;
+    POST "/reports/{id}/memos"        FILER            => review::add_memo;
+    GET  "/review"                    OFFICER          => review::search;
+    GET  "/review.csv"                OFFICER          => review::search_csv;
+    GET  "/review/unreported"         OFFICER          => review::unreported;
+    GET  "/review/stats"              OFFICER          => review::stats_page;
+    GET  "/review/news"               OFFICER          => review::news;
+    GET  "/review/reports/{id}"       OFFICER          => review::detail;
+    POST "/review/reports/{id}/confirm"  OFFICER       => review::confirm;
+    POST "/review/reports/{id}/sendback" OFFICER       => review::send_back;
+    POST "/review/bulk"               OFFICER          => review::bulk_preview;
+    GET  "/review/bulk/{id}"          OFFICER          => review::bulk_show;
+    POST "/review/bulk/{id}/commit"   OFFICER          => review::bulk_commit;
 }
 
 const FORM_LIMIT: usize = 2 * 1024 * 1024;

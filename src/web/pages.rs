@@ -64,6 +64,20 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
             })?)
         })
         .await?;
+    let fiscal_year = wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()));
+    let stats = match state.cache.stats(scope, fiscal_year) {
+        Some(s) => s,
+        None => {
+            let s = std::sync::Arc::new(
+                state
+                    .db(move |conn| super::review::stats(conn, scope, fiscal_year))
+                    .await?,
+            );
+            state.cache.set_stats(scope, fiscal_year, s.clone());
+            s
+        }
+    };
+    ctx.insert("stats", stats.as_ref());
     let scope_name = counts.scope_name.clone();
     ctx.insert("counts", &counts);
     ctx.insert("scope_name", &scope_name);

@@ -246,13 +246,13 @@ struct CategoryView {
 }
 
 #[derive(Serialize)]
-struct DeterminationView {
+pub(super) struct DeterminationView {
     function1: bool,
     missing: Vec<Reason>,
     categories: Vec<CategoryView>,
 }
 
-fn determination_view(d: &Determination) -> DeterminationView {
+pub(super) fn determination_view(d: &Determination) -> DeterminationView {
     let r = &d.reasons;
     let f = &d.function2;
     let cat = |function: Function, yes: bool, reasons: &Vec<Reason>| CategoryView {
@@ -599,13 +599,26 @@ pub async fn overview(
 ) -> Result<HttpResponse, AppError> {
     let l = load(&state, &user, path.into_inner()).await?;
     let id = l.report.id;
-    let versions = state.db(move |conn| Ok(store::versions(conn, id)?)).await?;
+    let institution_view = !user.role.is_officer();
+    let user_id = user.id;
+    let (versions, memos, seen) = state
+        .db(move |conn| {
+            let versions = store::versions(conn, id)?;
+            let memos = crate::review::memos(conn, id, institution_view)?;
+            let seen = crate::review::last_seen(conn, user_id, id)?;
+            if let Some(last) = memos.last() {
+                crate::review::mark_read(conn, user_id, id, last.id)?;
+            }
+            Ok((versions, memos, seen))
+        })
+        .await?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
     let notice = match query.done.as_str() {
         "saved" => Some("一時保存しました。"),
         "complete" => Some("入力完了にしました。"),
         "submitted" => Some("報告しました。控えを印刷できます。"),
+        "memo" => Some("メッセージを送りました。"),
         "pulled" => Some("報告を引き戻しました。修正して、もう一度報告してください。"),
         _ => None,
     };
@@ -634,6 +647,20 @@ pub async fn overview(
             .collect::<Vec<_>>(),
     );
     ctx.insert("officer", &user.role.is_officer());
+    ctx.insert(
+        "memos",
+        &memos
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "author": m.author_name, "from_institution": m.from_institution,
+                    "internal": m.internal, "body": m.body,
+                    "at": wareki::datetime_jst(m.created_at),
+                    "unread": m.from_institution == user.role.is_officer() && m.id > seen,
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
     Ok(views::html(views::render("report_overview.html", &ctx)?))
 }
 
@@ -924,14 +951,14 @@ pub async fn resolve(
 // ----- confirmation and submission -----
 
 #[derive(Serialize)]
-struct SectionAnswers {
+pub(super) struct SectionAnswers {
     id: String,
     title: String,
     not_applicable: bool,
     items: Vec<ItemView>,
 }
 
-fn all_sections(
+pub(super) fn all_sections(
     catalog: &Catalog,
     answers: &Answers,
     ndb: &Map<String, Value>,

@@ -49,6 +49,11 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "ndb_preview.html",
     "admin_periods.html",
     "admin_catalogs.html",
+    "review_search.html",
+    "review_detail.html",
+    "review_bulk.html",
+    "review_stats.html",
+    "review_news.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -155,6 +160,22 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
         label: "ホーム",
     }];
     if role.is_some_and(Role::is_officer) {
+        nav.push(NavItem {
+            href: "/review",
+            label: "報告状況",
+        });
+        nav.push(NavItem {
+            href: "/review/unreported",
+            label: "未報告",
+        });
+        nav.push(NavItem {
+            href: "/review/stats",
+            label: "件数集計",
+        });
+        nav.push(NavItem {
+            href: "/review/news",
+            label: "新着",
+        });
         nav.push(NavItem {
             href: "/institutions",
             label: "医療機関",

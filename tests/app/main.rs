@@ -8,4 +8,5 @@ mod cli;
 mod foundation;
 mod imports;
 mod reports;
+mod review;
 mod support;

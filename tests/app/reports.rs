@@ -17,7 +17,7 @@ pub(crate) fn catalog() -> Catalog {
     Catalog::parse(shipped(fiscal_year()).unwrap()).unwrap()
 }
 
-fn clinic_institution(app: &TestApp) -> i32 {
+pub(crate) fn clinic_institution(app: &TestApp) -> i32 {
     users::table
         .filter(users::login_id.eq("demo-clinic"))
         .select(users::institution_id)
@@ -26,24 +26,29 @@ fn clinic_institution(app: &TestApp) -> i32 {
         .unwrap()
 }
 
-fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
     let res = c.get(app.url(path)).send().unwrap();
     (res.status().as_u16(), res.text().unwrap())
 }
 
-fn rev_of(html: &str) -> String {
+pub(crate) fn rev_of(html: &str) -> String {
     let marker = "name=\"rev\" value=\"";
     let start = html.find(marker).expect("page has a revision") + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_string()
 }
 
-fn location(res: &reqwest::blocking::Response) -> String {
+pub(crate) fn location(res: &reqwest::blocking::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// Starts the year's 定期報告 (skipping the code check) and returns the report path.
-fn start(app: &TestApp, c: &Client, institution: i32, code: &str) -> reqwest::blocking::Response {
+pub(crate) fn start(
+    app: &TestApp,
+    c: &Client,
+    institution: i32,
+    code: &str,
+) -> reqwest::blocking::Response {
     let fy = fiscal_year();
     let path = format!("/institutions/{institution}/reports/{fy}/start");
     let mut fields = vec![("kind", "periodic"), ("code", code)];
@@ -78,7 +83,7 @@ pub(crate) fn full_answers(catalog: &Catalog, section: &str) -> Vec<(String, Str
     out
 }
 
-fn save(
+pub(crate) fn save(
     app: &TestApp,
     c: &Client,
     report: &str,
@@ -97,7 +102,7 @@ fn save(
     c.post(app.url(&path)).form(&all).send().unwrap()
 }
 
-fn report_id(path: &str) -> i32 {
+pub(crate) fn report_id(path: &str) -> i32 {
     path.trim_start_matches("/reports/")
         .split(['/', '?'])
         .next()
@@ -115,7 +120,7 @@ fn stored_answers(app: &TestApp, id: i32) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn fill_everything(app: &TestApp, c: &Client, report: &str) {
+pub(crate) fn fill_everything(app: &TestApp, c: &Client, report: &str) {
     let cat = catalog();
     for s in &cat.sections {
         let res = save(

@@ -1,0 +1,13 @@
+DROP TABLE bulk_confirmations;
+DROP TABLE memo_reads;
+DROP TABLE report_memos;
+DROP INDEX report_versions_submitted_at;
+DROP INDEX reports_submitted_at;
+DROP INDEX reports_latest;
+ALTER TABLE users DROP COLUMN news_seen_at;
+ALTER TABLE reports DROP COLUMN returned_by;
+ALTER TABLE reports DROP COLUMN returned_at;
+ALTER TABLE reports DROP COLUMN structure_confirmed_by;
+ALTER TABLE reports DROP COLUMN structure_confirmed_at;
+ALTER TABLE reports DROP COLUMN confirmed_by;
+ALTER TABLE reports DROP COLUMN is_latest;
