@@ -279,3 +279,258 @@ fn open_demo_periods(conn: &mut DbConnection, prefecture_id: i32) -> Result<(), 
     }
     Ok(())
 }
+
+/// What `add_reports` made.
+#[derive(Debug, Clone, Default)]
+pub struct DemoReports {
+    pub reports: usize,
+    pub versions: usize,
+    pub seconds: f64,
+}
+
+/// Reports for the demo and the review benchmarks: last fiscal year confirmed for every
+/// reporting target, and this fiscal year in every state (about 15 % 未報告, 10 %
+/// 一時保存, 35 % 報告済, 5 % 差戻し, 5 % 再報告済, 30 % 確認済), submitted over the
+/// open period up to today. Deterministic for the seed.
+pub fn add_reports(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    seed: u64,
+) -> Result<DemoReports, DemoError> {
+    use crate::db::reports::{NewReport, NewVersion};
+    use crate::db::schema::{institutions as inst_t, reports as rep_t};
+    use crate::domain::catalog::{Catalog, shipped};
+    use crate::domain::determination::determine;
+    use diesel::prelude::*;
+    use rand::{Rng, SeedableRng};
+
+    let started = Instant::now();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_4E70);
+    let catalog_of = |fy: i32| -> Result<Catalog, DemoError> {
+        let text = shipped(fy).ok_or_else(|| DemoError::Users(format!("no catalog for {fy}")))?;
+        Catalog::parse(text).map_err(|p| DemoError::Users(format!("{p:?}")))
+    };
+    // A few dozen documents, shared by many reports: generating 200,000 would only
+    // make the load slower, not the data more useful.
+    struct Variant {
+        answers: String,
+        determination: String,
+        function1: bool,
+        f2: [bool; 4],
+    }
+    let variants_of =
+        |catalog: &Catalog, rng: &mut rand_chacha::ChaCha8Rng| -> Result<Vec<Variant>, DemoError> {
+            (0..32)
+                .map(|_| {
+                    let a = crate::domain::demo::demo_answers(catalog, rng);
+                    let d = determine(catalog, &a);
+                    let f = &d.function2;
+                    Ok(Variant {
+                        answers: serde_json::to_string(&a)
+                            .map_err(|e| DemoError::Users(e.to_string()))?,
+                        determination: serde_json::to_string(&d)
+                            .map_err(|e| DemoError::Users(e.to_string()))?,
+                        function1: d.function1,
+                        f2: [
+                            f.after_hours,
+                            f.admission_discharge,
+                            f.home_care,
+                            f.care_coordination,
+                        ],
+                    })
+                })
+                .collect()
+        };
+    let targets: Vec<i32> = inst_t::table
+        .filter(inst_t::is_target.eq(true))
+        .order(inst_t::id)
+        .select(inst_t::id)
+        .load(conn)?;
+    let today = crate::domain::wareki::today_jst(Utc::now());
+    let now = Utc::now().naive_utc();
+    let mut made = DemoReports::default();
+    for (fy, current) in [(fiscal_year - 1, false), (fiscal_year, true)] {
+        let catalog = catalog_of(fy)?;
+        let variants = variants_of(&catalog, &mut rng)?;
+        let opens = if current {
+            today - chrono::Days::new(14)
+        } else {
+            chrono::NaiveDate::from_ymd_opt(fy + 1, 1, 5).unwrap_or(today)
+        };
+        let span_days = if current { 14 } else { 80 };
+        // (institution, variant, status, versions, submitted_at, proxy)
+        let mut plan: Vec<(
+            i32,
+            usize,
+            &'static str,
+            i32,
+            Option<chrono::NaiveDateTime>,
+            bool,
+        )> = Vec::with_capacity(targets.len());
+        for &institution in &targets {
+            let roll: u32 = rng.random_range(0..100);
+            let status = if !current {
+                "confirmed"
+            } else {
+                match roll {
+                    0..15 => continue,
+                    15..25 => "draft",
+                    25..60 => "submitted",
+                    60..65 => "returned",
+                    65..70 => "resubmitted",
+                    _ => "confirmed",
+                }
+            };
+            let versions = match status {
+                "draft" => 0,
+                "resubmitted" => 2,
+                _ => 1,
+            };
+            let at = (versions > 0).then(|| {
+                let day = opens + chrono::Days::new(rng.random_range(0..span_days));
+                day.and_hms_opt(rng.random_range(0..9), rng.random_range(0..60), 0)
+                    .unwrap_or(now)
+            });
+            plan.push((
+                institution,
+                rng.random_range(0..variants.len()),
+                status,
+                versions,
+                at,
+                rng.random_ratio(1, 20),
+            ));
+        }
+        db::write_transaction(conn, |conn| -> Result<(), DemoError> {
+            for chunk in plan.chunks(500) {
+                let rows: Vec<NewReport> = chunk
+                    .iter()
+                    .map(|(institution, v, status, _, _, proxy)| {
+                        let variant = &variants[*v];
+                        NewReport {
+                            institution_id: *institution,
+                            fiscal_year: fy,
+                            cycle: 0,
+                            kind: "periodic",
+                            status,
+                            catalog_version: &catalog.version,
+                            answers: &variant.answers,
+                            ndb: "{}",
+                            sections: r#"{"1":"complete","2i":"complete","2ro":"complete","2ha":"complete","2ni":"complete","other":"complete"}"#,
+                            checked_code: None,
+                            function1: variant.function1,
+                            after_hours: variant.f2[0],
+                            admission_discharge: variant.f2[1],
+                            home_care: variant.f2[2],
+                            care_coordination: variant.f2[3],
+                            proxy: *proxy,
+                            created_at: now,
+                            updated_at: now,
+                            updated_by: None,
+                        }
+                    })
+                    .collect();
+                crate::per_backend!(&mut *conn, |c| {
+                    diesel::insert_into(rep_t::table).values(&rows).execute(c)
+                })?;
+            }
+            let ids: std::collections::HashMap<i32, i32> = rep_t::table
+                .filter(rep_t::fiscal_year.eq(fy))
+                .select((rep_t::institution_id, rep_t::id))
+                .load::<(i32, i32)>(conn)?
+                .into_iter()
+                .collect();
+            let mut versions = Vec::new();
+            for (institution, v, status, count, at, proxy) in &plan {
+                let Some(report) = ids.get(institution) else {
+                    continue;
+                };
+                let Some(at) = at else { continue };
+                let variant = &variants[*v];
+                for number in 1..=*count {
+                    versions.push(NewVersion {
+                        report_id: *report,
+                        number,
+                        kind: "periodic",
+                        answers: &variant.answers,
+                        ndb: "{}",
+                        determination: &variant.determination,
+                        catalog_version: &catalog.version,
+                        submitted_by: None,
+                        submitted_login: if *proxy {
+                            "demo-officer"
+                        } else {
+                            "demo-clinic"
+                        },
+                        proxy: *proxy,
+                        submitted_at: *at + chrono::Duration::hours(i64::from(number - 1) * 30),
+                    });
+                }
+                let _ = status;
+            }
+            for chunk in versions.chunks(1_000) {
+                crate::per_backend!(&mut *conn, |c| {
+                    diesel::insert_into(crate::db::schema::report_versions::table)
+                        .values(chunk)
+                        .execute(c)
+                })?;
+            }
+            // Submitted reports carry their submission time and version count; returned
+            // ones a reason.
+            for (status, reason) in [
+                ("returned", Some("デモ: 2号イの算定回数をご確認ください")),
+                ("resubmitted", None),
+            ] {
+                diesel::update(
+                    rep_t::table
+                        .filter(rep_t::fiscal_year.eq(fy))
+                        .filter(rep_t::status.eq(status)),
+                )
+                .set((
+                    rep_t::was_returned.eq(true),
+                    rep_t::return_reason.eq(reason),
+                ))
+                .execute(conn)?;
+            }
+            let mut by_time: Vec<(i32, chrono::NaiveDateTime, i32)> = plan
+                .iter()
+                .filter_map(|(i, _, _, n, at, _)| Some((*ids.get(i)?, (*at)?, *n)))
+                .collect();
+            by_time.sort_unstable_by_key(|t| (t.1, t.2));
+            for group in by_time.chunk_by(|a, b| a.1 == b.1 && a.2 == b.2) {
+                let ids: Vec<i32> = group.iter().map(|g| g.0).collect();
+                let (_, at, n) = group[0];
+                for chunk in ids.chunks(900) {
+                    diesel::update(rep_t::table.filter(rep_t::id.eq_any(chunk)))
+                        .set((
+                            rep_t::submitted_at
+                                .eq(at + chrono::Duration::hours(i64::from(n - 1) * 30)),
+                            rep_t::versions.eq(n),
+                            rep_t::confirmed_at.eq(None::<chrono::NaiveDateTime>),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            diesel::update(
+                rep_t::table
+                    .filter(rep_t::fiscal_year.eq(fy))
+                    .filter(rep_t::status.eq("confirmed")),
+            )
+            .set(rep_t::confirmed_at.eq(now))
+            .execute(conn)?;
+            made.reports += plan.len();
+            made.versions += versions.len();
+            Ok(())
+        })?;
+    }
+    {
+        use diesel::connection::SimpleConnection;
+        let sql = if matches!(conn, DbConnection::Pg(_)) {
+            "VACUUM ANALYZE"
+        } else {
+            "ANALYZE"
+        };
+        conn.batch_execute(sql).map_err(db::DbError::Query)?;
+    }
+    made.seconds = started.elapsed().as_secs_f64();
+    Ok(made)
+}

@@ -62,6 +62,10 @@ enum Command {
         /// reporting-target institution, with the demo password.
         #[arg(long, default_value_t = 0)]
         clinic_users: usize,
+        /// Also make reports: last fiscal year confirmed for every target, and this
+        /// year's in every state (for the review screens and their benchmarks).
+        #[arg(long)]
+        reports: bool,
         /// Password of the demo users; generated and printed when omitted.
         #[arg(long, value_name = "PASSWORD")]
         demo_password: Option<String>,
@@ -242,6 +246,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             reset,
             demo_password,
             clinic_users,
+            reports,
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -253,6 +258,16 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
                 report.institutions, report.seconds
             );
             print_demo_users(&report, &password);
+            if reports {
+                let fy = kakari::domain::wareki::fiscal_year_of(kakari::domain::wareki::today_jst(
+                    chrono::Utc::now(),
+                ));
+                let made = demo::add_reports(&mut conn, fy, seed).map_err(|e| e.to_string())?;
+                println!(
+                    "報告を作りました: {} 件（版 {} 件、{:.1} 秒）",
+                    made.reports, made.versions, made.seconds
+                );
+            }
             if clinic_users > 0 {
                 let logins = demo::add_clinic_users(&mut conn, clinic_users, &password)
                     .map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::{institution_name_grams, institutions, report_versions, reports};
+use super::schema::{institution_name_grams, institutions, reports};
 use crate::domain::auth::Scope;
 
 /// What the status filter asks for.
@@ -373,69 +373,134 @@ pub fn status_counts(
         ..f.clone()
     };
     let gram = gram_for(conn, &f)?;
-    let statuses: Vec<Option<String>> = filtered(scope, fiscal_year, &f, gram.as_deref(), postgres)
-        .select(reports::status.nullable())
-        .load(conn)?;
-    let mut out = BTreeMap::new();
-    for s in statuses {
-        *out.entry(s.unwrap_or_else(|| "none".into())).or_insert(0) += 1;
-    }
-    Ok(out)
+    // One pass with a sum per status (diesel cannot group a boxed query).
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let keys = [
+        "none",
+        "draft",
+        "submitted",
+        "returned",
+        "resubmitted",
+        "confirmed",
+    ];
+    let sum = |key: &str| {
+        let test = if key == "none" {
+            "reports.id IS NULL".to_string()
+        } else {
+            format!("reports.status = '{key}'")
+        };
+        sql::<BigInt>(&format!(
+            "COALESCE(SUM(CASE WHEN {test} THEN 1 ELSE 0 END), 0)"
+        ))
+    };
+    let counts: (i64, i64, i64, i64, i64, i64) =
+        filtered(scope, fiscal_year, &f, gram.as_deref(), postgres)
+            .select((
+                sum(keys[0]),
+                sum(keys[1]),
+                sum(keys[2]),
+                sum(keys[3]),
+                sum(keys[4]),
+                sum(keys[5]),
+            ))
+            .first(conn)?;
+    let values = [counts.0, counts.1, counts.2, counts.3, counts.4, counts.5];
+    Ok(keys
+        .iter()
+        .zip(values)
+        .map(|(k, n)| (k.to_string(), n))
+        .collect())
 }
 
-/// Submission times of the year's versions within the scope, with their kind.
-pub fn submissions(
+/// The scope as a condition on `institutions i` (ids are integers we hold, never text
+/// from a request).
+fn scope_sql(scope: Scope) -> String {
+    match scope {
+        Scope::All => "1 = 1".into(),
+        Scope::Prefecture(id) => format!("i.prefecture_id = {id}"),
+        Scope::Jurisdiction(id) => format!("i.jurisdiction_id = {id}"),
+        Scope::Municipality(id) => format!("i.municipality_id = {id}"),
+        Scope::Institution(id) => format!("i.id = {id}"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct DayCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    day: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Versions submitted per JST day and kind within the scope (件数集計).
+pub fn submissions_per_day(
     conn: &mut DbConnection,
     scope: Scope,
     fiscal_year: i32,
-) -> QueryResult<Vec<(NaiveDateTime, String)>> {
-    let q = report_versions::table
-        .inner_join(reports::table.inner_join(institutions::table))
-        .filter(reports::fiscal_year.eq(fiscal_year))
-        .into_boxed();
-    let q = match scope {
-        Scope::All => q,
-        Scope::Prefecture(id) => q.filter(institutions::prefecture_id.eq(id)),
-        Scope::Jurisdiction(id) => q.filter(institutions::jurisdiction_id.eq(id)),
-        Scope::Municipality(id) => q.filter(institutions::municipality_id.eq(id)),
-        Scope::Institution(id) => q.filter(institutions::id.eq(id)),
+) -> QueryResult<Vec<(NaiveDate, String, i64)>> {
+    let day = match conn {
+        DbConnection::Pg(_) => "to_char(v.submitted_at + interval '9 hours', 'YYYY-MM-DD')",
+        DbConnection::Sqlite(_) => "date(v.submitted_at, '+9 hours')",
     };
-    q.select((report_versions::submitted_at, report_versions::kind))
-        .load(conn)
+    let sql = format!(
+        "SELECT {day} AS day, v.kind AS kind, COUNT(*) AS n \
+         FROM report_versions v JOIN reports r ON r.id = v.report_id \
+         JOIN institutions i ON i.id = r.institution_id \
+         WHERE r.fiscal_year = {fiscal_year} AND {} GROUP BY 1, 2 ORDER BY 1",
+        scope_sql(scope)
+    );
+    let rows: Vec<DayCount> = diesel::sql_query(sql).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some((
+                NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").ok()?,
+                r.kind,
+                r.n,
+            ))
+        })
+        .collect())
 }
 
 /// One 保健所's figures (jurisdiction id, or none): targets, submitted (報告済,
 /// 再報告済 or 確認済), confirmed.
 pub type AreaProgress = (Option<i32>, i64, i64, i64);
 
+#[derive(QueryableByName)]
+struct ProgressRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    jurisdiction_id: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    targets: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    submitted: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    confirmed: i64,
+}
+
+/// Targets, submitted and confirmed per 保健所, in one grouped pass.
 pub fn progress_by_jurisdiction(
     conn: &mut DbConnection,
     scope: Scope,
     fiscal_year: i32,
 ) -> QueryResult<Vec<AreaProgress>> {
-    let postgres = matches!(conn, DbConnection::Pg(_));
-    let rows: Vec<(Option<i32>, bool, Option<String>)> =
-        filtered(scope, fiscal_year, &ReviewFilter::default(), None, postgres)
-            .select((
-                institutions::jurisdiction_id,
-                institutions::is_target,
-                reports::status.nullable(),
-            ))
-            .load(conn)?;
-    let mut by: BTreeMap<Option<i32>, (i64, i64, i64)> = BTreeMap::new();
-    for (j, target, status) in rows {
-        let e = by.entry(j).or_default();
-        if target {
-            e.0 += 1;
-        }
-        match status.as_deref() {
-            Some("submitted" | "resubmitted") => e.1 += 1,
-            Some("confirmed") => {
-                e.1 += 1;
-                e.2 += 1;
-            }
-            _ => {}
-        }
-    }
-    Ok(by.into_iter().map(|(j, (t, s, c))| (j, t, s, c)).collect())
+    let sql = format!(
+        "SELECT i.jurisdiction_id AS jurisdiction_id, \
+         COALESCE(SUM(CASE WHEN i.is_target THEN 1 ELSE 0 END), 0) AS targets, \
+         COALESCE(SUM(CASE WHEN r.status IN ('submitted', 'resubmitted', 'confirmed') THEN 1 ELSE 0 END), 0) AS submitted, \
+         COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN 1 ELSE 0 END), 0) AS confirmed \
+         FROM institutions i LEFT JOIN reports r \
+         ON r.institution_id = i.id AND r.fiscal_year = {fiscal_year} AND r.is_latest \
+         WHERE {} AND (i.is_target OR r.id IS NOT NULL) \
+         GROUP BY i.jurisdiction_id ORDER BY i.jurisdiction_id",
+        scope_sql(scope)
+    );
+    let rows: Vec<ProgressRow> = diesel::sql_query(sql).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.jurisdiction_id, r.targets, r.submitted, r.confirmed))
+        .collect())
 }

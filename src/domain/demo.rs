@@ -12,6 +12,86 @@ use super::area::PrefectureDefinition;
 use super::codes::{FeeTable, InstitutionCode};
 use super::institution::{Category, Status};
 
+/// A plausible answers document for the demo: every required item answered (so the
+/// document is complete), about one clinic in six without the 1号 function, counts and
+/// choices varied. Deterministic for the generator's state.
+pub fn demo_answers(
+    catalog: &super::catalog::Catalog,
+    rng: &mut ChaCha8Rng,
+) -> super::determination::Answers {
+    use super::catalog::Kind;
+    use serde_json::Value;
+    let mut answers = super::determination::Answers::new();
+    let has_function1 = rng.random_ratio(5, 6);
+    for item in &catalog.items {
+        if item.condition.is_some() && rng.random_ratio(1, 2) {
+            continue;
+        }
+        let pick = |rng: &mut ChaCha8Rng| -> Option<i64> {
+            let star_yes = item.star && has_function1;
+            if star_yes || (!item.yes.is_empty() && rng.random_ratio(2, 3)) {
+                item.yes
+                    .first()
+                    .copied()
+                    .or(item.choices.first().map(|c| c.code))
+            } else {
+                let no: Vec<i64> = item
+                    .choices
+                    .iter()
+                    .map(|c| c.code)
+                    .filter(|c| !item.yes.contains(c) && Some(*c) != item.exclusive)
+                    .collect();
+                no.get(rng.random_range(0..no.len().max(1))).copied()
+            }
+        };
+        let value = match item.kind {
+            Kind::Choice => pick(rng).map(Value::from),
+            Kind::Multi => {
+                let first = pick(rng);
+                let mut codes: Vec<i64> = first.into_iter().collect();
+                if let Some(extra) = item.yes.get(rng.random_range(0..item.yes.len().max(1))) {
+                    if !codes.contains(extra) && item.exclusive != Some(*extra) {
+                        codes.push(*extra);
+                    }
+                }
+                codes.sort_unstable();
+                (!codes.is_empty()).then(|| Value::from(codes))
+            }
+            Kind::Count => Some(Value::from(if rng.random_ratio(1, 3) {
+                0
+            } else {
+                rng.random_range(1..60)
+            })),
+            Kind::Decimal1 => Some(Value::from(f64::from(rng.random_range(0..200)) / 10.0)),
+            Kind::Text => None,
+            Kind::Names => {
+                let n = rng.random_range(0..3);
+                (n > 0).then(|| {
+                    Value::from(
+                        (0..n)
+                            .map(|i| format!("協力医療機関{}", i + 1))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+            }
+        };
+        if let Some(v) = value {
+            answers.insert(item.code.clone(), v);
+        }
+    }
+    // Answers under conditions that do not hold are not kept, as on a real save.
+    let unmet: Vec<String> = catalog
+        .items
+        .iter()
+        .filter(|i| !super::determination::condition_holds(i, &answers))
+        .map(|i| i.code.clone())
+        .collect();
+    for code in unmet {
+        answers.remove(&code);
+    }
+    answers
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoInstitution {
     pub code: InstitutionCode,
@@ -423,6 +503,31 @@ impl Iterator for DemoGenerator<'_> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.remaining, Some(self.remaining))
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+    use crate::domain::catalog::{Catalog, shipped};
+
+    #[test]
+    fn demo_answers_are_valid_mostly_complete_and_varied() {
+        let c = Catalog::parse(shipped(2025).unwrap()).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut with_function1 = 0;
+        for _ in 0..60 {
+            let a = demo_answers(&c, &mut rng);
+            let wrong: Vec<_> = crate::domain::determination::validate(&c, &a)
+                .into_iter()
+                .filter(|p| p.message != "未回答です")
+                .collect();
+            assert!(wrong.is_empty(), "{wrong:?}");
+            if crate::domain::determination::determine(&c, &a).function1 {
+                with_function1 += 1;
+            }
+        }
+        assert!((30..60).contains(&with_function1), "{with_function1} of 60");
     }
 }
 

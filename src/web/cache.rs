@@ -30,6 +30,7 @@ impl Deployment {
 
 type Timed<T> = (Instant, T);
 type SharedStats = std::sync::Arc<super::review::Stats>;
+type StatusCounts = std::collections::BTreeMap<String, i64>;
 
 #[derive(Default)]
 pub struct Cache {
@@ -37,6 +38,8 @@ pub struct Cache {
     counts: Mutex<HashMap<Scope, (Instant, ScopeCounts)>>,
     /// 件数集計 figures for the officer home page, per scope and fiscal year.
     stats: Mutex<HashMap<(Scope, i32), Timed<SharedStats>>>,
+    /// Counts per status of the review search, per scope, year and filter.
+    status_counts: Mutex<HashMap<String, Timed<StatusCounts>>>,
     /// Held while figures are recomputed, so that when an entry expires under load one
     /// request counts and the others wait for its result instead of all counting at once.
     refresh: Mutex<()>,
@@ -92,6 +95,23 @@ impl Cache {
         }
     }
 
+    pub fn status_counts(&self, key: &str) -> Option<StatusCounts> {
+        self.status_counts
+            .lock()
+            .ok()
+            .and_then(|g| fresh(g.get(key)))
+    }
+
+    pub fn set_status_counts(&self, key: String, value: StatusCounts) {
+        if let Ok(mut g) = self.status_counts.lock() {
+            // Many filters: forget them all rather than grow without bound.
+            if g.len() > 10_000 {
+                g.clear();
+            }
+            g.insert(key, (Instant::now(), value));
+        }
+    }
+
     pub fn set_counts(&self, scope: Scope, value: ScopeCounts) {
         if let Ok(mut g) = self.counts.lock() {
             g.insert(scope, (Instant::now(), value));
@@ -136,6 +156,9 @@ impl Cache {
             g.clear();
         }
         if let Ok(mut g) = self.stats.lock() {
+            g.clear();
+        }
+        if let Ok(mut g) = self.status_counts.lock() {
             g.clear();
         }
     }

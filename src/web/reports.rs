@@ -1046,6 +1046,7 @@ pub async fn submit(
         .await??;
     match outcome {
         SubmitOutcome::Submitted { .. } | SubmitOutcome::AlreadySubmitted { .. } => {
+            state.cache.clear();
             Ok(see_other(&format!("/reports/{id}?done=submitted")))
         }
         SubmitOutcome::Incomplete(_) => {
@@ -1088,6 +1089,7 @@ pub async fn pull_back(
         .db(move |conn| Ok(service::pull_back(conn, &catalogs, &actor, id, revision)))
         .await??;
     if done {
+        state.cache.clear();
         Ok(see_other(&format!("/reports/{id}?done=pulled")))
     } else {
         Err(AppError::Conflict(

@@ -322,6 +322,14 @@ async fn search_page(
     let user_id = user.id;
     let for_db = filter.clone().unwrap_or_default();
     let searched = filter.is_ok();
+    // The counts per status do not depend on the status, sort or page asked for; they
+    // are kept for 30 s (and dropped on every status change made here).
+    let counts_key = {
+        let mut q = query.clone();
+        q.status.clear();
+        format!("{scope:?}|{}", q.base_query())
+    };
+    let cached_counts = state.cache.status_counts(&counts_key);
     let (rows, total, counts, choices) = state
         .db(move |conn| {
             let choices = choices(conn, scope)?;
@@ -330,7 +338,10 @@ async fn search_page(
             }
             let (rows, total) =
                 query::search(conn, scope, fy, &for_db, sort, desc, page, PER_PAGE)?;
-            let counts = query::status_counts(conn, scope, fy, &for_db)?;
+            let counts = match cached_counts {
+                Some(c) => c,
+                None => query::status_counts(conn, scope, fy, &for_db)?,
+            };
             let ids: Vec<i32> = rows.iter().filter_map(|r| r.report_id).collect();
             let unread = review::unread_counts(conn, user_id, false, &ids)?;
             let rows: Vec<ListRow> = rows
@@ -346,6 +357,9 @@ async fn search_page(
             Ok((rows, total, counts, choices))
         })
         .await?;
+    if searched {
+        state.cache.set_status_counts(counts_key, counts.clone());
+    }
     let deployment = state.deployment().await?;
     let mut ctx = views::page(viewer, &deployment);
     let capped = total > query::COUNT_CAP;
@@ -737,7 +751,10 @@ pub async fn confirm(
         })
         .await?;
     match result {
-        Ok(()) => Ok(see_other(&format!("/review/reports/{id}?done=confirmed"))),
+        Ok(()) => {
+            state.cache.clear();
+            Ok(see_other(&format!("/review/reports/{id}?done=confirmed")))
+        }
         Err(ReviewError::Invalid(message)) => {
             detail_page(
                 &state,
@@ -777,7 +794,10 @@ pub async fn send_back(
         .db(move |conn| Ok(review::send_back(conn, &catalogs, &actor, id, rev, &reason)))
         .await?;
     match result {
-        Ok(()) => Ok(see_other(&format!("/review/reports/{id}?done=returned"))),
+        Ok(()) => {
+            state.cache.clear();
+            Ok(see_other(&format!("/review/reports/{id}?done=returned")))
+        }
         Err(ReviewError::Invalid(message)) => {
             detail_page(
                 &state,
@@ -938,6 +958,7 @@ pub async fn bulk_commit(
     state
         .db(move |conn| Ok(review::bulk_commit(conn, &actor, id)))
         .await??;
+    state.cache.clear();
     Ok(see_other(&format!("/review/bulk/{id}")))
 }
 
@@ -967,16 +988,15 @@ pub fn stats(
     fiscal_year: i32,
 ) -> Result<Stats, DbError> {
     let names = choices(conn, scope)?.names;
-    let times = query::submissions(conn, scope, fiscal_year)?;
+    let per_day = query::submissions_per_day(conn, scope, fiscal_year)?;
     let progress = query::progress_by_jurisdiction(conn, scope, fiscal_year)?;
     let mut daily: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
-    for (at, kind) in &times {
-        let day = wareki::to_jst(*at).date_naive();
-        let e = daily.entry(day).or_default();
+    for (day, kind, n) in &per_day {
+        let e = daily.entry(*day).or_default();
         if kind == ReportKind::Change.code() {
-            e.1 += 1;
+            e.1 += n;
         } else {
-            e.0 += 1;
+            e.0 += n;
         }
     }
     let mut monthly: BTreeMap<String, (i64, i64)> = BTreeMap::new();

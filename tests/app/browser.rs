@@ -433,3 +433,74 @@ fn browser_officer_files_a_report_by_proxy() {
     browser.wait_for("main", "代理入力");
     browser.screenshot("report-proxy-printout");
 }
+
+fn sign_in(browser: &Browser, app: &TestApp, login: &str) {
+    browser.goto(&app.url("/login"));
+    browser.type_into("#login_id", login);
+    browser.type_into("#password", crate::support::DEMO_PASSWORD);
+    browser.click("#login-submit");
+    browser.wait_for("h1", "ホーム");
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_review_cycle_send_back_resubmit_bulk_confirm() {
+    use kakari::domain::catalog::Kind;
+    let app = TestApp::with_demo();
+    let clinic_http = app.signed_in("demo-clinic");
+    let institution = crate::reports::clinic_institution(&app);
+    let report = crate::review::submitted(&app, &clinic_http, institution);
+    let fy = crate::reports::fiscal_year();
+    let browser = Browser::start();
+
+    // The officer finds the report, looks at the differences and sends it back.
+    sign_in(&browser, &app, "demo-officer");
+    browser.goto(&app.url(&format!("/review?fy={fy}&status=submitted")));
+    browser.wait_for("#status-counts", "報告済");
+    browser.screenshot("review-search");
+    browser.click("#results tbody a");
+    browser.wait_for("#diff", "差異表示");
+    browser.click("#against-last-year");
+    browser.wait_for("#diff", "比べる報告がありません");
+    browser.type_into("#reason", "2号イの算定回数をご確認ください");
+    browser.click("#send-back");
+    browser.wait_for("#notice", "差し戻しました");
+    browser.screenshot("review-sent-back");
+    browser.click("#logout");
+
+    // The clinic reads the reason, fixes a count and submits again.
+    sign_in(&browser, &app, "demo-clinic");
+    browser.wait_for("#home-return-reason", "算定回数をご確認ください");
+    browser.screenshot("clinic-home-returned");
+    let catalog = crate::reports::catalog();
+    let count = catalog
+        .items
+        .iter()
+        .find(|i| i.kind == Kind::Count)
+        .unwrap();
+    browser.goto(&app.url(&format!("{report}/sections/{}", count.section)));
+    browser.type_into(&format!("[name=\"{}\"]", count.code), "99");
+    browser.click("#complete");
+    browser.wait_for("#notice", "入力完了にしました");
+    browser.click("#to-confirm");
+    browser.click("#submit-report");
+    browser.wait_for("#status", "再報告済");
+    browser.click("#logout");
+
+    // The officer sees the change against the previous version and bulk-confirms.
+    sign_in(&browser, &app, "demo-officer");
+    let id = crate::reports::report_id(&report);
+    browser.goto(&app.url(&format!("/review/reports/{id}?against=previous")));
+    browser.wait_for("#diff-table", &count.code);
+    browser.screenshot("review-diff");
+    browser.goto(&app.url(&format!("/review?fy={fy}&status=awaiting")));
+    browser.click("#bulk-all");
+    browser.wait_for("#bulk-count", "1 件");
+    browser.screenshot("review-bulk-preview");
+    browser.click("#bulk-commit");
+    browser.wait_for("#bulk-result", "1 件を確認済にしました");
+    browser.screenshot("review-bulk-result");
+    browser.goto(&app.url("/review/stats"));
+    browser.wait_for("#stat-confirmed", "1");
+    browser.screenshot("review-stats");
+}

@@ -11,7 +11,7 @@ use crate::reports::{
 use crate::support::{TestApp, csrf_of};
 
 /// Files and submits a complete report for `institution` as `who`; returns its path.
-fn submitted(app: &TestApp, who: &Client, institution: i32) -> String {
+pub(crate) fn submitted(app: &TestApp, who: &Client, institution: i32) -> String {
     let report = location(&start(app, who, institution, ""));
     fill_everything(app, who, &report);
     let (_, confirm) = page(who, app, &format!("{report}/submit"));
