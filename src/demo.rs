@@ -280,6 +280,17 @@ fn open_demo_periods(conn: &mut DbConnection, prefecture_id: i32) -> Result<(), 
     Ok(())
 }
 
+/// One demo report to make: (institution, answers variant, status, versions,
+/// submitted at, filed by proxy).
+type Planned = (
+    i32,
+    usize,
+    &'static str,
+    i32,
+    Option<chrono::NaiveDateTime>,
+    bool,
+);
+
 /// What `add_reports` made.
 #[derive(Debug, Clone, Default)]
 pub struct DemoReports {
@@ -358,15 +369,7 @@ pub fn add_reports(
             chrono::NaiveDate::from_ymd_opt(fy + 1, 1, 5).unwrap_or(today)
         };
         let span_days = if current { 14 } else { 80 };
-        // (institution, variant, status, versions, submitted_at, proxy)
-        let mut plan: Vec<(
-            i32,
-            usize,
-            &'static str,
-            i32,
-            Option<chrono::NaiveDateTime>,
-            bool,
-        )> = Vec::with_capacity(targets.len());
+        let mut plan: Vec<Planned> = Vec::with_capacity(targets.len());
         for &institution in &targets {
             let roll: u32 = rng.random_range(0..100);
             let status = if !current {
