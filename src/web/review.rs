@@ -1109,10 +1109,18 @@ pub async fn stats_page(
         .filter(|y| (2024..=2100).contains(y))
         .unwrap_or_else(current_fiscal_year);
     let scope = user.scope;
-    let stats = state.db(move |conn| stats(conn, scope, fy)).await?;
+    // Shared with the officer home page for 30 s, dropped on every status change.
+    let stats = match state.cache.stats(scope, fy) {
+        Some(s) => s,
+        None => {
+            let s = std::sync::Arc::new(state.db(move |conn| stats(conn, scope, fy)).await?);
+            state.cache.set_stats(scope, fy, s.clone());
+            s
+        }
+    };
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
-    ctx.insert("stats", &stats);
+    ctx.insert("stats", stats.as_ref());
     ctx.insert("years", &(fy - 2..=fy + 1).rev().collect::<Vec<_>>());
     Ok(views::html(views::render("review_stats.html", &ctx)?))
 }
