@@ -826,6 +826,25 @@ fn every_route_times_every_role() {
                 .replace("{fy}", "2025")
                 .replace("{section}", "1")
                 .replace("{n}", "1");
+            // Every state-changing route refuses a request without the CSRF token
+            // (checked as the most powerful user, whom nothing else stops).
+            if *method == "POST" && *who == "demo-sysadmin" {
+                let multipart =
+                    ["/institutions/import", "/ndb/import", "/admin/catalogs"].contains(path);
+                let res = if multipart {
+                    let form = reqwest::blocking::multipart::Form::new().part(
+                        "file",
+                        reqwest::blocking::multipart::Part::bytes(b"x".to_vec()).file_name("a.csv"),
+                    );
+                    c.post(app.url(&url_path)).multipart(form).send().unwrap()
+                } else {
+                    c.post(app.url(&url_path))
+                        .form(&[("x", "1")])
+                        .send()
+                        .unwrap()
+                };
+                assert_eq!(res.status(), 403, "{path} without the CSRF token");
+            }
             let res = if *method == "GET" {
                 c.get(app.url(&url_path)).send().unwrap()
             } else {
