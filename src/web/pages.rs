@@ -68,11 +68,7 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
     let stats = match state.cache.stats(scope, fiscal_year) {
         Some(s) => s,
         None => {
-            let s = std::sync::Arc::new(
-                state
-                    .db(move |conn| super::review::stats(conn, scope, fiscal_year))
-                    .await?,
-            );
+            let s = std::sync::Arc::new(super::review::stats(&state, scope, fiscal_year).await?);
             state.cache.set_stats(scope, fiscal_year, s.clone());
             s
         }

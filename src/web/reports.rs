@@ -388,6 +388,10 @@ pub async fn filings(
             };
             let periods = store::periods(conn, card.prefecture_id)?;
             let reports = store::of_institution(conn, institution_id)?;
+            let loaded: Vec<i32> = store::loaded_catalogs(conn)?
+                .into_iter()
+                .map(|c| c.fiscal_year)
+                .collect();
             let mut years: Vec<i32> = periods.iter().map(|p| p.fiscal_year).collect();
             years.extend(reports.iter().map(|r| r.fiscal_year));
             years.sort_unstable_by(|a, b| b.cmp(a));
@@ -408,7 +412,8 @@ pub async fn filings(
                         open_to_institution: report::may_file(ReportKind::Periodic, false, state),
                         can_start: cycles.is_empty()
                             && report::may_file(ReportKind::Periodic, officer, state)
-                            && crate::domain::catalog::shipped(fy).is_some(),
+                            && (crate::domain::catalog::shipped(fy).is_some()
+                                || loaded.contains(&fy)),
                         can_change: latest_confirmed,
                         cycles: cycles
                             .iter()
