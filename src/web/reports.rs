@@ -636,37 +636,42 @@ pub async fn overview(
         "problems",
         &determination::validate(&l.catalog, &l.answers).len(),
     );
-    ctx.insert(
-        "versions",
-        &versions
-            .iter()
-            .map(|v| {
-                serde_json::json!({
-                    "number": v.number,
-                    "kind": ReportKind::from_code(&v.kind).map_or("", ReportKind::label),
-                    "submitted_at": wareki::datetime_jst(v.submitted_at),
-                    "login": v.submitted_login,
-                    "proxy": v.proxy,
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
+    ctx.insert("versions", &version_rows(&versions));
     ctx.insert("officer", &user.role.is_officer());
-    ctx.insert(
-        "memos",
-        &memos
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "author": m.author_name, "from_institution": m.from_institution,
-                    "internal": m.internal, "body": m.body,
-                    "at": wareki::datetime_jst(m.created_at),
-                    "unread": m.from_institution == user.role.is_officer() && m.id > seen,
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
+    ctx.insert("memos", &memo_rows(&memos, seen, user.role.is_officer()));
     Ok(views::html(views::render("report_overview.html", &ctx)?))
+}
+
+/// The version history as the pages list it.
+pub(super) fn version_rows(versions: &[store::VersionRow]) -> Vec<Value> {
+    versions
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "number": v.number,
+                "kind": ReportKind::from_code(&v.kind).map_or("", ReportKind::label),
+                "submitted_at": wareki::datetime_jst(v.submitted_at),
+                "login": v.submitted_login,
+                "proxy": v.proxy,
+            })
+        })
+        .collect()
+}
+
+/// A memo thread as the pages show it. A memo is unread when the other side wrote it
+/// after the newest one this user has seen.
+pub(super) fn memo_rows(memos: &[crate::review::Memo], seen: i32, for_officer: bool) -> Vec<Value> {
+    memos
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "author": m.author_name, "from_institution": m.from_institution,
+                "internal": m.internal, "body": m.body,
+                "at": wareki::datetime_jst(m.created_at),
+                "unread": m.from_institution == for_officer && m.id > seen,
+            })
+        })
+        .collect()
 }
 
 // ----- section entry -----

@@ -654,34 +654,10 @@ async fn detail_page(
     ctx.insert("against", if last_year { "last_year" } else { "previous" });
     ctx.insert("base_label", &base.as_ref().map(|(_, l)| l.clone()));
     ctx.insert("diff", &diff);
-    ctx.insert(
-        "versions",
-        &versions
-            .iter()
-            .map(|v| {
-                serde_json::json!({
-                    "number": v.number,
-                    "kind": ReportKind::from_code(&v.kind).map_or("", ReportKind::label),
-                    "at": wareki::datetime_jst(v.submitted_at),
-                    "login": v.submitted_login,
-                    "proxy": v.proxy,
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
+    ctx.insert("versions", &super::reports::version_rows(&versions));
     ctx.insert(
         "memos",
-        &memos
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "author": m.author_name, "from_institution": m.from_institution,
-                    "internal": m.internal, "body": m.body,
-                    "at": wareki::datetime_jst(m.created_at),
-                    "unread": m.from_institution && m.id > unread_from,
-                })
-            })
-            .collect::<Vec<_>>(),
+        &super::reports::memo_rows(&memos, unread_from, true),
     );
     ctx.insert(
         "can_confirm",
@@ -750,16 +726,29 @@ pub async fn confirm(
             ))
         })
         .await?;
+    after_review(&state, &viewer, &user, id, result, "confirmed").await
+}
+
+/// Where 確認 and 差戻し lead: back to the report with a notice, or the report again with
+/// the form's problem.
+async fn after_review(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    id: i32,
+    result: Result<(), ReviewError>,
+    done: &str,
+) -> Result<HttpResponse, AppError> {
     match result {
         Ok(()) => {
             state.cache.clear();
-            Ok(see_other(&format!("/review/reports/{id}?done=confirmed")))
+            Ok(see_other(&format!("/review/reports/{id}?done={done}")))
         }
         Err(ReviewError::Invalid(message)) => {
             detail_page(
-                &state,
-                &viewer,
-                &user,
+                state,
+                viewer,
+                user,
                 id,
                 "",
                 None,
@@ -793,26 +782,7 @@ pub async fn send_back(
     let result = state
         .db(move |conn| Ok(review::send_back(conn, &catalogs, &actor, id, rev, &reason)))
         .await?;
-    match result {
-        Ok(()) => {
-            state.cache.clear();
-            Ok(see_other(&format!("/review/reports/{id}?done=returned")))
-        }
-        Err(ReviewError::Invalid(message)) => {
-            detail_page(
-                &state,
-                &viewer,
-                &user,
-                id,
-                "",
-                None,
-                Some(message),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    after_review(&state, &viewer, &user, id, result, "returned").await
 }
 
 #[derive(Deserialize)]
