@@ -443,7 +443,7 @@ pub fn add_reports(
                 .into_iter()
                 .collect();
             let mut versions = Vec::new();
-            for (institution, v, status, count, at, proxy) in &plan {
+            for (institution, v, _, count, at, proxy) in &plan {
                 let Some(report) = ids.get(institution) else {
                     continue;
                 };
@@ -468,7 +468,6 @@ pub fn add_reports(
                         submitted_at: *at + chrono::Duration::hours(i64::from(number - 1) * 30),
                     });
                 }
-                let _ = status;
             }
             for chunk in versions.chunks(1_000) {
                 crate::per_backend!(&mut *conn, |c| {

@@ -217,7 +217,8 @@ impl Loaded {
     }
 }
 
-fn parse_map(text: &str) -> Map<String, Value> {
+/// A stored JSON object (answers, NDB originals); empty if it cannot be read.
+pub fn parse_map(text: &str) -> Map<String, Value> {
     serde_json::from_str(text).unwrap_or_default()
 }
 

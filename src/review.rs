@@ -12,6 +12,7 @@ use crate::db::audit::{self, Action};
 use crate::db::review::{self as query, ReviewFilter, StatusFilter};
 use crate::db::schema::{bulk_confirmations, memo_reads, report_memos, reports, users};
 use crate::db::{self, DbConnection, DbError};
+use crate::domain::auth::Scope;
 use crate::domain::report::{self, Status, Transition};
 use crate::reports::{Actor, Catalogs, ReportError, load};
 
@@ -464,7 +465,8 @@ pub fn add_memo(
             "メモは{TEXT_LIMIT}文字以内で入力してください"
         )));
     }
-    let loaded = load(conn, catalogs, actor.scope, report_id)?;
+    // Only a report the actor may see takes memos.
+    load(conn, catalogs, actor.scope, report_id)?;
     let internal = internal && actor.officer;
     diesel::insert_into(report_memos::table)
         .values((
@@ -477,7 +479,6 @@ pub fn add_memo(
             report_memos::created_at.eq(Utc::now().naive_utc()),
         ))
         .execute(conn)?;
-    let _ = loaded;
     Ok(())
 }
 
@@ -574,53 +575,60 @@ pub fn news(conn: &mut DbConnection, actor: &Actor) -> Result<News, ReviewError>
         .select(users::news_seen_at)
         .first(conn)?;
     let from = since.unwrap_or_else(|| Utc::now().naive_utc() - chrono::Duration::days(7));
-    let scope_ids = crate::db::institutions::within(actor.scope).select(institutions::id);
-    let in_scope: Vec<i32> = scope_ids.load(conn)?;
-    let in_scope: HashSet<i32> = in_scope.into_iter().collect();
-    let submitted: Vec<(i32, i32, String, String, NaiveDateTime)> = report_versions::table
-        .inner_join(reports::table.inner_join(institutions::table))
-        .filter(report_versions::submitted_at.gt(from))
-        .order(report_versions::submitted_at.desc())
-        .limit(500)
-        .select((
-            reports::id,
-            institutions::id,
-            institutions::name,
-            report_versions::kind,
-            report_versions::submitted_at,
-        ))
-        .load(conn)?;
-    let messages: Vec<(i32, i32, String, String, NaiveDateTime)> = report_memos::table
-        .inner_join(reports::table.inner_join(institutions::table))
-        .filter(report_memos::created_at.gt(from))
-        .filter(report_memos::from_institution.eq(true))
-        .order(report_memos::created_at.desc())
-        .limit(500)
-        .select((
-            reports::id,
-            institutions::id,
-            institutions::name,
-            report_memos::body,
-            report_memos::created_at,
-        ))
-        .load(conn)?;
+    // The scope is a condition on the joined institution, like every list.
+    macro_rules! in_scope {
+        ($q:expr) => {
+            match actor.scope {
+                Scope::All => $q,
+                Scope::Prefecture(id) => $q.filter(institutions::prefecture_id.eq(id)),
+                Scope::Jurisdiction(id) => $q.filter(institutions::jurisdiction_id.eq(id)),
+                Scope::Municipality(id) => $q.filter(institutions::municipality_id.eq(id)),
+                Scope::Institution(id) => $q.filter(institutions::id.eq(id)),
+            }
+        };
+    }
+    let submitted: Vec<(i32, String, String, NaiveDateTime)> = in_scope!(
+        report_versions::table
+            .inner_join(reports::table.inner_join(institutions::table))
+            .filter(report_versions::submitted_at.gt(from))
+            .into_boxed()
+    )
+    .order(report_versions::submitted_at.desc())
+    .limit(500)
+    .select((
+        reports::id,
+        institutions::name,
+        report_versions::kind,
+        report_versions::submitted_at,
+    ))
+    .load(conn)?;
+    let messages: Vec<(i32, String, String, NaiveDateTime)> = in_scope!(
+        report_memos::table
+            .inner_join(reports::table.inner_join(institutions::table))
+            .filter(report_memos::created_at.gt(from))
+            .filter(report_memos::from_institution.eq(true))
+            .into_boxed()
+    )
+    .order(report_memos::created_at.desc())
+    .limit(500)
+    .select((
+        reports::id,
+        institutions::name,
+        report_memos::body,
+        report_memos::created_at,
+    ))
+    .load(conn)?;
     diesel::update(users::table.find(actor.user_id))
         .set(users::news_seen_at.eq(Utc::now().naive_utc()))
         .execute(conn)?;
-    let keep = |rows: Vec<(i32, i32, String, String, NaiveDateTime)>| {
-        rows.into_iter()
-            .filter(|(_, inst, ..)| in_scope.contains(inst))
-            .map(|(r, _, name, text, at)| (r, name, text, at))
-            .collect()
-    };
     Ok(News {
         since,
-        submitted: keep(submitted),
-        messages: keep(messages),
+        submitted,
+        messages,
     })
 }
 
-/// Status per report id (for pages that list reports).
+/// The label of a status code, 未報告 when there is no report.
 pub fn status_of(label: Option<&str>) -> &'static str {
     match label.and_then(Status::from_code) {
         Some(s) => s.label(),

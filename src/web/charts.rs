@@ -10,21 +10,6 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn group(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
-}
-
 /// Cumulative submissions (and confirmations) per day against the number of targets,
 /// from the opening day to the closing day, with the deadline marked.
 pub struct Cumulative<'a> {
@@ -69,7 +54,7 @@ pub fn cumulative(c: &Cumulative) -> String {
             w - right,
             left - 6.0,
             yy + 4.0,
-            group(v)
+            super::views::group_digits(v)
         ));
     }
     let target_y = y(c.targets);
@@ -78,7 +63,7 @@ pub fn cumulative(c: &Cumulative) -> String {
         w - right,
         w - right,
         target_y - 4.0,
-        group(c.targets)
+        super::views::group_digits(c.targets)
     ));
     let dx = x(c.deadline);
     svg.push_str(&format!(
@@ -107,8 +92,8 @@ pub fn cumulative(c: &Cumulative) -> String {
     svg.push_str(&format!(
         "<text x=\"{left}\" y=\"{:.1}\" font-size=\"12\"><tspan fill=\"#0b5394\">■ 報告済 {}</tspan>　<tspan fill=\"#38761d\">■ 確認済 {}</tspan></text>",
         h - 6.0,
-        group(last_s),
-        group(last_c)
+        super::views::group_digits(last_s),
+        super::views::group_digits(last_c)
     ));
     svg.push_str("</svg>");
     svg
@@ -161,8 +146,8 @@ pub fn bars(title: &str, rows: &[Bar]) -> String {
             width(r.confirmed),
             left + width(r.targets.max(r.submitted)) + 6.0,
             y + 13.0,
-            group(r.submitted),
-            group(r.targets)
+            super::views::group_digits(r.submitted),
+            super::views::group_digits(r.targets)
         ));
     }
     svg.push_str(&format!(

@@ -37,13 +37,16 @@ impl From<ReportError> for AppError {
     }
 }
 
-fn actor(user: &CurrentUser, viewer: &Viewer) -> Actor {
-    Actor {
-        user_id: user.id,
-        login: user.login_id.clone(),
-        scope: user.scope,
-        officer: user.role.is_officer(),
-        ip: viewer.ip.clone(),
+impl Actor {
+    /// The signed-in user as the report services see them.
+    pub(super) fn of(user: &CurrentUser, viewer: &Viewer) -> Actor {
+        Actor {
+            user_id: user.id,
+            login: user.login_id.clone(),
+            scope: user.scope,
+            officer: user.role.is_officer(),
+            ip: viewer.ip.clone(),
+        }
     }
 }
 
@@ -75,22 +78,10 @@ pub fn answer_text(item: &Item, value: &Value) -> String {
             .filter_map(Value::as_str)
             .collect::<Vec<_>>()
             .join("、"),
-        (Kind::Count, v) => v.as_i64().map(group_digits).unwrap_or_default(),
+        (Kind::Count, v) => v.as_i64().map(views::group_digits).unwrap_or_default(),
         (_, Value::String(s)) => s.clone(),
         (_, v) => v.to_string(),
     }
-}
-
-fn group_digits(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[derive(Serialize)]
@@ -526,7 +517,7 @@ pub async fn start(
     } else {
         form.code.clone()
     };
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let today = today();
     let result = state
@@ -747,7 +738,7 @@ pub async fn save_section(
     let complete = values
         .get("action")
         .is_some_and(|v| v.iter().any(|a| a == "complete"));
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let section_id = section.clone();
     let sent = service::Sent::Form(values.clone());
@@ -767,26 +758,47 @@ pub async fn save_section(
             ))
         })
         .await??;
-    if matches!(outcome, SaveOutcome::Saved { .. }) {
+    after_save(
+        &state,
+        &viewer,
+        &user,
+        id,
+        &section,
+        Some(&values),
+        outcome,
+        complete,
+    )
+    .await
+}
+
+/// Where a section save leads: the overview, or (only then is the report read again)
+/// the form with its problems, or the conflict page.
+#[allow(clippy::too_many_arguments)]
+async fn after_save(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    id: i32,
+    section: &str,
+    typed: Option<&FormValues>,
+    outcome: SaveOutcome,
+    complete: bool,
+) -> Result<HttpResponse, AppError> {
+    if let SaveOutcome::Saved { complete } = outcome {
         return Ok(see_other(&format!(
             "/reports/{id}?done={}",
             if complete { "complete" } else { "saved" }
         )));
     }
-    // Only a refused save pays for loading the report again, to show it.
-    let l = load(&state, &user, id).await?;
+    let l = load(state, user, id).await?;
     match outcome {
-        SaveOutcome::Saved { complete } => Ok(see_other(&format!(
-            "/reports/{id}?done={}",
-            if complete { "complete" } else { "saved" }
-        ))),
         SaveOutcome::Invalid { errors, general } => {
             section_page(
-                &state,
-                &viewer,
+                state,
+                viewer,
                 &l,
-                &section,
-                Some(&values),
+                section,
+                typed,
                 &errors,
                 &general,
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -799,10 +811,11 @@ pub async fn save_section(
             revision,
         } => {
             conflict_page(
-                &state, &viewer, &l, &section, &mine, &theirs, revision, complete,
+                state, viewer, &l, section, &mine, &theirs, revision, complete,
             )
             .await
         }
+        SaveOutcome::Saved { .. } => Err(AppError::Internal("unreachable save outcome".into())),
     }
 }
 
@@ -907,8 +920,7 @@ pub async fn resolve(
             chosen.insert(key.clone(), v.clone());
         }
     }
-    let l = load(&state, &user, id).await?;
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let section_id = section.clone();
     let outcome = state
@@ -927,35 +939,10 @@ pub async fn resolve(
             ))
         })
         .await??;
-    match outcome {
-        SaveOutcome::Saved { complete } => Ok(see_other(&format!(
-            "/reports/{id}?done={}",
-            if complete { "complete" } else { "saved" }
-        ))),
-        SaveOutcome::Invalid { errors, general } => {
-            section_page(
-                &state,
-                &viewer,
-                &l,
-                &section,
-                None,
-                &errors,
-                &general,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        SaveOutcome::Conflict {
-            mine,
-            theirs,
-            revision,
-        } => {
-            conflict_page(
-                &state, &viewer, &l, &section, &mine, &theirs, revision, complete,
-            )
-            .await
-        }
-    }
+    after_save(
+        &state, &viewer, &user, id, &section, None, outcome, complete,
+    )
+    .await
 }
 
 // ----- confirmation and submission -----
@@ -1044,7 +1031,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let revision = form.0.rev;
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let today = today();
     let outcome = state
@@ -1093,7 +1080,7 @@ pub async fn pull_back(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let revision = form.0.rev;
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let done = state
         .db(move |conn| Ok(service::pull_back(conn, &catalogs, &actor, id, revision)))
@@ -1132,10 +1119,6 @@ async fn load_version(
     Ok((l, version, catalog))
 }
 
-fn parse_map(text: &str) -> Map<String, Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 pub async fn version_print(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -1144,8 +1127,8 @@ pub async fn version_print(
 ) -> Result<HttpResponse, AppError> {
     let (id, number) = path.into_inner();
     let (l, v, catalog) = load_version(&state, &user, id, Some(number)).await?;
-    let answers = parse_map(&v.answers);
-    let ndb = parse_map(&v.ndb);
+    let answers = service::parse_map(&v.answers);
+    let ndb = service::parse_map(&v.ndb);
     let d = determination::determine(&catalog, &answers);
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
@@ -1194,7 +1177,7 @@ pub async fn poster(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (l, v, catalog) = load_version(&state, &user, id, None).await?;
-    let answers = parse_map(&v.answers);
+    let answers = service::parse_map(&v.answers);
     let d = determination::determine(&catalog, &answers);
     // The 1-4 areas the institution treats, for the poster's list.
     let areas = catalog

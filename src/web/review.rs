@@ -42,16 +42,6 @@ impl From<ReviewError> for AppError {
     }
 }
 
-fn actor(user: &CurrentUser, viewer: &Viewer) -> Actor {
-    Actor {
-        user_id: user.id,
-        login: user.login_id.clone(),
-        scope: user.scope,
-        officer: user.role.is_officer(),
-        ip: viewer.ip.clone(),
-    }
-}
-
 fn current_fiscal_year() -> i32 {
     wareki::fiscal_year_of(wareki::today_jst(Utc::now()))
 }
@@ -566,10 +556,6 @@ pub struct DetailQuery {
     done: String,
 }
 
-fn parse_map(text: &str) -> Map<String, Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn detail_page(
     state: &AppState,
@@ -619,12 +605,17 @@ async fn detail_page(
     let current: Answers = versions
         .first()
         .filter(|_| !loaded.status.editable())
-        .map(|v| parse_map(&v.answers))
+        .map(|v| service::parse_map(&v.answers))
         .unwrap_or_else(|| loaded.answers.clone());
     let d = determination::determine(&loaded.catalog, &current);
-    let diff = base
-        .as_ref()
-        .map(|(a, _)| diff_rows(&loaded.catalog, &parse_map(a), &current, &loaded.ndb));
+    let diff = base.as_ref().map(|(a, _)| {
+        diff_rows(
+            &loaded.catalog,
+            &service::parse_map(a),
+            &current,
+            &loaded.ndb,
+        )
+    });
     let deployment = state.deployment().await?;
     let mut ctx = views::page(viewer, &deployment);
     ctx.insert("report_id", &id);
@@ -711,7 +702,7 @@ pub async fn confirm(
     form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let ConfirmForm { rev, structure } = form.0;
     let result = state
@@ -776,7 +767,7 @@ pub async fn send_back(
     form: CsrfForm<SendBackForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let catalogs = state.catalogs.clone();
     let SendBackForm { rev, reason } = form.0;
     let result = state
@@ -802,7 +793,7 @@ pub async fn add_memo(
     form: CsrfForm<MemoForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let officer = actor.officer;
     let catalogs = state.catalogs.clone();
     let MemoForm { body, internal } = form.0;
@@ -880,7 +871,7 @@ pub async fn bulk_preview(
             "確認する報告にチェックを入れてください".into(),
         ));
     }
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let id = state
         .db(move |conn| {
             review::bulk_preview(
@@ -906,7 +897,7 @@ pub async fn bulk_show(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let preview = state
         .db(move |conn| Ok(review::bulk_find(conn, &actor, id)))
         .await??;
@@ -924,7 +915,7 @@ pub async fn bulk_commit(
     _form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     state
         .db(move |conn| Ok(review::bulk_commit(conn, &actor, id)))
         .await??;
@@ -1120,7 +1111,7 @@ pub async fn news(
     viewer: Viewer,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let actor = actor(&user, &viewer);
+    let actor = Actor::of(&user, &viewer);
     let news = state
         .db(move |conn| Ok(review::news(conn, &actor)))
         .await??;

@@ -101,6 +101,11 @@ fn num_filter(
     let n = value
         .as_i64()
         .ok_or_else(|| tera::Error::msg("num: not a number"))?;
+    Ok(tera::Value::String(group_digits(n)))
+}
+
+/// `12345` → `12,345`.
+pub fn group_digits(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -112,7 +117,7 @@ fn num_filter(
     if n < 0 {
         out.insert(0, '-');
     }
-    Ok(tera::Value::String(out))
+    out
 }
 
 /// What every page's layout needs.

@@ -955,7 +955,11 @@ mod administration {
 
         // Bad files: a message, nothing stored.
         for (name, bytes, message) in [
-            ("fake.xlsx", b"not a workbook".to_vec(), ""),
+            (
+                "fake.xlsx",
+                b"not a workbook".to_vec(),
+                "Excel ファイル（.xlsx &#x2F; .xls）として読めません",
+            ),
             ("empty.csv", Vec::new(), "ファイルを選んでください"),
             (
                 "names.csv",
