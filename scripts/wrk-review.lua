@@ -5,6 +5,7 @@ local searches = {
   "status=submitted", "status=none", "status=awaiting", "kind=periodic",
   "category=clinic", "f1=1", "ah=1", "cc=0", "proxy=1", "paper=1", "email=0",
   "q=%E5%86%85%E7%A7%91", "code=4610100283", "sort=submitted&dir=desc", "page=10",
+  "sort=status", "status=returned&sort=name",
 }
 local i = 0
 request = function()

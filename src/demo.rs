@@ -524,6 +524,8 @@ pub fn add_reports(
             Ok(())
         })?;
     }
+    // The reports were written in bulk, past the per-report upkeep of the search table.
+    crate::db::review_index::rebuild(conn)?;
     {
         use diesel::connection::SimpleConnection;
         let sql = if matches!(conn, DbConnection::Pg(_)) {

@@ -49,6 +49,9 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Rebuild the review search table from the institutions and reports (after
+    /// changing them by hand in the database).
+    Reindex,
     /// Load the demo prefecture (鹿児島県) with synthetic institutions.
     Demo {
         #[arg(long, default_value_t = demo::DEFAULT_INSTITUTIONS)]
@@ -301,6 +304,13 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             }
         }
         Command::Catalog { .. } | Command::Report { .. } => Ok(()),
+        Command::Reindex => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let rows = kakari::db::review_index::rebuild(&mut conn).map_err(|e| e.to_string())?;
+            println!("報告状況の検索表を作り直しました: {rows} 行");
+            Ok(())
+        }
         Command::Import {
             what: ImportWhat::Ndb { file, fy, dry_run },
         } => {

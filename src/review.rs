@@ -117,6 +117,7 @@ pub fn confirm(
         if n != 1 {
             return Err(ReviewError::Stale);
         }
+        db::review_index::refresh_report(conn, id)?;
         record(
             conn,
             actor,
@@ -178,6 +179,7 @@ pub fn send_back(
         if n != 1 {
             return Err(ReviewError::Stale);
         }
+        db::review_index::refresh_report(conn, id)?;
         record(
             conn,
             actor,
@@ -306,6 +308,10 @@ fn sql_timestamp(t: NaiveDateTime) -> String {
 struct UpdatedId {
     #[diesel(sql_type = diesel::sql_types::Integer)]
     id: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    institution_id: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    fiscal_year: i32,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     structure: bool,
 }
@@ -360,11 +366,16 @@ pub fn bulk_commit(
                  structure_confirmed_by = CASE WHEN (after_hours OR admission_discharge OR home_care OR care_coordination) \
                    THEN {by} ELSE structure_confirmed_by END \
                  WHERE status IN ('submitted', 'resubmitted') AND (id, revision) IN (VALUES {}) \
-                 RETURNING id, (after_hours OR admission_discharge OR home_care OR care_coordination) AS structure",
+                 RETURNING id, institution_id, fiscal_year, (after_hours OR admission_discharge OR home_care OR care_coordination) AS structure",
                 pairs.join(", ")
             );
             let updated: Vec<UpdatedId> = diesel::sql_query(sql).load(conn)?;
             with_structure += updated.iter().filter(|u| u.structure).count();
+            let rows: Vec<(i32, i32)> = updated
+                .iter()
+                .map(|u| (u.institution_id, u.fiscal_year))
+                .collect();
+            db::review_index::mark_confirmed(conn, &rows)?;
             confirmed.extend(updated.into_iter().map(|u| u.id));
         }
         let done: HashSet<i32> = confirmed.iter().copied().collect();

@@ -59,6 +59,8 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewInstitution]) -> QueryRes
             .filter_map(|r| Some((*ids.get(&r.code)?, r.search_key.as_str())))
             .collect();
         add_name_grams(conn, &keys)?;
+        let ids: Vec<i32> = ids.into_values().collect();
+        super::review_index::refresh_institutions(conn, &ids)?;
     }
     Ok(inserted)
 }
@@ -529,5 +531,5 @@ pub fn save_edit(conn: &mut DbConnection, id: i32, edit: &OfficerEdit) -> QueryR
     diesel::update(institutions::table.find(id))
         .set(edit)
         .execute(conn)?;
-    Ok(())
+    super::review_index::refresh_institutions(conn, &[id])
 }

@@ -12,6 +12,7 @@ pub mod institutions;
 pub mod meta;
 pub mod reports;
 pub mod review;
+pub mod review_index;
 pub mod schema;
 pub mod users;
 
@@ -243,6 +244,8 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "review_entries",
+    "review_years",
     "bulk_confirmations",
     "memo_reads",
     "report_memos",

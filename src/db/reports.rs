@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::DbConnection;
 use super::schema::{catalogs, ndb_counts, report_versions, reporting_periods, reports};
+use super::{DbConnection, review_index};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = reports)]
@@ -134,12 +134,14 @@ pub fn insert(conn: &mut DbConnection, new: &NewReport) -> QueryResult<i32> {
     crate::per_backend!(&mut *conn, |c| {
         diesel::insert_into(reports::table).values(new).execute(c)
     })?;
-    reports::table
+    let id = reports::table
         .filter(reports::institution_id.eq(new.institution_id))
         .filter(reports::fiscal_year.eq(new.fiscal_year))
         .filter(reports::cycle.eq(new.cycle))
         .select(reports::id)
-        .first(conn)
+        .first(conn)?;
+    review_index::refresh_report(conn, id)?;
+    Ok(id)
 }
 
 /// The draft's answers after a save, with the live determination for search.
@@ -183,6 +185,9 @@ pub fn save_draft(
         reports::updated_by.eq(update.by),
     ))
     .execute(conn)?;
+    if n == 1 {
+        review_index::refresh_report(conn, id)?;
+    }
     Ok(n == 1)
 }
 
@@ -209,6 +214,9 @@ pub fn change_status(
         reports::updated_by.eq(by),
     ))
     .execute(conn)?;
+    if n == 1 {
+        review_index::refresh_report(conn, id)?;
+    }
     Ok(n == 1)
 }
 
@@ -219,7 +227,7 @@ pub fn mark_submitted(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Qu
             reports::versions.eq(reports::versions + 1),
         ))
         .execute(conn)?;
-    Ok(())
+    review_index::refresh_report(conn, id)
 }
 
 #[derive(Debug, Insertable)]
@@ -365,7 +373,7 @@ pub fn set_period(
             ))
             .execute(conn)?;
     }
-    Ok(())
+    review_index::add_year(conn, fiscal_year)
 }
 
 // ----- catalogs -----

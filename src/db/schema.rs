@@ -239,6 +239,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    review_years (fiscal_year) {
+        fiscal_year -> Integer,
+    }
+}
+
+diesel::table! {
+    review_entries (institution_id, fiscal_year) {
+        institution_id -> Integer,
+        fiscal_year -> Integer,
+        prefecture_id -> Integer,
+        jurisdiction_id -> Nullable<Integer>,
+        municipality_id -> Nullable<Integer>,
+        code -> Text,
+        short_code -> Text,
+        search_key -> Text,
+        category -> Text,
+        is_target -> Bool,
+        paper_report -> Bool,
+        has_email -> Bool,
+        report_id -> Nullable<Integer>,
+        status -> Text,
+        kind -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        function1 -> Nullable<Bool>,
+        after_hours -> Nullable<Bool>,
+        admission_discharge -> Nullable<Bool>,
+        home_care -> Nullable<Bool>,
+        care_coordination -> Nullable<Bool>,
+        proxy -> Nullable<Bool>,
+    }
+}
+
 diesel::joinable!(reports -> institutions (institution_id));
 diesel::joinable!(report_versions -> reports (report_id));
 diesel::joinable!(report_memos -> reports (report_id));
@@ -248,6 +281,8 @@ diesel::joinable!(users -> areas (area_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
+    review_entries,
+    review_years,
     institutions,
     institution_name_grams,
     meta,

@@ -565,6 +565,8 @@ pub fn apply(
             serde_json::json!({ "import": import_id, "changes": updated.changes }),
         ));
     }
+    let updated: Vec<i32> = plan.updated.iter().map(|u| u.id).collect();
+    crate::db::review_index::refresh_institutions(conn, &updated)?;
     audit::record_many(
         conn,
         entries.into_iter().map(|(action, id, detail)| {

@@ -217,6 +217,8 @@ pub fn retire_missing(
                 ))
                 .execute(conn)?;
         }
+        let retired: Vec<i32> = changed.iter().map(|c| c.0).collect();
+        crate::db::review_index::refresh_institutions(conn, &retired)?;
         audit::record_many(
             conn,
             changed.iter().map(|(id, _, _, _, _, old_status)| {

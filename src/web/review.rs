@@ -320,14 +320,20 @@ async fn search_page(
         format!("{scope:?}|{}", q.base_query())
     };
     let cached_counts = state.cache.status_counts(&counts_key);
-    let (rows, total, counts, choices) = state
+    let status = for_db.status;
+    let (rows, has_next, counts, choices) = state
         .db(move |conn| {
             let choices = choices(conn, scope)?;
             if !searched {
-                return Ok((Vec::new(), 0, BTreeMap::new(), choices));
+                return Ok((Vec::new(), false, BTreeMap::new(), choices));
             }
-            let (rows, total) =
-                query::search(conn, scope, fy, &for_db, sort, desc, page, PER_PAGE)?;
+            let request = query::PageRequest {
+                sort,
+                descending: desc,
+                page,
+                per_page: PER_PAGE,
+            };
+            let (rows, has_next) = query::search(conn, scope, fy, &for_db, request)?;
             let counts = match cached_counts {
                 Some(c) => c,
                 None => query::status_counts(conn, scope, fy, &for_db)?,
@@ -344,7 +350,7 @@ async fn search_page(
                     list_row(r, &choices.names, n)
                 })
                 .collect();
-            Ok((rows, total, counts, choices))
+            Ok((rows, has_next, counts, choices))
         })
         .await?;
     if searched {
@@ -352,15 +358,12 @@ async fn search_page(
     }
     let deployment = state.deployment().await?;
     let mut ctx = views::page(viewer, &deployment);
-    let capped = total > query::COUNT_CAP;
+    // The counts may be up to 30 s old; whether a next page exists is asked directly.
+    let total = query::matching(status, &counts);
     ctx.insert("rows", &rows);
-    ctx.insert("total", &total.min(query::COUNT_CAP));
-    ctx.insert("capped", &capped);
+    ctx.insert("total", &total);
     ctx.insert("page", &page);
-    ctx.insert(
-        "has_next",
-        &(rows.len() as i64 == PER_PAGE && (capped || (page + 1) * PER_PAGE < total)),
-    );
+    ctx.insert("has_next", &has_next);
     ctx.insert("first_shown", &(page * PER_PAGE + 1));
     ctx.insert("last_shown", &(page * PER_PAGE + rows.len() as i64));
     let counts: Vec<(&str, &str, i64, String)> = STATUS_CHOICES[..6]

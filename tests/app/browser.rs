@@ -488,13 +488,16 @@ fn browser_review_cycle_send_back_resubmit_bulk_confirm() {
     browser.wait_for("#status", "再報告済");
     browser.click("#logout");
 
-    // The officer sees the change against the previous version and bulk-confirms.
-    sign_in(&browser, &app, "demo-officer");
+    // The 保健所 officer of the clinic's area sees the change against the previous
+    // version and bulk-confirms what awaits review in the area.
+    sign_in(&browser, &app, "demo-area");
     let id = crate::reports::report_id(&report);
     browser.goto(&app.url(&format!("/review/reports/{id}?against=previous")));
     browser.wait_for("#diff-table", &count.code);
     browser.screenshot("review-diff");
     browser.goto(&app.url(&format!("/review?fy={fy}&status=awaiting")));
+    browser.wait_for("#result-count", "1");
+    browser.screenshot("review-area-search");
     browser.click("#bulk-all");
     browser.wait_for("#bulk-count", "1 件");
     browser.screenshot("review-bulk-preview");
@@ -504,4 +507,20 @@ fn browser_review_cycle_send_back_resubmit_bulk_confirm() {
     browser.goto(&app.url("/review/stats"));
     browser.wait_for("#stat-confirmed", "1");
     browser.screenshot("review-stats");
+    browser.click("#logout");
+
+    // The prefecture officer sees it confirmed too.
+    sign_in(&browser, &app, "demo-officer");
+    browser.goto(&app.url(&format!("/review?fy={fy}&status=confirmed")));
+    browser.wait_for("#result-count", "1");
+    let code: String = {
+        use diesel::prelude::*;
+        use kakari::db::schema::institutions;
+        institutions::table
+            .find(institution)
+            .select(institutions::code)
+            .first(&mut *app.db.conn())
+            .unwrap()
+    };
+    browser.wait_for("#results", &code);
 }

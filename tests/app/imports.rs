@@ -334,6 +334,7 @@ mod web {
         assert_eq!(res.status(), 303);
         let res = app.post_form(&officer, &again, &format!("{again}/apply"), &[]);
         assert_eq!(res.status(), 409);
+        app.db.assert_review_index();
     }
 
     #[test]
@@ -447,6 +448,7 @@ mod web {
             let shown = shown.split("&lt;").next().unwrap_or("").to_string();
             assert!(page.contains(&shown), "{piece} finds {name}");
         }
+        app.db.assert_review_index();
     }
 
     #[test]
@@ -707,5 +709,6 @@ mod web {
             .send()
             .unwrap();
         assert_eq!(res.status(), 404);
+        app.db.assert_review_index();
     }
 }

@@ -277,6 +277,7 @@ fn a_clinic_files_prints_pulls_back_and_refiles() {
         .set(report_versions::answers.eq("{}"))
         .execute(&mut *app.db.conn());
     assert!(edited.is_err(), "report versions are immutable");
+    app.db.assert_review_index();
 }
 
 #[test]
@@ -674,6 +675,7 @@ fn a_stale_save_shows_both_values_and_lets_the_user_choose() {
         .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(stored_answers(&app, id)["1-1"], 1);
+    app.db.assert_review_index();
 }
 
 #[test]
@@ -704,6 +706,7 @@ fn a_change_report_starts_from_the_confirmed_version() {
         .set(reports::status.eq("confirmed"))
         .execute(&mut *app.db.conn())
         .unwrap();
+    kakari::db::review_index::refresh_report(&mut *app.db.conn(), report_id(&report)).unwrap();
     let res = app.post_form(
         &clinic,
         &format!("{path}?kind=change"),
@@ -725,6 +728,7 @@ fn a_change_report_starts_from_the_confirmed_version() {
         .first(&mut *app.db.conn())
         .unwrap();
     assert_eq!((kind.as_str(), cycle), ("change", 1));
+    app.db.assert_review_index();
 }
 
 mod administration {
@@ -1071,6 +1075,7 @@ fn a_new_year_starts_from_last_years_confirmed_answers_with_new_ndb_counts() {
         .set(reports::status.eq("confirmed"))
         .execute(&mut *app.db.conn())
         .unwrap();
+    kakari::db::review_index::refresh_report(&mut *app.db.conn(), report_id(&old)).unwrap();
 
     // This year's NDB count for one item.
     let cat = catalog();
@@ -1124,4 +1129,5 @@ fn a_new_year_starts_from_last_years_confirmed_answers_with_new_ndb_counts() {
     if let Some(code) = plain_count {
         assert_eq!(answers[&code], 12, "counts without an NDB key are carried");
     }
+    app.db.assert_review_index();
 }

@@ -228,6 +228,7 @@ fn confirm_send_back_resubmit_and_illegal_transitions() {
         .get_result(&mut *app.db.conn())
         .unwrap();
     assert_eq!(audited, 2);
+    app.db.assert_review_index();
 }
 
 #[test]
@@ -299,6 +300,7 @@ fn scope_is_enforced_and_forged_ids_are_ignored() {
         .send()
         .unwrap();
     assert_eq!(res.status(), 403);
+    app.db.assert_review_index();
 }
 
 #[test]
@@ -366,6 +368,7 @@ fn bulk_confirm_skips_a_report_resubmitted_after_the_preview() {
     // Committing twice is refused.
     let res = post(&app, &officer, &bulk, &format!("{bulk}/commit"), &[]);
     assert_eq!(res.status(), 409);
+    app.db.assert_review_index();
 }
 
 #[test]
@@ -448,6 +451,7 @@ fn memos_are_shared_or_internal_with_unread_markers() {
     // 新着 lists the report and the message.
     let (_, news) = page(&officer, &app, "/review/news");
     assert!(news.contains("正しいです"));
+    app.db.assert_review_index();
 }
 
 #[test]
@@ -476,6 +480,11 @@ fn search_counts_csv_and_charts_match_a_hand_made_fixture() {
         .set(reports::status.eq("confirmed"))
         .execute(&mut *app.db.conn())
         .unwrap();
+    // Changed behind the application's back, the search table disagrees until refreshed.
+    let drift = kakari::db::review_index::drift(&mut *app.db.conn()).unwrap();
+    assert_eq!(drift, 2, "one row missing and one row extra");
+    kakari::db::review_index::refresh_report(&mut *app.db.conn(), report_id(&c)).unwrap();
+    app.db.assert_review_index();
     let (status_code, html) = page(&officer, &app, &format!("/review?fy={fy}"));
     assert_eq!(status_code, 200);
     let count_of = |html: &str, code: &str| -> i64 {
@@ -493,7 +502,38 @@ fn search_counts_csv_and_charts_match_a_hand_made_fixture() {
     let (_, awaiting) = page(&officer, &app, &format!("/review?fy={fy}&status=awaiting"));
     assert!(awaiting.contains("id=\"result-count\">2<"));
     let (_, unreported) = page(&officer, &app, &format!("/review/unreported?fy={fy}"));
-    assert!(total_targets < 2000, "the demo stays under the count cap");
+    // 報告日時, newest first: the three submitted first; oldest first: unsubmitted first
+    // (the same order on both databases).
+    let codes: Vec<String> = institutions::table
+        .filter(institutions::id.eq_any(&targets[..3]))
+        .select(institutions::code)
+        .load(&mut *app.db.conn())
+        .unwrap();
+    let (_, newest) = page(
+        &officer,
+        &app,
+        &format!("/review?fy={fy}&sort=submitted&dir=desc"),
+    );
+    let (_, oldest) = page(&officer, &app, &format!("/review?fy={fy}&sort=submitted"));
+    let first_row = |html: &str| -> String {
+        html.split("<tbody>")
+            .nth(1)
+            .unwrap()
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        codes
+            .iter()
+            .any(|c| first_row(&newest).contains(c.as_str()))
+    );
+    assert!(
+        !codes
+            .iter()
+            .any(|c| first_row(&oldest).contains(c.as_str()))
+    );
     assert!(unreported.contains(&format!("id=\"result-count\">{}<", total_targets - 3)));
     // CSV: BOM, header and one line per match.
     let res = officer
@@ -531,4 +571,5 @@ fn search_counts_csv_and_charts_match_a_hand_made_fixture() {
     );
     assert_eq!(status_code, 422);
     assert!(html.contains("7桁か10桁") && html.contains("日付を"));
+    app.db.assert_review_index();
 }

@@ -88,6 +88,12 @@ impl TestDb {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+
+    /// The review search table agrees with the institutions and reports it copies.
+    pub fn assert_review_index(&self) {
+        let drift = db::review_index::drift(&mut self.conn()).expect("drift");
+        assert_eq!(drift, 0, "review_entries rows differ from their sources");
+    }
 }
 
 impl Drop for TestDb {
