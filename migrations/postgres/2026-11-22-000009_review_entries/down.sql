@@ -1,3 +1,5 @@
+ALTER TABLE report_versions RESET (toast_tuple_target);
+ALTER TABLE reports RESET (toast_tuple_target);
 DROP INDEX reports_fiscal_year;
 CREATE INDEX reports_submitted_at ON reports (fiscal_year, submitted_at);
 CREATE INDEX reports_latest ON reports (fiscal_year, is_latest, institution_id);

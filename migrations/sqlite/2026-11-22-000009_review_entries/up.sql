@@ -35,10 +35,12 @@ CREATE TABLE review_entries (
     PRIMARY KEY (institution_id, fiscal_year)
 );
 -- Few indexes: each one is paid by every write, and a bulk confirmation writes 50,000
--- rows. Status is deliberately not indexed: a search by status walks the code order
--- and skips the other statuses (a page needs a few hundred rows), and a status change
--- then touches no index at all. A 保健所's search walks the code order in the same way.
+-- rows. A 保健所's search walks the code order and skips other areas' rows. SQLite
+-- rewrites only the indexes holding a changed column, so the status index costs a bulk
+-- confirmation little (1.0 s for 59,981) and spares the 状態 order a sort of every row
+-- (80 ms without it). PostgreSQL goes without it (see its migration).
 CREATE INDEX review_entries_code ON review_entries (fiscal_year, code);
+CREATE INDEX review_entries_status ON review_entries (fiscal_year, status, code);
 CREATE INDEX review_entries_name ON review_entries (fiscal_year, search_key, institution_id);
 INSERT INTO review_years (fiscal_year)
 SELECT fiscal_year FROM reporting_periods UNION SELECT fiscal_year FROM reports;
