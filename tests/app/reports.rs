@@ -706,7 +706,7 @@ fn a_change_report_starts_from_the_confirmed_version() {
         .set(reports::status.eq("confirmed"))
         .execute(&mut *app.db.conn())
         .unwrap();
-    kakari::db::review_index::refresh_report(&mut *app.db.conn(), report_id(&report)).unwrap();
+    kakari::db::review_index::refresh_report(&mut app.db.conn(), report_id(&report)).unwrap();
     let res = app.post_form(
         &clinic,
         &format!("{path}?kind=change"),
@@ -1075,7 +1075,7 @@ fn a_new_year_starts_from_last_years_confirmed_answers_with_new_ndb_counts() {
         .set(reports::status.eq("confirmed"))
         .execute(&mut *app.db.conn())
         .unwrap();
-    kakari::db::review_index::refresh_report(&mut *app.db.conn(), report_id(&old)).unwrap();
+    kakari::db::review_index::refresh_report(&mut app.db.conn(), report_id(&old)).unwrap();
 
     // This year's NDB count for one item.
     let cat = catalog();

@@ -481,9 +481,9 @@ fn search_counts_csv_and_charts_match_a_hand_made_fixture() {
         .execute(&mut *app.db.conn())
         .unwrap();
     // Changed behind the application's back, the search table disagrees until refreshed.
-    let drift = kakari::db::review_index::drift(&mut *app.db.conn()).unwrap();
+    let drift = kakari::db::review_index::drift(&mut app.db.conn()).unwrap();
     assert_eq!(drift, 2, "one row missing and one row extra");
-    kakari::db::review_index::refresh_report(&mut *app.db.conn(), report_id(&c)).unwrap();
+    kakari::db::review_index::refresh_report(&mut app.db.conn(), report_id(&c)).unwrap();
     app.db.assert_review_index();
     let (status_code, html) = page(&officer, &app, &format!("/review?fy={fy}"));
     assert_eq!(status_code, 200);
