@@ -43,9 +43,21 @@ fn id_list(ids: &[i32]) -> String {
         .join(", ")
 }
 
+/// Writes the rows the condition selects. An upsert, not a plain insert: two
+/// transactions refreshing the same row at once (an officer editing an institution while
+/// its clinic saves) both delete it, and the second insert must then update what the
+/// first one wrote instead of failing on the key.
 fn insert_where(conn: &mut DbConnection, condition: &str) -> QueryResult<usize> {
+    let updates: Vec<String> = COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !matches!(*c, "institution_id" | "fiscal_year"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
     diesel::sql_query(format!(
-        "INSERT INTO review_entries ({COLUMNS}) {SOURCE} AND ({condition})"
+        "INSERT INTO review_entries ({COLUMNS}) {SOURCE} AND ({condition}) \
+         ON CONFLICT (institution_id, fiscal_year) DO UPDATE SET {}",
+        updates.join(", ")
     ))
     .execute(conn)
 }

@@ -573,3 +573,32 @@ fn search_counts_csv_and_charts_match_a_hand_made_fixture() {
     assert!(html.contains("7桁か10桁") && html.contains("日付を"));
     app.db.assert_review_index();
 }
+
+#[test]
+fn two_refreshes_of_one_search_row_at_once_both_succeed() {
+    use kakari::db::{self, review_index};
+    let app = TestApp::with_demo();
+    let officer = app.signed_in("demo-officer");
+    let report = submitted(&app, &officer, clinic_institution(&app));
+    let id = report_id(&report);
+    let pool = app.db.pool();
+    let mut first = pool.get().unwrap();
+    let mut second = pool.get().unwrap();
+    // The first transaction rewrites the row and stays open while the second starts the
+    // same rewrite (on PostgreSQL it waits on the row; on SQLite for the write lock).
+    let (started, ready) = std::sync::mpsc::channel();
+    let mut waiting = None;
+    db::write_transaction(&mut first, |conn| -> diesel::QueryResult<()> {
+        review_index::refresh_report(conn, id)?;
+        waiting = Some(std::thread::spawn(move || {
+            started.send(()).unwrap();
+            db::write_transaction(&mut second, |conn| review_index::refresh_report(conn, id))
+        }));
+        ready.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(())
+    })
+    .unwrap();
+    waiting.unwrap().join().unwrap().unwrap();
+    app.db.assert_review_index();
+}
