@@ -711,7 +711,7 @@ pub fn submit(
             return Ok(SubmitOutcome::Incomplete(problems));
         }
         let now = Utc::now().naive_utc();
-        if !store::change_status(
+        if !store::submit(
             conn,
             id,
             revision,
@@ -740,7 +740,6 @@ pub fn submit(
                 submitted_at: now,
             },
         )?;
-        store::mark_submitted(conn, id, now)?;
         record(
             conn,
             actor,

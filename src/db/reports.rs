@@ -220,14 +220,36 @@ pub fn change_status(
     Ok(n == 1)
 }
 
-pub fn mark_submitted(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(reports::table.find(id))
-        .set((
-            reports::submitted_at.eq(at),
-            reports::versions.eq(reports::versions + 1),
-        ))
-        .execute(conn)?;
-    review_index::refresh_report(conn, id)
+/// 報告: like [`change_status`], and records the submission time and one more version
+/// in the same statement.
+pub fn submit(
+    conn: &mut DbConnection,
+    id: i32,
+    revision: i32,
+    from: &str,
+    to: &str,
+    at: NaiveDateTime,
+    by: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        reports::table
+            .filter(reports::id.eq(id))
+            .filter(reports::revision.eq(revision))
+            .filter(reports::status.eq(from)),
+    )
+    .set((
+        reports::status.eq(to),
+        reports::revision.eq(revision + 1),
+        reports::submitted_at.eq(at),
+        reports::versions.eq(reports::versions + 1),
+        reports::updated_at.eq(at),
+        reports::updated_by.eq(by),
+    ))
+    .execute(conn)?;
+    if n == 1 {
+        review_index::refresh_report(conn, id)?;
+    }
+    Ok(n == 1)
 }
 
 #[derive(Debug, Insertable)]

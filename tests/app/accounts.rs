@@ -729,7 +729,7 @@ fn every_route_times_every_role() {
                 fiscal_year: 2025,
                 cycle: 0,
                 kind: "periodic",
-                status: "submitted",
+                status: "draft",
                 catalog_version: "2025.1",
                 answers: "{}",
                 ndb: "{}",
@@ -764,7 +764,15 @@ fn every_route_times_every_role() {
             },
         )
         .unwrap();
-        kakari::db::reports::mark_submitted(conn, report, now).unwrap();
+        let officer: i32 = kakari::db::schema::users::table
+            .filter(kakari::db::schema::users::login_id.eq("demo-officer"))
+            .select(kakari::db::schema::users::id)
+            .first(conn)
+            .unwrap();
+        assert!(
+            kakari::db::reports::submit(conn, report, 0, "draft", "submitted", now, officer)
+                .unwrap()
+        );
         // A stored NDB preview for the NDB routes.
         let code: String = kakari::db::schema::institutions::table
             .find(clinic)
