@@ -348,34 +348,12 @@ pub fn bulk_commit(
             )));
         }
         let now = Utc::now().naive_utc();
-        let at = sql_timestamp(now);
-        let by = actor.user_id;
         let mut confirmed: Vec<i32> = Vec::with_capacity(snapshot.reports.len());
         let mut with_structure = 0usize;
         // Large statements: on PostgreSQL each round trip costs more than the rows.
         for chunk in snapshot.reports.chunks(5_000) {
-            // Ids, revisions, timestamps and the user id are numbers and a timestamp we
-            // made, written inline so one statement serves both databases. 体制確認 is
-            // recorded in the same statement for reports with any 2号 function.
-            let pairs: Vec<String> = chunk.iter().map(|(i, r)| format!("({i}, {r})")).collect();
-            let sql = format!(
-                "UPDATE reports SET status = 'confirmed', revision = revision + 1, \
-                 confirmed_at = '{at}', confirmed_by = {by}, updated_at = '{at}', updated_by = {by}, \
-                 structure_confirmed_at = CASE WHEN (after_hours OR admission_discharge OR home_care OR care_coordination) \
-                   THEN '{at}' ELSE structure_confirmed_at END, \
-                 structure_confirmed_by = CASE WHEN (after_hours OR admission_discharge OR home_care OR care_coordination) \
-                   THEN {by} ELSE structure_confirmed_by END \
-                 WHERE status IN ('submitted', 'resubmitted') AND (id, revision) IN (VALUES {}) \
-                 RETURNING id, institution_id, fiscal_year, (after_hours OR admission_discharge OR home_care OR care_coordination) AS structure",
-                pairs.join(", ")
-            );
-            let updated: Vec<UpdatedId> = diesel::sql_query(sql).load(conn)?;
+            let updated = confirm_chunk(conn, actor, id, now, chunk)?;
             with_structure += updated.iter().filter(|u| u.structure).count();
-            let rows: Vec<(i32, i32)> = updated
-                .iter()
-                .map(|u| (u.institution_id, u.fiscal_year))
-                .collect();
-            db::review_index::mark_confirmed(conn, &rows)?;
             confirmed.extend(updated.into_iter().map(|u| u.id));
         }
         let done: HashSet<i32> = confirmed.iter().copied().collect();
@@ -386,23 +364,6 @@ pub fn bulk_commit(
             .filter(|i| !done.contains(i))
             .collect();
         skipped.sort_unstable();
-        audit::record_many(
-            conn,
-            confirmed.iter().map(|report_id| {
-                (
-                    Action::ReportConfirm,
-                    audit::Entry {
-                        actor_id: Some(by),
-                        actor_login: Some(actor.login.clone()),
-                        target_type: Some("report"),
-                        target_id: Some(report_id.to_string()),
-                        prefecture_id: None,
-                        detail: Some(serde_json::json!({ "bulk": id })),
-                        ip: actor.ip.clone(),
-                    },
-                )
-            }),
-        )?;
         let result = BulkResult {
             confirmed: confirmed.len(),
             with_structure,
@@ -419,6 +380,83 @@ pub fn bulk_commit(
             .execute(conn)?;
         Ok(result)
     })
+}
+
+/// Confirms the reports of `chunk` still at their previewed revision, with 体制確認 for
+/// those with any 2号 function, their search-table rows and one audit entry each, and
+/// returns them.
+fn confirm_chunk(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    bulk_id: i32,
+    now: NaiveDateTime,
+    chunk: &[(i32, i32)],
+) -> Result<Vec<UpdatedId>, ReviewError> {
+    let at = sql_timestamp(now);
+    let by = actor.user_id;
+    // Ids, revisions, timestamps and the user id are numbers and a timestamp we made,
+    // written inline so one statement serves both databases.
+    let pairs: Vec<String> = chunk.iter().map(|(i, r)| format!("({i}, {r})")).collect();
+    let two_go = "(after_hours OR admission_discharge OR home_care OR care_coordination)";
+    let update = format!(
+        "UPDATE reports SET status = 'confirmed', revision = revision + 1, \
+         confirmed_at = '{at}', confirmed_by = {by}, updated_at = '{at}', updated_by = {by}, \
+         structure_confirmed_at = CASE WHEN {two_go} THEN '{at}' ELSE structure_confirmed_at END, \
+         structure_confirmed_by = CASE WHEN {two_go} THEN {by} ELSE structure_confirmed_by END \
+         WHERE status IN ('submitted', 'resubmitted') AND (id, revision) IN (VALUES {}) \
+         RETURNING id, institution_id, fiscal_year, {two_go} AS structure",
+        pairs.join(", ")
+    );
+    let detail = serde_json::json!({ "bulk": bulk_id }).to_string();
+    match conn {
+        // One statement: the search-table rows are found through the confirmed reports
+        // by key (a separate UPDATE … IN (5,000 ids) scanned the whole table each time)
+        // and the audit entries come from the same rows (110,000 institutions, 59,981
+        // reports: 6.5 s in three statements per chunk).
+        DbConnection::Pg(c) => {
+            let sql = format!(
+                "WITH confirmed AS ({update}), \
+                 entries AS (UPDATE review_entries e SET status = 'confirmed' FROM confirmed c \
+                   WHERE e.institution_id = c.institution_id AND e.fiscal_year = c.fiscal_year), \
+                 audit AS (INSERT INTO audit_log (at, actor_id, actor_login, action, target_type, target_id, detail, ip) \
+                   SELECT CAST('{at}' AS TIMESTAMP), {by}, $1, '{action}', 'report', CAST(c.id AS TEXT), $2, $3 FROM confirmed c) \
+                 SELECT id, institution_id, fiscal_year, structure FROM confirmed",
+                action = Action::ReportConfirm.code(),
+            );
+            Ok(diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(&actor.login)
+                .bind::<diesel::sql_types::Text, _>(&detail)
+                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(&actor.ip)
+                .load(c)?)
+        }
+        // SQLite has no writing WITH clauses; its statements cost no round trip.
+        DbConnection::Sqlite(_) => {
+            let updated: Vec<UpdatedId> = diesel::sql_query(update).load(conn)?;
+            let rows: Vec<(i32, i32)> = updated
+                .iter()
+                .map(|u| (u.institution_id, u.fiscal_year))
+                .collect();
+            db::review_index::mark_confirmed(conn, &rows)?;
+            audit::record_many(
+                conn,
+                updated.iter().map(|u| {
+                    (
+                        Action::ReportConfirm,
+                        audit::Entry {
+                            actor_id: Some(by),
+                            actor_login: Some(actor.login.clone()),
+                            target_type: Some("report"),
+                            target_id: Some(u.id.to_string()),
+                            prefecture_id: None,
+                            detail: Some(serde_json::json!({ "bulk": bulk_id })),
+                            ip: actor.ip.clone(),
+                        },
+                    )
+                }),
+            )?;
+            Ok(updated)
+        }
+    }
 }
 
 // ----- 疑義照会メモ -----
