@@ -350,8 +350,10 @@ pub fn bulk_commit(
         let now = Utc::now().naive_utc();
         let mut confirmed: Vec<i32> = Vec::with_capacity(snapshot.reports.len());
         let mut with_structure = 0usize;
-        // Large statements: on PostgreSQL each round trip costs more than the rows.
-        for chunk in snapshot.reports.chunks(5_000) {
+        // 2,000 reports a statement: PostgreSQL finds them by key (with 5,000 it chose
+        // to scan every report, right after many were submitted: 59,981 reports 5.4 s
+        // in chunks of 5,000, 3.6 s in chunks of 2,000); more round trips cost little.
+        for chunk in snapshot.reports.chunks(2_000) {
             let updated = confirm_chunk(conn, actor, id, now, chunk)?;
             with_structure += updated.iter().filter(|u| u.structure).count();
             confirmed.extend(updated.into_iter().map(|u| u.id));
