@@ -460,11 +460,13 @@ struct DayCount {
     n: i64,
 }
 
-/// Versions submitted per JST day and kind within the scope (件数集計).
+/// Versions submitted per JST day and kind within the scope (件数集計), all of them or
+/// those of `since` (a JST day) and after.
 pub fn submissions_per_day(
     conn: &mut DbConnection,
     scope: Scope,
     fiscal_year: i32,
+    since: Option<NaiveDate>,
 ) -> QueryResult<Vec<(NaiveDate, String, i64)>> {
     // A cast, not to_char: formatting 140,000 timestamps cost PostgreSQL 100 ms.
     let day = match conn {
@@ -475,8 +477,13 @@ pub fn submissions_per_day(
         "SELECT {day} AS day, v.kind AS kind, COUNT(*) AS n \
          FROM report_versions v JOIN reports r ON r.id = v.report_id \
          JOIN institutions i ON i.id = r.institution_id \
-         WHERE r.fiscal_year = {fiscal_year} AND {} GROUP BY 1, 2 ORDER BY 1",
-        scope_sql(scope, "i", "id")
+         WHERE r.fiscal_year = {fiscal_year} AND {} {from} GROUP BY 1, 2 ORDER BY 1",
+        scope_sql(scope, "i", "id"),
+        // A timestamp we compute, never text from a request.
+        from = since.map_or(String::new(), |d| format!(
+            "AND v.submitted_at >= '{}'",
+            start_of_day_utc(d).format("%Y-%m-%d %H:%M:%S")
+        )),
     );
     let rows: Vec<DayCount> = diesel::sql_query(sql).load(conn)?;
     Ok(rows.into_iter().map(|r| (r.day, r.kind, r.n)).collect())

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+
 use crate::db::institutions::ScopeCounts;
 use crate::domain::auth::Scope;
 
@@ -29,6 +31,16 @@ impl Deployment {
 }
 
 type Timed<T> = (Instant, T);
+/// (JST day they were counted on, when, per day and kind before that day).
+type PastDays = (
+    NaiveDate,
+    Instant,
+    std::sync::Arc<Vec<(NaiveDate, String, i64)>>,
+);
+
+/// How long past days are kept at most: a safety net for changes made outside this
+/// process (the command line), which cannot clear this cache.
+pub const PAST_DAYS_TTL: Duration = Duration::from_secs(600);
 type SharedStats = std::sync::Arc<super::review::Stats>;
 type StatusCounts = std::collections::BTreeMap<String, i64>;
 
@@ -40,6 +52,10 @@ pub struct Cache {
     stats: Mutex<HashMap<(Scope, i32), Timed<SharedStats>>>,
     /// Counts per status of the review search, per scope, year and filter.
     status_counts: Mutex<HashMap<String, Timed<StatusCounts>>>,
+    /// Submissions per day before the day they were counted on, per scope and year:
+    /// versions are never changed and are stamped when submitted, so past days only
+    /// change when institutions move between areas ([`Cache::clear_with_master`]).
+    past_days: Mutex<HashMap<(Scope, i32), PastDays>>,
     /// Held while figures are recomputed, so that when an entry expires under load one
     /// request counts and the others wait for its result instead of all counting at once.
     refresh: Mutex<()>,
@@ -92,6 +108,32 @@ impl Cache {
     ) {
         if let Ok(mut g) = self.stats.lock() {
             g.insert((scope, fiscal_year), (Instant::now(), value));
+        }
+    }
+
+    /// The per-day submissions before `today` counted earlier today, if still kept.
+    pub fn past_days(
+        &self,
+        scope: Scope,
+        fiscal_year: i32,
+        today: NaiveDate,
+    ) -> Option<std::sync::Arc<Vec<(NaiveDate, String, i64)>>> {
+        self.past_days.lock().ok().and_then(|g| {
+            g.get(&(scope, fiscal_year))
+                .filter(|(day, at, _)| *day == today && at.elapsed() < PAST_DAYS_TTL)
+                .map(|(_, _, rows)| rows.clone())
+        })
+    }
+
+    pub fn set_past_days(
+        &self,
+        scope: Scope,
+        fiscal_year: i32,
+        today: NaiveDate,
+        rows: std::sync::Arc<Vec<(NaiveDate, String, i64)>>,
+    ) {
+        if let Ok(mut g) = self.past_days.lock() {
+            g.insert((scope, fiscal_year), (today, Instant::now(), rows));
         }
     }
 
@@ -148,6 +190,7 @@ impl Cache {
         Ok(fresh)
     }
 
+    /// Forgets what a report or status change can alter (everything but past days).
     pub fn clear(&self) {
         if let Ok(mut g) = self.deployment.lock() {
             *g = None;
@@ -159,6 +202,15 @@ impl Cache {
             g.clear();
         }
         if let Ok(mut g) = self.status_counts.lock() {
+            g.clear();
+        }
+    }
+
+    /// Forgets everything, past days included: for changes to institutions, which can
+    /// move their submissions from one area's figures to another's.
+    pub fn clear_with_master(&self) {
+        self.clear();
+        if let Ok(mut g) = self.past_days.lock() {
             g.clear();
         }
     }

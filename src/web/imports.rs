@@ -267,7 +267,7 @@ pub async fn apply(
         .await?;
     match result {
         Ok(_) => {
-            state.cache.clear();
+            state.cache.clear_with_master();
             Ok(see_other(&format!("/institutions/imports/{id}")))
         }
         Err(ImportError::NotFound) => Err(AppError::NotFound),
@@ -301,7 +301,7 @@ pub async fn retire_missing(
         .await?;
     match result {
         Ok(n) => {
-            state.cache.clear();
+            state.cache.clear_with_master();
             Ok(see_other(&format!(
                 "/institutions/imports/{id}?retired={n}"
             )))

@@ -653,7 +653,7 @@ pub async fn update(
         .await?;
     match saved {
         Ok(()) => {
-            state.cache.clear();
+            state.cache.clear_with_master();
             detail_page(
                 &state,
                 &viewer,

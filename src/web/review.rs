@@ -954,11 +954,26 @@ pub async fn stats(
     scope: crate::domain::auth::Scope,
     fiscal_year: i32,
 ) -> Result<Stats, AppError> {
-    let per_day = state.db(move |conn| Ok(query::submissions_per_day(conn, scope, fiscal_year)?));
+    // Days before today are counted once a day (see `Cache::past_days`); today's
+    // submissions are counted on every request.
+    let today = wareki::today_jst(Utc::now());
+    let past = state.cache.past_days(scope, fiscal_year, today);
+    let since = past.is_some().then_some(today);
+    let per_day =
+        state.db(move |conn| Ok(query::submissions_per_day(conn, scope, fiscal_year, since)?));
     let progress =
         state.db(move |conn| Ok(query::progress_by_jurisdiction(conn, scope, fiscal_year)?));
     let (per_day, progress) = futures_util::future::join(per_day, progress).await;
-    let (per_day, progress) = (per_day?, progress?);
+    let (mut per_day, progress) = (per_day?, progress?);
+    match past {
+        Some(past) => per_day = past.iter().cloned().chain(per_day).collect(),
+        None => {
+            let before_today: Vec<_> = per_day.iter().filter(|r| r.0 < today).cloned().collect();
+            state
+                .cache
+                .set_past_days(scope, fiscal_year, today, std::sync::Arc::new(before_today));
+        }
+    }
     state
         .db(move |conn| assemble(conn, scope, fiscal_year, &per_day, &progress))
         .await

@@ -629,3 +629,68 @@ fn two_refreshes_of_one_search_row_at_once_both_succeed() {
     waiting.unwrap().join().unwrap().unwrap();
     app.db.assert_review_index();
 }
+
+#[test]
+fn per_day_figures_count_past_days_once_and_today_on_every_request() {
+    use chrono::{Duration, Utc};
+    use kakari::db::reports::{NewVersion, insert_version};
+    use kakari::domain::wareki;
+    let app = TestApp::with_demo();
+    let officer = app.signed_in("demo-officer");
+    let fy = crate::reports::fiscal_year();
+    let targets: Vec<i32> = institutions::table
+        .filter(institutions::is_target.eq(true))
+        .order(institutions::id)
+        .limit(2)
+        .select(institutions::id)
+        .load(&mut *app.db.conn())
+        .unwrap();
+    let first = report_id(&submitted(&app, &officer, targets[0]));
+    // A second version dated yesterday (JST): submitted yesterday, pulled back and
+    // submitted again today, as far as the figures can tell.
+    let yesterday_utc = Utc::now().naive_utc() - Duration::hours(24);
+    insert_version(
+        &mut app.db.conn(),
+        &NewVersion {
+            report_id: first,
+            number: 0,
+            kind: "periodic",
+            answers: "{}",
+            ndb: "{}",
+            determination: "{}",
+            catalog_version: "test",
+            submitted_by: None,
+            submitted_login: "test",
+            proxy: false,
+            submitted_at: yesterday_utc,
+        },
+    )
+    .unwrap();
+    let today = wareki::today_jst(Utc::now());
+    let yesterday = today - Duration::days(1);
+    let row = |html: &str, day| -> String {
+        let cell = format!("<tr><td>{}</td>", wareki::date_wareki(day));
+        html.split(cell.as_str())
+            .nth(1)
+            .and_then(|t| t.split("</tr>").next())
+            .map(|t| t.replace(['\n', ' '], ""))
+            .unwrap_or_default()
+    };
+    let periodic = |html: &str, day| -> String {
+        row(html, day)
+            .split("<tdclass=\"num\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (_, stats) = page(&officer, &app, &format!("/review/stats?fy={fy}"));
+    assert_eq!(periodic(&stats, yesterday), "1", "{stats}");
+    assert_eq!(periodic(&stats, today), "1");
+    // Yesterday now comes from the kept figures, today's from the database: a second
+    // submission today adds to today and leaves yesterday as it was.
+    submitted(&app, &officer, targets[1]);
+    let (_, stats) = page(&officer, &app, &format!("/review/stats?fy={fy}"));
+    assert_eq!(periodic(&stats, yesterday), "1");
+    assert_eq!(periodic(&stats, today), "2");
+}
