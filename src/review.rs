@@ -409,7 +409,7 @@ fn confirm_chunk(
          RETURNING id, institution_id, fiscal_year, {two_go} AS structure",
         pairs.join(", ")
     );
-    let detail = serde_json::json!({ "bulk": bulk_id }).to_string();
+    let detail = serde_json::json!({ "bulk": bulk_id });
     match conn {
         // One statement: the search-table rows are found through the confirmed reports
         // by key (a separate UPDATE … IN (5,000 ids) scanned the whole table each time)
@@ -427,7 +427,7 @@ fn confirm_chunk(
             );
             Ok(diesel::sql_query(sql)
                 .bind::<diesel::sql_types::Text, _>(&actor.login)
-                .bind::<diesel::sql_types::Text, _>(&detail)
+                .bind::<diesel::sql_types::Text, _>(detail.to_string())
                 .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(&actor.ip)
                 .load(c)?)
         }
@@ -450,7 +450,7 @@ fn confirm_chunk(
                             target_type: Some("report"),
                             target_id: Some(u.id.to_string()),
                             prefecture_id: None,
-                            detail: Some(serde_json::json!({ "bulk": bulk_id })),
+                            detail: Some(detail.clone()),
                             ip: actor.ip.clone(),
                         },
                     )

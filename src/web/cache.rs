@@ -30,17 +30,15 @@ impl Deployment {
     }
 }
 
-type Timed<T> = (Instant, T);
-/// (JST day they were counted on, when, per day and kind before that day).
-type PastDays = (
-    NaiveDate,
-    Instant,
-    std::sync::Arc<Vec<(NaiveDate, String, i64)>>,
-);
-
 /// How long past days are kept at most: a safety net for changes made outside this
 /// process (the command line), which cannot clear this cache.
 pub const PAST_DAYS_TTL: Duration = Duration::from_secs(600);
+
+type Timed<T> = (Instant, T);
+/// Submissions per JST day and kind, as `db::review::submissions_per_day` returns them.
+pub type DayCounts = std::sync::Arc<Vec<(NaiveDate, String, i64)>>;
+/// (JST day they were counted on, when, the counts of the days before it).
+type PastDays = (NaiveDate, Instant, DayCounts);
 type SharedStats = std::sync::Arc<super::review::Stats>;
 type StatusCounts = std::collections::BTreeMap<String, i64>;
 
@@ -112,12 +110,7 @@ impl Cache {
     }
 
     /// The per-day submissions before `today` counted earlier today, if still kept.
-    pub fn past_days(
-        &self,
-        scope: Scope,
-        fiscal_year: i32,
-        today: NaiveDate,
-    ) -> Option<std::sync::Arc<Vec<(NaiveDate, String, i64)>>> {
+    pub fn past_days(&self, scope: Scope, fiscal_year: i32, today: NaiveDate) -> Option<DayCounts> {
         self.past_days.lock().ok().and_then(|g| {
             g.get(&(scope, fiscal_year))
                 .filter(|(day, at, _)| *day == today && at.elapsed() < PAST_DAYS_TTL)
@@ -125,13 +118,7 @@ impl Cache {
         })
     }
 
-    pub fn set_past_days(
-        &self,
-        scope: Scope,
-        fiscal_year: i32,
-        today: NaiveDate,
-        rows: std::sync::Arc<Vec<(NaiveDate, String, i64)>>,
-    ) {
+    pub fn set_past_days(&self, scope: Scope, fiscal_year: i32, today: NaiveDate, rows: DayCounts) {
         if let Ok(mut g) = self.past_days.lock() {
             g.insert((scope, fiscal_year), (today, Instant::now(), rows));
         }

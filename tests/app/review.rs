@@ -24,6 +24,17 @@ pub(crate) fn submitted(app: &TestApp, who: &Client, institution: i32) -> String
     report
 }
 
+/// The first `n` reporting targets of the demo, by id.
+fn first_targets(app: &TestApp, n: i64) -> Vec<i32> {
+    institutions::table
+        .filter(institutions::is_target.eq(true))
+        .order(institutions::id)
+        .limit(n)
+        .select(institutions::id)
+        .load(&mut *app.db.conn())
+        .unwrap()
+}
+
 fn status(app: &TestApp, id: i32) -> String {
     reports::table
         .find(id)
@@ -307,13 +318,7 @@ fn scope_is_enforced_and_forged_ids_are_ignored() {
 fn bulk_confirm_skips_a_report_resubmitted_after_the_preview() {
     let app = TestApp::with_demo();
     let officer = app.signed_in("demo-officer");
-    let targets: Vec<i32> = institutions::table
-        .filter(institutions::is_target.eq(true))
-        .order(institutions::id)
-        .limit(3)
-        .select(institutions::id)
-        .load(&mut *app.db.conn())
-        .unwrap();
+    let targets = first_targets(&app, 3);
     let paths: Vec<String> = targets
         .iter()
         .map(|t| submitted(&app, &officer, *t))
@@ -486,13 +491,7 @@ fn search_counts_csv_and_charts_match_a_hand_made_fixture() {
     let app = TestApp::with_demo();
     let officer = app.signed_in("demo-officer");
     let fy = crate::reports::fiscal_year();
-    let targets: Vec<i32> = institutions::table
-        .filter(institutions::is_target.eq(true))
-        .order(institutions::id)
-        .limit(4)
-        .select(institutions::id)
-        .load(&mut *app.db.conn())
-        .unwrap();
+    let targets = first_targets(&app, 4);
     let total_targets: i64 = institutions::table
         .filter(institutions::is_target.eq(true))
         .count()
@@ -638,13 +637,7 @@ fn per_day_figures_count_past_days_once_and_today_on_every_request() {
     let app = TestApp::with_demo();
     let officer = app.signed_in("demo-officer");
     let fy = crate::reports::fiscal_year();
-    let targets: Vec<i32> = institutions::table
-        .filter(institutions::is_target.eq(true))
-        .order(institutions::id)
-        .limit(2)
-        .select(institutions::id)
-        .load(&mut *app.db.conn())
-        .unwrap();
+    let targets = first_targets(&app, 2);
     let first = report_id(&submitted(&app, &officer, targets[0]));
     // A second version dated yesterday (JST): submitted yesterday, pulled back and
     // submitted again today, as far as the figures can tell.
@@ -668,17 +661,13 @@ fn per_day_figures_count_past_days_once_and_today_on_every_request() {
     .unwrap();
     let today = wareki::today_jst(Utc::now());
     let yesterday = today - Duration::days(1);
-    let row = |html: &str, day| -> String {
-        let cell = format!("<tr><td>{}</td>", wareki::date_wareki(day));
-        html.split(cell.as_str())
-            .nth(1)
-            .and_then(|t| t.split("</tr>").next())
-            .map(|t| t.replace(['\n', ' '], ""))
-            .unwrap_or_default()
-    };
+    // The 定期 cell of a day's row in the per-day table ("" when the day has no row).
     let periodic = |html: &str, day| -> String {
-        row(html, day)
-            .split("<tdclass=\"num\">")
+        let row_start = format!(
+            "<tr><td>{}</td><td class=\"num\">",
+            wareki::date_wareki(day)
+        );
+        html.split(row_start.as_str())
             .nth(1)
             .and_then(|t| t.split('<').next())
             .unwrap_or_default()
