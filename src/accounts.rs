@@ -123,7 +123,6 @@ pub fn create(conn: &mut DbConnection, account: NewAccount) -> Result<i32, Accou
             failed_attempts: 0,
             locked_until: None,
             last_login_at: None,
-            session_epoch: 0,
             created_at: now,
             updated_at: now,
         },
@@ -167,7 +166,9 @@ pub fn add_from_cli(
     let role =
         Role::from_code(input.role).ok_or_else(|| AccountError::Role(input.role.to_string()))?;
     let normalized = normalize_login_id(input.login_id)?;
-    check_password(&normalized, input.password, min_password)?;
+    // `inst:4610000011`: the code must not be in the password either.
+    let code = input.scope.strip_prefix("inst:").unwrap_or("");
+    check_password(input.password, min_password, &[&normalized, code])?;
     let scope = parse_scope(conn, input.scope)?;
     let hash = password::hash(input.password).map_err(|e| DbError::Task(e.to_string()))?;
     let (display_name, email) = (input.display_name, input.email);

@@ -63,6 +63,7 @@ pub fn serve(
 ) -> Result<actix_web::dev::Server, StartError> {
     web::views::init().map_err(StartError::Templates)?;
     let key = session_key(&settings, &pool)?;
+    keep_house(&pool)?;
     let workers = settings.workers;
     let state = AppState {
         pool,
@@ -72,6 +73,33 @@ pub fn serve(
         catalogs: Default::default(),
     };
     Ok(web::server(state, listener, workers, key)?)
+}
+
+/// Cleans up once now (so a restart never serves stale previews), then hourly on a
+/// thread of its own.
+fn keep_house(pool: &Pool) -> Result<(), StartError> {
+    let clean = |pool: &Pool| -> Result<db::housekeeping::Removed, DbError> {
+        let mut conn = pool.get().map_err(DbError::Pool)?;
+        db::housekeeping::clean(&mut conn, chrono::Utc::now().naive_utc())
+    };
+    clean(pool)?;
+    let pool = pool.clone();
+    std::thread::Builder::new()
+        .name("housekeeping".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                match clean(&pool) {
+                    Ok(removed) => tracing::info!(
+                        imports = removed.imports,
+                        sessions = removed.sessions,
+                        "housekeeping"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// The key that signs and encrypts session cookies: from the settings, or generated once

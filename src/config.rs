@@ -27,6 +27,11 @@ pub const ENV_KEYS: &[&str] = &[
     "KAKARI_COOKIE_SECURE",
     "KAKARI_SESSION_KEY",
     "KAKARI_MAX_UPLOAD_MB",
+    "KAKARI_SESSION_MAX_HOURS",
+    "KAKARI_IMPORT_MAX_MEMBER_MB",
+    "KAKARI_IMPORT_MAX_RATIO",
+    "KAKARI_IMPORT_MAX_CELL_KB",
+    "KAKARI_IMPORT_MAX_ROWS",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -67,6 +72,11 @@ struct FileSettings {
     cookie_secure: Option<bool>,
     session_key: Option<String>,
     max_upload_mb: Option<u32>,
+    session_max_hours: Option<u32>,
+    import_max_member_mb: Option<u32>,
+    import_max_ratio: Option<u32>,
+    import_max_cell_kb: Option<u32>,
+    import_max_rows: Option<u32>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -102,6 +112,10 @@ pub struct Settings {
     pub session_key: Option<String>,
     /// Largest file an officer may upload, in MB; larger uploads are refused unread.
     pub max_upload_mb: u32,
+    /// A signed-in session ends this long after sign-in, however active.
+    pub session_max_hours: u32,
+    /// What an uploaded file may inflate to and hold (see `import::Limits`).
+    pub import_limits: crate::import::Limits,
     /// Where each value came from, for `kakari config check`.
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -242,6 +256,47 @@ impl Settings {
             20,
             1..=500,
         )?;
+        let session_max_hours = layers.number(
+            "session_max_hours",
+            "KAKARI_SESSION_MAX_HOURS",
+            file.session_max_hours,
+            12,
+            1..=720,
+        )?;
+        let defaults = crate::import::Limits::default();
+        let mb = 1024 * 1024;
+        let import_limits = crate::import::Limits {
+            member_bytes: u64::from(layers.number(
+                "import_max_member_mb",
+                "KAKARI_IMPORT_MAX_MEMBER_MB",
+                file.import_max_member_mb,
+                (defaults.member_bytes / mb) as u32,
+                1..=2000,
+            )?) * mb,
+            ratio: u64::from(layers.number(
+                "import_max_ratio",
+                "KAKARI_IMPORT_MAX_RATIO",
+                file.import_max_ratio,
+                defaults.ratio as u32,
+                10..=10_000,
+            )?),
+            ratio_from_bytes: defaults.ratio_from_bytes,
+            cell_bytes: layers.number(
+                "import_max_cell_kb",
+                "KAKARI_IMPORT_MAX_CELL_KB",
+                file.import_max_cell_kb,
+                (defaults.cell_bytes / 1024) as u32,
+                1..=1024,
+            )? as usize
+                * 1024,
+            rows: layers.number(
+                "import_max_rows",
+                "KAKARI_IMPORT_MAX_ROWS",
+                file.import_max_rows,
+                defaults.rows as u32,
+                1000..=10_000_000,
+            )? as usize,
+        };
         let sources = layers.sources;
 
         if data_dir.trim().is_empty() {
@@ -294,6 +349,8 @@ impl Settings {
             cookie_secure,
             session_key,
             max_upload_mb,
+            session_max_hours,
+            import_limits,
             sources,
         })
     }

@@ -316,7 +316,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            import_ndb(&mut conn, &file, fy, dry_run)
+            import_ndb(&mut conn, &file, fy, dry_run, &settings.import_limits)
         }
         Command::Import {
             what:
@@ -328,7 +328,13 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            import_institutions(&mut conn, &file, prefecture, dry_run)
+            import_institutions(
+                &mut conn,
+                &file,
+                prefecture,
+                dry_run,
+                &settings.import_limits,
+            )
         }
         Command::User {
             action:
@@ -479,6 +485,7 @@ fn import_ndb(
     file: &std::path::Path,
     fiscal_year: i32,
     dry_run: bool,
+    limits: &kakari::import::Limits,
 ) -> Result<(), String> {
     use kakari::import::ndb;
     let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
@@ -496,6 +503,7 @@ fn import_ndb(
             fiscal_year,
             &file_name,
             &bytes,
+            limits,
         )
         .map_err(|e| e.to_string())?
         .1
@@ -505,8 +513,16 @@ fn import_ndb(
             login: "cli",
             ip: None,
         };
-        ndb::import_file(conn, &catalogs, fiscal_year, &file_name, &bytes, &actor)
-            .map_err(|e| e.to_string())?
+        ndb::import_file(
+            conn,
+            &catalogs,
+            fiscal_year,
+            &file_name,
+            &bytes,
+            &actor,
+            limits,
+        )
+        .map_err(|e| e.to_string())?
     };
     println!(
         "{} {}（{}）: 件数 {} / 医療機関 {}（うち置き換え {}）/ マスタにないコード {} / 不明な項目 {} / エラー {}（{:.1} 秒）",
@@ -520,20 +536,23 @@ fn import_ndb(
         plan.counts,
         plan.institutions,
         plan.replaced,
-        plan.unknown_codes.len(),
+        plan.unknown_codes_total,
         plan.unknown_keys.len(),
-        plan.rejected.len(),
+        plan.rejected_total,
         started.elapsed().as_secs_f64()
     );
+    let plan = plan.kept();
     for k in &plan.unknown_keys {
         println!("  不明な項目 {k}（取り込みません）");
     }
     for c in &plan.unknown_codes {
         println!("  マスタにないコード {c}（取り込みません）");
     }
+    more(plan.unknown_codes_total, plan.unknown_codes.len());
     for r in &plan.rejected {
         println!("  エラー {}行目 {}: {}", r.row, r.code, r.reason);
     }
+    more(plan.rejected_total, plan.rejected.len());
     Ok(())
 }
 
@@ -542,6 +561,7 @@ fn import_institutions(
     file: &std::path::Path,
     prefecture: Option<String>,
     dry_run: bool,
+    limits: &kakari::import::Limits,
 ) -> Result<(), String> {
     use kakari::import::{plan, service};
     let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
@@ -572,18 +592,18 @@ fn import_institutions(
     let target = plan::load_target(conn, &code).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let summary = if dry_run {
-        let (_, p) =
-            service::read_and_plan(conn, &file_name, &bytes, &target).map_err(|e| e.to_string())?;
+        let (_, p) = service::read_and_plan(conn, &file_name, &bytes, &target, limits)
+            .map_err(|e| e.to_string())?;
         p
     } else {
-        let id =
-            service::preview(conn, &file_name, &bytes, &target, None).map_err(|e| e.to_string())?;
+        let id = service::preview(conn, &file_name, &bytes, &target, None, limits)
+            .map_err(|e| e.to_string())?;
         let actor = plan::Actor {
             user_id: None,
             login: "cli",
             ip: None,
         };
-        service::apply(conn, id, None, &actor).map_err(|e| e.to_string())?
+        service::apply(conn, id, None, &actor, limits).map_err(|e| e.to_string())?
     };
     println!(
         "{} {}（{}）: 追加 {} / 変更 {} / 変更なし {} / エラー {} / ファイルにない {} / 市区町村不明 {}（{:.1} 秒）",
@@ -597,12 +617,13 @@ fn import_institutions(
         summary.added.len(),
         summary.updated.len(),
         summary.unchanged,
-        summary.rejected.len(),
+        summary.rejected.iter().map(|r| r.rows).sum::<usize>(),
         summary.not_in_file.len(),
         summary.unmatched.len(),
         started.elapsed().as_secs_f64()
     );
-    for u in &summary.updated {
+    let shown = kakari::import::PREVIEW_ROWS;
+    for u in summary.updated.iter().take(shown) {
         let changes: Vec<String> = u
             .changes
             .iter()
@@ -610,16 +631,26 @@ fn import_institutions(
             .collect();
         println!("  変更 {} {}: {}", u.code, u.name, changes.join("、"));
     }
-    for r in &summary.rejected {
+    more(summary.updated.len(), shown);
+    for r in summary.rejected.iter().take(shown) {
         println!("  エラー {}行目 {} {}: {}", r.row, r.code, r.name, r.reason);
     }
-    for u in &summary.unmatched {
+    more(summary.rejected.len(), shown);
+    for u in summary.unmatched.iter().take(shown) {
         println!(
             "  市区町村不明 {}行目 {} {}: {}",
             u.row, u.code, u.name, u.address
         );
     }
+    more(summary.unmatched.len(), shown);
     Ok(())
+}
+
+/// The line after a list cut at its first rows.
+fn more(total: usize, shown: usize) {
+    if total > shown {
+        println!("  …ほか {} 件", total - shown);
+    }
 }
 
 fn print_demo_users(report: &demo::DemoReport, password: &str) {

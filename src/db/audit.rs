@@ -32,10 +32,11 @@ pub enum Action {
     ReportPullBack,
     ReportConfirm,
     ReportSendBack,
+    SessionsEnd,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -57,6 +58,7 @@ impl Action {
         Action::ReportPullBack,
         Action::ReportConfirm,
         Action::ReportSendBack,
+        Action::SessionsEnd,
     ];
 
     pub fn code(self) -> &'static str {
@@ -82,6 +84,7 @@ impl Action {
             Action::ReportPullBack => "report_pull_back",
             Action::ReportConfirm => "report_confirm",
             Action::ReportSendBack => "report_send_back",
+            Action::SessionsEnd => "sessions_end",
         }
     }
 
@@ -108,6 +111,7 @@ impl Action {
             Action::ReportPullBack => "報告の引き戻し",
             Action::ReportConfirm => "報告の確認",
             Action::ReportSendBack => "報告の差戻し",
+            Action::SessionsEnd => "ログイン中のセッションの終了",
         }
     }
 
@@ -221,12 +225,13 @@ pub struct Filter {
 
 pub const PAGE_SIZE: i64 = 100;
 
-/// Newest first; `page` starts at 0. Returns the rows and the total count.
+/// Newest first; `page` starts at 0 (past the end: the last page). Returns the rows,
+/// the total count and the page shown.
 pub fn list(
     conn: &mut DbConnection,
     filter: &Filter,
     page: i64,
-) -> QueryResult<(Vec<LogRow>, i64)> {
+) -> QueryResult<(Vec<LogRow>, i64, i64)> {
     let build = || {
         let mut q = audit_log::table.into_boxed();
         if let Some(p) = filter.prefecture_id {
@@ -252,11 +257,12 @@ pub fn list(
         q
     };
     let total = build().count().get_result(conn)?;
+    let page = crate::domain::paging::within(page, total, PAGE_SIZE);
     let rows = build()
         .order(audit_log::id.desc())
         .limit(PAGE_SIZE)
-        .offset(page.max(0) * PAGE_SIZE)
+        .offset(page * PAGE_SIZE)
         .select(LogRow::as_select())
         .load(conn)?;
-    Ok((rows, total))
+    Ok((rows, total, page))
 }

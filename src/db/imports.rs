@@ -38,6 +38,8 @@ pub struct NewImport<'a> {
     pub payload: &'a str,
     pub summary: &'a str,
     pub applied_at: Option<NaiveDateTime>,
+    /// The uploaded file, kept while the preview stands.
+    pub file_data: Option<&'a [u8]>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i32> {
@@ -70,8 +72,19 @@ pub fn find(
     q.select(ImportRow::as_select()).first(conn).optional()
 }
 
-/// Moves a previewed import to `status`; false when it was no longer previewed (a
-/// second click, another tab), so an import is applied at most once.
+/// The uploaded file of a standing preview.
+pub fn file_of(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Vec<u8>>> {
+    Ok(imports::table
+        .find(id)
+        .select(imports::file_data)
+        .first::<Option<Vec<u8>>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Moves a previewed import to `status` and drops its file (the preview is gone; the
+/// summary of what was done stays until [`remove_older_than`]); false when it was no
+/// longer previewed (a second click, another tab), so an import is applied at most once.
 pub fn finish(
     conn: &mut DbConnection,
     id: i32,
@@ -88,10 +101,16 @@ pub fn finish(
                 imports::status.eq(status),
                 imports::summary.eq(s),
                 imports::applied_at.eq(now),
+                imports::file_data.eq(None::<Vec<u8>>),
+                imports::payload.eq(""),
             ))
             .execute(conn)?,
         None => diesel::update(target)
-            .set(imports::status.eq(status))
+            .set((
+                imports::status.eq(status),
+                imports::file_data.eq(None::<Vec<u8>>),
+                imports::payload.eq(""),
+            ))
             .execute(conn)?,
     };
     Ok(n == 1)
@@ -124,4 +143,10 @@ pub fn recent(
         .limit(limit)
         .select(ImportListRow::as_select())
         .load(conn)
+}
+
+/// Removes the imports made before `cutoff`, previews and results alike (their audit
+/// entries stay). Returns how many.
+pub fn remove_older_than(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(imports::table.filter(imports::created_at.lt(cutoff))).execute(conn)
 }

@@ -7,6 +7,7 @@
 pub mod areas;
 pub mod audit;
 pub mod backup;
+pub mod housekeeping;
 pub mod imports;
 pub mod institutions;
 pub mod meta;
@@ -14,6 +15,7 @@ pub mod reports;
 pub mod review;
 pub mod review_index;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -64,6 +64,21 @@ diesel::table! {
         payload -> Text,
         summary -> Text,
         applied_at -> Nullable<Timestamp>,
+        file_data -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Integer,
+        token_hash -> Text,
+        user_id -> Integer,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        end_reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 
@@ -89,7 +104,6 @@ diesel::table! {
         failed_attempts -> Integer,
         locked_until -> Nullable<Timestamp>,
         last_login_at -> Nullable<Timestamp>,
-        session_epoch -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
         news_seen_at -> Nullable<Timestamp>,
@@ -278,6 +292,7 @@ diesel::joinable!(report_memos -> reports (report_id));
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(institution_name_grams -> institutions (institution_id));
 diesel::joinable!(users -> areas (area_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     areas,
@@ -296,5 +311,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     report_versions,
     report_memos,
     memo_reads,
-    bulk_confirmations
+    bulk_confirmations,
+    sessions
 );

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{areas, institutions, users};
+use super::sessions::{self, EndReason};
 use crate::domain::area::AreaKind;
 use crate::domain::auth::{AreaChain, Role, Scope};
 
@@ -24,7 +25,6 @@ pub struct User {
     pub failed_attempts: i32,
     pub locked_until: Option<NaiveDateTime>,
     pub last_login_at: Option<NaiveDateTime>,
-    pub session_epoch: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -53,7 +53,6 @@ pub struct NewUser {
     pub failed_attempts: i32,
     pub locked_until: Option<NaiveDateTime>,
     pub last_login_at: Option<NaiveDateTime>,
-    pub session_epoch: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -299,31 +298,42 @@ pub fn record_failure(
     Ok(())
 }
 
-/// Sets a new password hash and ends every existing session of the user.
+/// Sets a new password hash and ends every session of the user (the caller starts a new
+/// one when the user changed their own password).
 pub fn set_password(
     conn: &mut DbConnection,
     id: i32,
     hash: &str,
     must_change: bool,
 ) -> QueryResult<()> {
+    let now = Utc::now().naive_utc();
+    sessions::end_all(conn, id, None, EndReason::PasswordChanged, now)?;
     diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(hash),
             users::must_change_password.eq(must_change),
             users::failed_attempts.eq(0),
             users::locked_until.eq(None::<NaiveDateTime>),
-            users::session_epoch.eq(users::session_epoch + 1),
             users::updated_at.eq(Utc::now().naive_utc()),
         ))
         .execute(conn)?;
     Ok(())
 }
 
+/// Activates or deactivates a user; a deactivation ends every session of the user.
 pub fn set_active(conn: &mut DbConnection, id: i32, active: bool) -> QueryResult<()> {
+    if !active {
+        sessions::end_all(
+            conn,
+            id,
+            None,
+            EndReason::Deactivated,
+            Utc::now().naive_utc(),
+        )?;
+    }
     diesel::update(users::table.find(id))
         .set((
             users::active.eq(active),
-            users::session_epoch.eq(users::session_epoch + 1),
             users::updated_at.eq(Utc::now().naive_utc()),
         ))
         .execute(conn)?;
@@ -338,9 +348,27 @@ pub struct Changes {
 }
 
 /// Changes name, e-mail, role and scope. A change of role or scope ends the user's
-/// sessions, so that no open session keeps rights it no longer has.
+/// sessions, so that no open session keeps rights it no longer has; a change of name or
+/// e-mail alone signs nobody out.
 pub fn update(conn: &mut DbConnection, id: i32, changes: &Changes) -> QueryResult<()> {
     let (area_id, institution_id) = scope_columns(changes.scope);
+    let before: Option<(String, Option<i32>, Option<i32>)> = users::table
+        .find(id)
+        .select((users::role, users::area_id, users::institution_id))
+        .first(conn)
+        .optional()?;
+    let rights_changed = before.is_none_or(|(role, area, institution)| {
+        (role.as_str(), area, institution) != (changes.role.code(), area_id, institution_id)
+    });
+    if rights_changed {
+        sessions::end_all(
+            conn,
+            id,
+            None,
+            EndReason::RoleChanged,
+            Utc::now().naive_utc(),
+        )?;
+    }
     diesel::update(users::table.find(id))
         .set((
             users::display_name.eq(&changes.display_name),
@@ -348,9 +376,26 @@ pub fn update(conn: &mut DbConnection, id: i32, changes: &Changes) -> QueryResul
             users::role.eq(changes.role.code()),
             users::area_id.eq(area_id),
             users::institution_id.eq(institution_id),
-            users::session_epoch.eq(users::session_epoch + 1),
             users::updated_at.eq(Utc::now().naive_utc()),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// What a user's password must not contain: the login ID, and for a clinic's user the
+/// institution code (10 digits and the 7-digit code the bureau prints).
+pub fn personal_words(conn: &mut DbConnection, user: &User) -> QueryResult<Vec<String>> {
+    let mut words = vec![user.login_id.clone()];
+    if let Some(id) = user.institution_id {
+        let found: Option<(String, String)> = institutions::table
+            .find(id)
+            .select((institutions::code, institutions::short_code))
+            .first(conn)
+            .optional()?;
+        if let Some((code, short)) = found {
+            words.push(code);
+            words.push(short);
+        }
+    }
+    Ok(words)
 }

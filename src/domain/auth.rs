@@ -167,16 +167,86 @@ pub fn normalize_login_id(input: &str) -> Result<String, LoginIdError> {
 pub enum PasswordError {
     #[error("パスワードは{min}文字以上にしてください")]
     TooShort { min: usize },
-    #[error("パスワードはログインIDと違うものにしてください")]
-    SameAsLogin,
+    #[error("パスワードにログインIDや医療機関コードを含めないでください")]
+    ContainsPersonal,
     #[error("パスワードは256文字以内にしてください")]
     TooLong,
     #[error("確認用のパスワードが一致しません")]
     Mismatch,
+    #[error(
+        "よく使われるパスワード（password1234 のように、よく使われる語に数字や記号を足しただけのものも）は使えません"
+    )]
+    Common,
+    #[error("同じ文字や短い並びを繰り返しただけのパスワードは使えません")]
+    Repeated,
+    #[error("「123456789012」「abcdefghijkl」のような続き文字だけのパスワードは使えません")]
+    Sequence,
 }
 
-/// The password policy: long enough, not absurdly long, not the login ID.
-pub fn check_password(login_id: &str, password: &str, min_len: usize) -> Result<(), PasswordError> {
+/// The most common passwords (zxcvbn's list), lowercased.
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        include_str!("data/common_passwords.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    })
+}
+
+/// True when the password is a common one, or one with only digits or symbols put
+/// before or after it (`password1234`, `2024sakura!`).
+fn is_common(folded: &str) -> bool {
+    let list = common_passwords();
+    if list.contains(folded) {
+        return true;
+    }
+    let filler = |c: char| c.is_ascii_digit() || c.is_ascii_punctuation() || c == ' ';
+    let core = folded.trim_matches(filler);
+    core.chars().count() >= 4 && core.len() < folded.len() && list.contains(core)
+}
+
+/// True when the password is one character, or a unit of up to 3, repeated.
+fn is_repetition(chars: &[char]) -> bool {
+    (1..=3).any(|unit| {
+        chars.len() >= unit * 2
+            && chars.len() % unit == 0
+            && chars.chunks(unit).all(|c| c == &chars[..unit])
+    })
+}
+
+/// True when every character follows the one before, up or down (`0123456789012`,
+/// `abcdef…`, `987654…`); digits wrap from 9 to 0.
+fn is_sequence(chars: &[char]) -> bool {
+    let step = |a: char, b: char| -> Option<i32> {
+        if a.is_ascii_digit() && b.is_ascii_digit() {
+            let d = (b as i32 - a as i32).rem_euclid(10);
+            return match d {
+                1 => Some(1),
+                9 => Some(-1),
+                _ => None,
+            };
+        }
+        match b as i32 - a as i32 {
+            1 => Some(1),
+            -1 => Some(-1),
+            _ => None,
+        }
+    };
+    let steps: Vec<Option<i32>> = chars.windows(2).map(|w| step(w[0], w[1])).collect();
+    !steps.is_empty() && steps.iter().all(|s| s.is_some() && *s == steps[0])
+}
+
+/// The password policy: long enough, not absurdly long, not a common password, not one
+/// character or a short unit repeated, not a run of consecutive characters, and not
+/// containing the login ID or the institution code (`personal`, 3 characters or more
+/// count). Compared after NFKC and lowercasing, so full-width letters change nothing.
+pub fn check_password(
+    password: &str,
+    min_len: usize,
+    personal: &[&str],
+) -> Result<(), PasswordError> {
     let len = password.chars().count();
     if len < min_len {
         return Err(PasswordError::TooShort { min: min_len });
@@ -184,8 +254,22 @@ pub fn check_password(login_id: &str, password: &str, min_len: usize) -> Result<
     if len > 256 {
         return Err(PasswordError::TooLong);
     }
-    if password.trim().eq_ignore_ascii_case(login_id.trim()) {
-        return Err(PasswordError::SameAsLogin);
+    let folded = crate::domain::normalize::nfkc(password).to_lowercase();
+    let chars: Vec<char> = folded.chars().collect();
+    if is_repetition(&chars) {
+        return Err(PasswordError::Repeated);
+    }
+    if is_sequence(&chars) {
+        return Err(PasswordError::Sequence);
+    }
+    if is_common(&folded) {
+        return Err(PasswordError::Common);
+    }
+    for word in personal {
+        let word = crate::domain::normalize::nfkc(word.trim()).to_lowercase();
+        if word.chars().count() >= 3 && folded.contains(&word) {
+            return Err(PasswordError::ContainsPersonal);
+        }
     }
     Ok(())
 }
@@ -250,20 +334,69 @@ mod tests {
     #[test]
     fn password_policy() {
         assert_eq!(
-            check_password("demo", "short", 12),
+            check_password("short", 12, &["demo"]),
             Err(PasswordError::TooShort { min: 12 })
         );
         assert_eq!(
-            check_password("longloginid12", "LongLoginId12", 12),
-            Err(PasswordError::SameAsLogin)
+            check_password("LongLoginId12", 12, &["longloginid12"]),
+            Err(PasswordError::ContainsPersonal)
         );
-        assert!(check_password("demo", "correct horse battery", 12).is_ok());
         assert_eq!(
-            check_password("d", &"x".repeat(300), 12),
+            check_password("my-kagoshima-admin-pass", 12, &["kagoshima-admin"]),
+            Err(PasswordError::ContainsPersonal)
+        );
+        // An institution code inside, in full-width digits too.
+        assert_eq!(
+            check_password(
+                "ｃｌｉｎｉｃ４６１０１０００４４ok",
+                12,
+                &["x-01", "4610100044"]
+            ),
+            Err(PasswordError::ContainsPersonal)
+        );
+        assert!(check_password("correct horse battery", 12, &["demo"]).is_ok());
+        assert_eq!(
+            check_password(&"x".repeat(300), 12, &["d"]),
             Err(PasswordError::TooLong)
         );
         // Length counts characters, not bytes: 12 Japanese characters pass.
-        assert!(check_password("demo", "かかりつけ医機能報告パス", 12).is_ok());
+        assert!(check_password("かかりつけ医機能報告パス", 12, &["demo"]).is_ok());
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_the_reason() {
+        for (password, why) in [
+            ("aaaaaaaaaaaa", PasswordError::Repeated),
+            ("ＡＡＡＡＡＡＡＡＡＡＡＡ", PasswordError::Repeated),
+            ("abcabcabcabc", PasswordError::Repeated),
+            ("123456789012", PasswordError::Sequence),
+            ("abcdefghijkl", PasswordError::Sequence),
+            ("987654321098", PasswordError::Sequence),
+            ("password1234", PasswordError::Common),
+            ("PASSWORD1234", PasswordError::Common),
+            ("1234password", PasswordError::Common),
+            ("qwertyuiop12", PasswordError::Common),
+            ("iloveyou2024!", PasswordError::Common),
+            ("sunshine1234", PasswordError::Common),
+        ] {
+            assert_eq!(
+                check_password(password, 12, &["someone"]),
+                Err(why),
+                "{password}"
+            );
+        }
+        // Strong ones built from the same pieces pass.
+        for password in [
+            "password-tea-kettle",
+            "abc123xyz987q",
+            "さくら咲く鹿児島2027",
+            "aaab-bbcc-cdde",
+        ] {
+            assert!(
+                check_password(password, 12, &["someone"]).is_ok(),
+                "{password}"
+            );
+        }
     }
 
     #[test]

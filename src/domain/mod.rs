@@ -8,5 +8,6 @@ pub mod demo;
 pub mod determination;
 pub mod institution;
 pub mod normalize;
+pub mod paging;
 pub mod report;
 pub mod wareki;

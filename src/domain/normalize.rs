@@ -165,13 +165,37 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     NaiveDate::from_ymd_opt(year, m, d).ok_or_else(err)
 }
 
+/// First characters that make Excel or LibreOffice read a cell as a formula; the
+/// full-width forms count, because both convert them when a CSV is opened.
+const FORMULA_STARTS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// A plain number (`-12`, `+3.5`): harmless, and it must stay a number in Excel.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next();
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A cell value safe to open in Excel: text that would start a formula gets a leading
-/// apostrophe (OWASP "CSV injection").
+/// apostrophe (OWASP "CSV injection"). Every CSV export writes its cells through this.
 pub fn excel_safe(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if text.starts_with(FORMULA_STARTS) && !is_plain_number(text) {
         format!("'{text}")
     } else {
         text.to_string()
+    }
+}
+
+/// Undoes [`excel_safe`] on a cell read back from a file: an apostrophe in front of a
+/// formula character is the guard our export added, not data.
+pub fn excel_unguard(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => text,
     }
 }
 
@@ -253,6 +277,28 @@ mod tests {
         assert_eq!(digits("12a"), None);
         assert_eq!(tidy("  医療法人　田中会  "), "医療法人 田中会");
         assert_eq!(excel_safe("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(excel_safe("＝ＳＵＭ(A1)"), "'＝ＳＵＭ(A1)");
+        assert_eq!(excel_safe("＋1 医院"), "'＋1 医院");
+        assert_eq!(excel_safe("－cmd"), "'－cmd");
+        assert_eq!(excel_safe("＠SUM(1)"), "'＠SUM(1)");
+        assert_eq!(excel_safe("-1+cmd|' /C calc'!A0"), "'-1+cmd|' /C calc'!A0");
+        // Numbers stay numbers.
+        assert_eq!(excel_safe("-12"), "-12");
+        assert_eq!(excel_safe("+3.5"), "+3.5");
+        // What the export guarded comes back as it was; other apostrophes stay.
+        for text in [
+            "=SUM(A1)",
+            "+1 医院1",
+            "＝1",
+            "@x",
+            "-1+1",
+            "'quoted",
+            "田中",
+            "-12",
+        ] {
+            assert_eq!(excel_unguard(&excel_safe(text)), text, "{text}");
+        }
+        assert_eq!(excel_unguard("'note"), "'note");
         assert_eq!(excel_safe("田中"), "田中");
     }
 }

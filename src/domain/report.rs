@@ -324,6 +324,15 @@ fn parse_count(text: &str) -> Result<u64, &'static str> {
     }
 }
 
+/// The first fiscal year of the かかりつけ医機能報告 (令和7年度).
+pub const FIRST_FISCAL_YEAR: i32 = 2025;
+
+/// Whether a report can be started for `fiscal_year` on `today`: from the first year of
+/// the system to the year after the current one (filing opens in January).
+pub fn is_reporting_year(fiscal_year: i32, today: chrono::NaiveDate) -> bool {
+    (FIRST_FISCAL_YEAR..=crate::domain::wareki::fiscal_year_of(today) + 1).contains(&fiscal_year)
+}
+
 fn parse_decimal1(text: &str) -> Result<f64, &'static str> {
     let folded: String = normalize::nfkc(text)
         .chars()
@@ -331,6 +340,13 @@ fn parse_decimal1(text: &str) -> Result<f64, &'static str> {
         .collect();
     if folded.starts_with('-') {
         return Err("0以上の数で入力してください");
+    }
+    // Only digits and one decimal point: Rust would also read "1e3", "inf" or "NaN".
+    let digits_and_point = folded.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && folded.matches('.').count() <= 1
+        && folded.bytes().any(|b| b.is_ascii_digit());
+    if !digits_and_point {
+        return Err("数字で入力してください（例: 12.5）");
     }
     if folded.split('.').nth(1).is_some_and(|d| d.len() > 1) {
         return Err("小数点以下は1桁までで入力してください");
@@ -625,6 +641,26 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn decimals_are_plain_digits() {
+        assert_eq!(parse_decimal1("12.5"), Ok(12.5));
+        assert_eq!(parse_decimal1("１２．５"), Ok(12.5));
+        assert_eq!(parse_decimal1("1,000"), Ok(1000.0));
+        for text in ["1e3", "1E3", "inf", "NaN", "1.2.3", ".", "0x10", "１ｅ３"] {
+            assert!(parse_decimal1(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn reports_start_only_in_real_years() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert!(is_reporting_year(2025, today));
+        assert!(is_reporting_year(2027, today));
+        assert!(!is_reporting_year(2028, today));
+        assert!(!is_reporting_year(2024, today));
+        assert!(!is_reporting_year(-1, today));
     }
 
     #[test]

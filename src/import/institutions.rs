@@ -48,6 +48,13 @@ pub struct Rejected {
     pub code: String,
     pub name: String,
     pub reason: String,
+    /// How many rows this entry stands for (a repeated code is one entry).
+    #[serde(default = "one")]
+    pub rows: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -126,16 +133,14 @@ pub fn parse(grid: &Grid, prefecture: u8) -> Result<Parsed, LayoutError> {
         return Err(LayoutError::Empty);
     }
     let top: Vec<&str> = (0..grid.height().min(30))
-        .flat_map(|r| grid.rows[r].iter().map(String::as_str))
+        .flat_map(|r| grid.row(r).map(|(_, c)| c))
         .collect();
     if top.iter().any(|c| c.contains(BUREAU_TITLE)) {
         return parse_bureau(grid, prefecture);
     }
-    if let Some(header_row) = (0..grid.height().min(5)).find(|&r| {
-        grid.rows[r]
-            .iter()
-            .any(|c| nfkc(c.trim()) == "医療機関コード")
-    }) {
+    if let Some(header_row) = (0..grid.height().min(5))
+        .find(|&r| grid.row(r).any(|(_, c)| nfkc(c.trim()) == "医療機関コード"))
+    {
         return parse_template(grid, header_row, prefecture);
     }
     Err(LayoutError::Unknown {
@@ -191,7 +196,7 @@ fn is_serial(text: &str) -> Option<u64> {
 
 /// True on rows that belong to a page heading or header block, which end a block.
 fn is_heading_row(grid: &Grid, row: usize) -> bool {
-    grid.rows[row].iter().any(|c| {
+    grid.row(row).any(|(_, c)| {
         let t = c.trim();
         t.contains(BUREAU_TITLE) || t == "項番" || t.contains("作成") && t.contains('頁')
     })
@@ -199,7 +204,7 @@ fn is_heading_row(grid: &Grid, row: usize) -> bool {
 
 fn parse_bureau(grid: &Grid, prefecture: u8) -> Result<Parsed, LayoutError> {
     let top: Vec<&str> = (0..grid.height().min(30))
-        .flat_map(|r| grid.rows[r].iter().map(String::as_str))
+        .flat_map(|r| grid.row(r).map(|(_, c)| c))
         .collect();
     let fee_table = bureau_fee_table(&top)?;
     let prefecture_name = bureau_prefecture(&top);
@@ -220,6 +225,7 @@ fn parse_bureau(grid: &Grid, prefecture: u8) -> Result<Parsed, LayoutError> {
                 code: first_line(grid.cell(start, 1)).to_string(),
                 name: first_line(grid.cell(start, 2)).to_string(),
                 reason,
+                rows: 1,
             }),
         }
     }
@@ -326,27 +332,44 @@ fn bureau_block(
 }
 
 /// A code that appears twice in one file is ambiguous: every occurrence is rejected,
-/// rather than one silently winning.
+/// rather than one silently winning. Each code is reported once, with its first row
+/// numbers and how many rows hold it, so the work and the report stay linear in the
+/// rows however many repeat.
 fn reject_duplicates(records: &mut Vec<Record>, rejected: &mut Vec<Rejected>) {
+    /// Row numbers named in a duplicate's reason.
+    const NAMED: usize = 5;
     let mut rows_of: HashMap<InstitutionCode, Vec<usize>> = HashMap::new();
     for r in records.iter() {
-        rows_of.entry(r.code.clone()).or_default().push(r.row);
+        let rows = rows_of.entry(r.code.clone()).or_default();
+        rows.push(r.row);
     }
+    let mut reported: std::collections::HashSet<InstitutionCode> = Default::default();
     records.retain(|r| {
         let rows = &rows_of[&r.code];
         if rows.len() == 1 {
             return true;
         }
-        let listed: Vec<String> = rows.iter().map(|n| format!("{n}行目")).collect();
-        rejected.push(Rejected {
-            row: r.row,
-            code: r.code.to_string(),
-            name: r.name.clone(),
-            reason: format!(
-                "同じ医療機関コードがファイル内に複数あります（{}）",
-                listed.join("・")
-            ),
-        });
+        if reported.insert(r.code.clone()) {
+            let mut named: Vec<String> = rows
+                .iter()
+                .take(NAMED)
+                .map(|n| format!("{n}行目"))
+                .collect();
+            if rows.len() > NAMED {
+                named.push("…".into());
+            }
+            rejected.push(Rejected {
+                row: r.row,
+                code: r.code.to_string(),
+                name: r.name.clone(),
+                reason: format!(
+                    "同じ医療機関コードがファイル内に {} 行あります（{}）。どの行も取り込みません",
+                    rows.len(),
+                    named.join("・")
+                ),
+                rows: rows.len(),
+            });
+        }
         false
     });
     rejected.sort_by_key(|r| r.row);
@@ -369,7 +392,7 @@ fn yes_no(text: &str) -> Result<Option<bool>, String> {
 
 fn parse_template(grid: &Grid, header_row: usize, prefecture: u8) -> Result<Parsed, LayoutError> {
     let mut columns: HashMap<&'static str, usize> = HashMap::new();
-    for (i, caption) in grid.rows[header_row].iter().enumerate() {
+    for (i, caption) in grid.row(header_row) {
         let caption = nfkc(caption.trim());
         if let Some(known) = TEMPLATE_COLUMNS.iter().find(|k| nfkc(k) == caption) {
             columns.entry(known).or_insert(i);
@@ -383,7 +406,7 @@ fn parse_template(grid: &Grid, header_row: usize, prefecture: u8) -> Result<Pars
     let mut records = Vec::new();
     let mut rejected = Vec::new();
     for r in header_row + 1..grid.height() {
-        if grid.rows[r].iter().all(|c| c.trim().is_empty()) {
+        if grid.row_is_blank(r) {
             continue;
         }
         let get = |name: &str| -> String {
@@ -398,6 +421,7 @@ fn parse_template(grid: &Grid, header_row: usize, prefecture: u8) -> Result<Pars
                 code: get("医療機関コード").trim().to_string(),
                 name: get("名称").trim().to_string(),
                 reason,
+                rows: 1,
             }),
         }
     }
@@ -511,12 +535,8 @@ mod tests {
     use super::*;
 
     fn grid(rows: &[&[&str]]) -> Grid {
-        Grid {
-            rows: rows
-                .iter()
-                .map(|r| r.iter().map(|c| c.to_string()).collect())
-                .collect(),
-        }
+        let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.to_vec()).collect();
+        Grid::from_rows(&rows)
     }
 
     /// A valid printed code for prefecture 46, 医科.
@@ -758,20 +778,19 @@ mod tests {
         ];
         for _ in 0..2_000 {
             let rows = rng.random_range(0..12);
-            let g = Grid {
-                rows: (0..rows)
-                    .map(|_| {
-                        (0..rng.random_range(0..12))
-                            .map(|_| {
-                                let n = rng.random_range(0..3);
-                                (0..n)
-                                    .map(|_| pieces[rng.random_range(0..pieces.len())])
-                                    .collect()
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            };
+            let cells: Vec<Vec<String>> = (0..rows)
+                .map(|_| {
+                    (0..rng.random_range(0..12))
+                        .map(|_| {
+                            let n = rng.random_range(0..3);
+                            (0..n)
+                                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            let g = Grid::from_rows(&cells);
             let _ = parse(&g, rng.random_range(0..60));
         }
     }

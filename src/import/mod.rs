@@ -3,13 +3,17 @@
 //! its layout from the grid. Nothing here touches the database.
 
 pub mod institutions;
+pub mod limits;
 pub mod ndb;
 pub mod plan;
 pub mod service;
+pub mod xls_scan;
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
-use calamine::{Data, Reader};
+use calamine::{Data, DataRef, Reader};
+
+pub use limits::Limits;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileError {
@@ -37,44 +41,251 @@ pub enum FileError {
         "ファイル形式が分かりません。.xlsx、.xls、.csv、またはそれらを含む .zip を選んでください"
     )]
     UnknownType,
+    #[error(
+        "ファイル内の「{member}」は展開すると {limit_mb} MB を超えるため、読み込みを中止しました。ファイルは取り込んでいません"
+    )]
+    MemberTooLarge { member: String, limit_mb: u64 },
+    #[error(
+        "ファイル内の「{member}」は圧縮率が {ratio} 倍を超えるため、読み込みを中止しました（圧縮爆弾の疑い）。ファイルは取り込んでいません"
+    )]
+    CompressionRatio { member: String, ratio: u64 },
+    #[error(
+        "ファイル全体を展開すると {limit_mb} MB を超えるため、読み込みを中止しました。ファイルは取り込んでいません"
+    )]
+    ArchiveTooLarge { limit_mb: u64 },
+    #[error("ZIP ファイルの中のファイルが多すぎます（{0} 個まで）。ファイルは取り込んでいません")]
+    TooManyMembers(usize),
+    #[error(
+        "{limit_kb} KB を超える長さのセルがあるため、読み込みを中止しました。ファイルは取り込んでいません"
+    )]
+    CellTooLong { limit_kb: usize },
+    #[error(
+        "行数が上限（{0} 行）を超えるため、読み込みを中止しました。ファイルを分けて取り込んでください"
+    )]
+    TooManyRows(usize),
+    #[error(
+        "セルの文字が合計 {limit_mb} MB を超えるため、読み込みを中止しました。ファイルは取り込んでいません"
+    )]
+    GridTooLarge { limit_mb: u64 },
+    #[error(
+        "シートの使われている範囲が大きすぎます（{0} セルまで）。離れたセルに値が入っていないか確認してください"
+    )]
+    SheetAreaTooLarge(u64),
 }
 
-/// A sheet as text: `rows[r][c]`, 0-based from cell A1, ragged rows allowed.
+/// One non-empty cell of a [`Grid`]: its column and its text's place in `Grid::text`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    col: u32,
+    start: u32,
+    end: u32,
+}
+
+/// A sheet as text, 0-based from cell A1. Only non-empty cells are kept, their text in
+/// one string: a million-row CSV costs its text and 12 bytes a cell, not a string
+/// allocation per cell.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grid {
-    pub rows: Vec<Vec<String>>,
+    text: String,
+    /// Non-empty cells, row by row, columns ascending.
+    cells: Vec<Span>,
+    /// `cells[row_start[r]..row_start[r + 1]]` are the cells of row `r`.
+    row_start: Vec<u32>,
 }
 
 impl Grid {
+    /// A grid from rows of cells (tests, and small sheets built in code).
+    pub fn from_rows<S: AsRef<str>>(rows: &[Vec<S>]) -> Grid {
+        let mut builder = GridBuilder::new(Limits::default());
+        for (r, row) in rows.iter().enumerate() {
+            for (c, text) in row.iter().enumerate() {
+                // Built from code, so within any limit that matters.
+                let _ = builder.put(r as u32, c as u32, text.as_ref());
+            }
+        }
+        builder.height = builder.height.max(rows.len() as u32);
+        builder.finish()
+    }
+
     pub fn cell(&self, row: usize, col: usize) -> &str {
-        self.rows
-            .get(row)
-            .and_then(|r| r.get(col))
-            .map(String::as_str)
-            .unwrap_or("")
+        let cells = self.row_slice(row);
+        match cells.binary_search_by_key(&(col as u32), |s| s.col) {
+            Ok(i) => &self.text[cells[i].start as usize..cells[i].end as usize],
+            Err(_) => "",
+        }
+    }
+
+    fn row_slice(&self, row: usize) -> &[Span] {
+        match (self.row_start.get(row), self.row_start.get(row + 1)) {
+            (Some(&a), Some(&b)) => &self.cells[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The non-empty cells of a row with their column numbers.
+    pub fn row(&self, row: usize) -> impl Iterator<Item = (usize, &str)> {
+        self.row_slice(row)
+            .iter()
+            .map(|s| (s.col as usize, &self.text[s.start as usize..s.end as usize]))
+    }
+
+    /// Whether every cell of the row is empty or blank.
+    pub fn row_is_blank(&self, row: usize) -> bool {
+        self.row(row).all(|(_, c)| c.trim().is_empty())
     }
 
     pub fn height(&self) -> usize {
-        self.rows.len()
+        self.row_start.len().saturating_sub(1)
     }
 
     pub fn is_blank(&self) -> bool {
-        self.rows
-            .iter()
-            .all(|r| r.iter().all(|c| c.trim().is_empty()))
+        (0..self.height()).all(|r| self.row_is_blank(r))
+    }
+}
+
+/// Collects cells in any order within the limits, then sorts them into a [`Grid`].
+struct GridBuilder {
+    limits: Limits,
+    text: String,
+    cells: Vec<(u32, Span)>,
+    sorted: bool,
+    height: u32,
+}
+
+impl GridBuilder {
+    fn new(limits: Limits) -> GridBuilder {
+        GridBuilder {
+            limits,
+            text: String::new(),
+            cells: Vec::new(),
+            sorted: true,
+            height: 0,
+        }
+    }
+
+    fn put(&mut self, row: u32, col: u32, value: &str) -> Result<(), FileError> {
+        // A file we exported and the officer corrected comes back with our formula
+        // guards; they are not data.
+        let value = crate::domain::normalize::excel_unguard(value);
+        if row as usize >= self.limits.rows {
+            return Err(FileError::TooManyRows(self.limits.rows));
+        }
+        self.height = self.height.max(row + 1);
+        if value.is_empty() {
+            return Ok(());
+        }
+        if value.len() > self.limits.cell_bytes {
+            return Err(FileError::CellTooLong {
+                limit_kb: self.limits.cell_bytes / 1024,
+            });
+        }
+        if (self.text.len() + value.len()) as u64 > self.limits.total_bytes() {
+            return Err(FileError::GridTooLarge {
+                limit_mb: self.limits.total_bytes() / (1024 * 1024),
+            });
+        }
+        if let Some(&(last_row, last)) = self.cells.last()
+            && (last_row, last.col) >= (row, col)
+        {
+            self.sorted = false;
+        }
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        self.cells.push((
+            row,
+            Span {
+                col,
+                start,
+                end: self.text.len() as u32,
+            },
+        ));
+        Ok(())
+    }
+
+    /// Counts a row that may hold nothing (a blank CSV line keeps its number).
+    fn touch(&mut self, row: u32) -> Result<(), FileError> {
+        self.put(row, 0, "")
+    }
+
+    fn finish(mut self) -> Grid {
+        if !self.sorted {
+            // Stable, so that of two values for one cell the later one wins below.
+            self.cells.sort_by_key(|(r, s)| (*r, s.col));
+            let mut deduped: Vec<(u32, Span)> = Vec::with_capacity(self.cells.len());
+            for cell in self.cells {
+                match deduped.last_mut() {
+                    Some(last) if (last.0, last.1.col) == (cell.0, cell.1.col) => *last = cell,
+                    _ => deduped.push(cell),
+                }
+            }
+            self.cells = deduped;
+        }
+        let mut row_start = Vec::with_capacity(self.height as usize + 1);
+        let mut i = 0;
+        for r in 0..=self.height {
+            while i < self.cells.len() && self.cells[i].0 < r {
+                i += 1;
+            }
+            row_start.push(i as u32);
+        }
+        Grid {
+            text: self.text,
+            cells: self.cells.into_iter().map(|(_, s)| s).collect(),
+            row_start,
+        }
+    }
+}
+
+/// A list as a preview keeps it: how many there are and the first of them (the whole
+/// list is downloaded while the preview stands).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Listed<T> {
+    pub total: usize,
+    pub first: Vec<T>,
+}
+
+/// Rows of each list a preview keeps and shows.
+pub const PREVIEW_ROWS: usize = 300;
+
+impl<T: Clone> Listed<T> {
+    pub fn of(all: &[T]) -> Listed<T> {
+        Listed {
+            total: all.len(),
+            first: all.iter().take(PREVIEW_ROWS).cloned().collect(),
+        }
+    }
+
+    /// How many are not among the first.
+    pub fn more(&self) -> usize {
+        self.total.saturating_sub(self.first.len())
+    }
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Listed {
+            total: 0,
+            first: Vec::new(),
+        }
     }
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
-/// Reads the first sheet of an Excel file, or a CSV file, from its bytes. The file name
-/// only decides how a text file is taken; Excel formats are recognised by content.
-pub fn read_grid(file_name: &str, bytes: &[u8]) -> Result<Grid, FileError> {
-    read_grid_depth(file_name, bytes, 0)
+/// Reads the first sheet of an Excel file, or a CSV file, from its bytes, within the
+/// limits. The file name only decides how a text file is taken; Excel formats are
+/// recognised by content.
+pub fn read_grid(file_name: &str, bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
+    read_grid_depth(file_name, bytes, limits, 0)
 }
 
-fn read_grid_depth(file_name: &str, bytes: &[u8], depth: u8) -> Result<Grid, FileError> {
+fn read_grid_depth(
+    file_name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    depth: u8,
+) -> Result<Grid, FileError> {
     if bytes.is_empty() {
         return Err(FileError::Empty);
     }
@@ -83,84 +294,84 @@ fn read_grid_depth(file_name: &str, bytes: &[u8], depth: u8) -> Result<Grid, Fil
         let mut archive =
             zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| FileError::Zip(e.to_string()))?;
         if archive.by_name("xl/workbook.xml").is_ok() {
-            return excel(bytes);
+            return xlsx(bytes, limits);
         }
         if depth > 0 {
             return Err(FileError::EmptyZip);
         }
         // A zip the bureau distributes: take the first Excel or CSV member.
         for i in 0..archive.len() {
-            let mut member = archive
-                .by_index(i)
-                .map_err(|e| FileError::Zip(e.to_string()))?;
-            // Names from Japanese Windows zippers are CP932 without the UTF-8 flag.
-            let inner_name = match member.name() {
-                Ok(n) => n.into_owned(),
-                Err(_) => encoding_rs::SHIFT_JIS
-                    .decode(member.name_raw())
-                    .0
-                    .into_owned(),
+            let (is_file, name) = {
+                let member = archive
+                    .by_index(i)
+                    .map_err(|e| FileError::Zip(e.to_string()))?;
+                (
+                    member.is_file(),
+                    limits::member_name(&member).to_lowercase(),
+                )
             };
-            let name = inner_name.to_lowercase();
-            if member.is_file()
+            if is_file
                 && [".xlsx", ".xls", ".csv"]
                     .iter()
                     .any(|ext| name.ends_with(ext))
             {
-                let mut inner = Vec::new();
-                member
-                    .by_ref()
-                    .take(MAX_MEMBER_BYTES)
-                    .read_to_end(&mut inner)
-                    .map_err(|e| FileError::Zip(e.to_string()))?;
-                return read_grid_depth(&inner_name, &inner, depth + 1);
+                let (inner_name, inner) =
+                    limits::read_member(&mut archive, i, bytes.len() as u64, limits)?;
+                return read_grid_depth(&inner_name, &inner, limits, depth + 1);
             }
         }
         return Err(FileError::EmptyZip);
     }
     if bytes.starts_with(OLE_MAGIC) {
-        return excel(bytes);
+        return xls(bytes, limits);
     }
     if lower.ends_with(".xlsx") || lower.ends_with(".xls") || lower.ends_with(".xlsm") {
         return Err(FileError::NotExcel(file_name.to_string()));
     }
     if lower.ends_with(".csv") || lower.ends_with(".txt") {
-        return csv_grid(bytes);
+        return csv_grid(bytes, limits);
     }
     Err(FileError::UnknownType)
 }
 
-/// A zip member larger than this is refused (a zip bomb must not fill the memory).
-const MAX_MEMBER_BYTES: u64 = 200 * 1024 * 1024;
+/// An .xlsx: every member inflated once within the caps, then the first sheet read cell
+/// by cell (calamine's range reader would allocate the whole area between the outermost
+/// cells, which is itself a bomb).
+fn xlsx(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
+    limits::inspect_archive(bytes, limits)?;
+    let excel = |e: calamine::XlsxError| FileError::Excel(e.to_string());
+    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(bytes)).map_err(excel)?;
+    let first = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or(FileError::NoSheet)?;
+    let mut cells = book.worksheet_cells_reader(&first).map_err(excel)?;
+    let mut grid = GridBuilder::new(*limits);
+    while let Some(cell) = cells.next_cell().map_err(excel)? {
+        let (row, col) = cell.get_position();
+        grid.put(row, col, &ref_text(cell.get_value()))?;
+    }
+    Ok(grid.finish())
+}
 
-fn excel(bytes: &[u8]) -> Result<Grid, FileError> {
-    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|e| FileError::Excel(e.to_string()))?;
+/// An old-format .xls, checked for memory bombs before calamine opens it.
+fn xls(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
+    xls_scan::check(bytes, limits)?;
+    let excel = |e: calamine::XlsError| FileError::Excel(e.to_string());
+    let mut book: calamine::Xls<_> = calamine::Xls::new(Cursor::new(bytes)).map_err(excel)?;
     let range = book
         .worksheet_range_at(0)
         .ok_or(FileError::NoSheet)?
-        .map_err(|e| FileError::Excel(e.to_string()))?;
-    let (top, left) = range.start().unwrap_or((0, 0));
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for (r, row) in range.rows().enumerate() {
-        let r = r + top as usize;
-        if rows.len() <= r {
-            rows.resize(r + 1, Vec::new());
-        }
-        let out = &mut rows[r];
-        for (c, value) in row.iter().enumerate() {
-            let c = c + left as usize;
-            let text = cell_text(value);
-            if text.is_empty() {
-                continue;
-            }
-            if out.len() <= c {
-                out.resize(c + 1, String::new());
-            }
-            out[c] = text;
-        }
+        .map_err(excel)?;
+    let mut grid = GridBuilder::new(*limits);
+    for (row, col, value) in range.used_cells() {
+        grid.put(row as u32, col as u32, &cell_text(value))?;
     }
-    Ok(Grid { rows })
+    if let Some((top, _)) = range.start() {
+        grid.height = grid.height.max(top + range.height() as u32);
+    }
+    Ok(grid.finish())
 }
 
 /// A cell as text: whole numbers without `.0`, dates as ISO dates, errors empty.
@@ -168,8 +379,7 @@ fn cell_text(value: &Data) -> String {
     match value {
         Data::Empty | Data::Error(_) => String::new(),
         Data::String(s) => s.clone(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
+        Data::Float(f) => float_text(*f),
         Data::Int(i) => i.to_string(),
         Data::Bool(b) => b.to_string(),
         Data::DateTime(dt) => dt
@@ -180,34 +390,73 @@ fn cell_text(value: &Data) -> String {
     }
 }
 
+fn ref_text<'a>(value: &'a DataRef<'_>) -> std::borrow::Cow<'a, str> {
+    use std::borrow::Cow;
+    match value {
+        DataRef::Empty | DataRef::Error(_) => Cow::Borrowed(""),
+        DataRef::SharedString(s) => Cow::Borrowed(s),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
+            Cow::Borrowed(s.as_str())
+        }
+        DataRef::Float(f) => Cow::Owned(float_text(*f)),
+        DataRef::Int(i) => Cow::Owned(i.to_string()),
+        DataRef::Bool(b) => Cow::Owned(b.to_string()),
+        DataRef::DateTime(dt) => Cow::Owned(
+            dt.as_datetime()
+                .map(|d| d.date().format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        f.to_string()
+    }
+}
+
 /// Decodes CSV bytes: UTF-8 (with or without BOM), else Shift_JIS (CP932, what Excel
 /// writes on Japanese Windows). A file that is neither is refused, never guessed.
-pub fn decode_text(bytes: &[u8]) -> Result<String, FileError> {
+pub fn decode_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, FileError> {
+    use std::borrow::Cow;
     let without_bom = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Ok(text) = std::str::from_utf8(without_bom) {
-        return Ok(text.to_string());
+        return Ok(Cow::Borrowed(text));
     }
     encoding_rs::SHIFT_JIS
         .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|c| c.into_owned())
+        .map(|c| Cow::Owned(c.into_owned()))
         .ok_or(FileError::Encoding)
 }
 
-fn csv_grid(bytes: &[u8]) -> Result<Grid, FileError> {
+fn csv_grid(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
     let text = decode_text(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| FileError::Csv {
-            line: e.position().map_or(0, |p| p.line()),
-            reason: e.to_string(),
-        })?;
-        rows.push(record.iter().map(str::to_string).collect());
+    let mut grid = GridBuilder::new(*limits);
+    let mut record = csv::StringRecord::new();
+    let mut row: u32 = 0;
+    loop {
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| FileError::Csv {
+                line: e.position().map_or(0, |p| p.line()),
+                reason: e.to_string(),
+            })?;
+        if !more {
+            break;
+        }
+        grid.touch(row)?;
+        for (col, field) in record.iter().enumerate() {
+            grid.put(row, col as u32, field)?;
+        }
+        row += 1;
     }
-    Ok(Grid { rows })
+    Ok(grid.finish())
 }
 
 #[cfg(test)]
@@ -220,7 +469,7 @@ mod tests {
         let with_bom = [b"\xEF\xBB\xBF".as_slice(), utf8.as_bytes()].concat();
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(utf8);
         for bytes in [utf8.as_bytes().to_vec(), with_bom, sjis.into_owned()] {
-            let grid = read_grid("x.csv", &bytes).unwrap();
+            let grid = read_grid("x.csv", &bytes, &Limits::default()).unwrap();
             assert_eq!(grid.cell(0, 0), "医療機関コード");
             assert_eq!(grid.cell(1, 1), "さくら医院");
         }
@@ -228,23 +477,33 @@ mod tests {
 
     #[test]
     fn broken_input_is_refused_with_a_reason() {
-        assert_eq!(read_grid("a.csv", b""), Err(FileError::Empty));
         assert_eq!(
-            read_grid("a.xlsx", b"just text"),
+            read_grid("a.csv", b"", &Limits::default()),
+            Err(FileError::Empty)
+        );
+        assert_eq!(
+            read_grid("a.xlsx", b"just text", &Limits::default()),
             Err(FileError::NotExcel("a.xlsx".into()))
         );
-        assert_eq!(read_grid("a.pdf", b"%PDF-1.4"), Err(FileError::UnknownType));
+        assert_eq!(
+            read_grid("a.pdf", b"%PDF-1.4", &Limits::default()),
+            Err(FileError::UnknownType)
+        );
         // Bytes valid neither as UTF-8 nor as Shift_JIS.
         assert_eq!(
-            read_grid("a.csv", &[0x82, 0xFF, 0xFF, 0x0A]),
+            read_grid("a.csv", &[0x82, 0xFF, 0xFF, 0x0A], &Limits::default()),
             Err(FileError::Encoding)
         );
         assert!(matches!(
-            read_grid("a.xlsx", b"PK\x03\x04garbage"),
+            read_grid("a.xlsx", b"PK\x03\x04garbage", &Limits::default()),
             Err(FileError::Zip(_))
         ));
         assert!(matches!(
-            read_grid("a.xls", &[OLE_MAGIC, b"garbage".as_slice()].concat()),
+            read_grid(
+                "a.xls",
+                &[OLE_MAGIC, b"garbage".as_slice()].concat(),
+                &Limits::default()
+            ),
             Err(FileError::Excel(_))
         ));
     }
@@ -261,8 +520,8 @@ mod tests {
             } else if i % 3 == 1 {
                 bytes.splice(0..0, OLE_MAGIC.iter().copied());
             }
-            let _ = read_grid("fuzz.xlsx", &bytes);
-            let _ = read_grid("fuzz.csv", &bytes);
+            let _ = read_grid("fuzz.xlsx", &bytes, &Limits::default());
+            let _ = read_grid("fuzz.csv", &bytes, &Limits::default());
         }
     }
 }

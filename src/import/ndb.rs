@@ -111,14 +111,15 @@ pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, Layou
         return Err(LayoutError::Empty);
     }
     let header_row = (0..grid.height().min(20))
-        .find(|&r| {
-            grid.rows[r]
-                .iter()
-                .any(|c| header_matches(c, &CODE_HEADERS))
-        })
+        .find(|&r| grid.row(r).any(|(_, c)| header_matches(c, &CODE_HEADERS)))
         .ok_or(LayoutError::NoHeader)?;
-    let header = &grid.rows[header_row];
-    let find = |names: &[&str]| header.iter().position(|c| header_matches(c, names));
+    let header: Vec<(usize, &str)> = grid.row(header_row).collect();
+    let find = |names: &[&str]| {
+        header
+            .iter()
+            .find(|(_, c)| header_matches(c, names))
+            .map(|(i, _)| *i)
+    };
     let code_col = find(&CODE_HEADERS).ok_or(LayoutError::NoHeader)?;
     let mut parsed = Parsed {
         layout: Layout::Long,
@@ -184,7 +185,7 @@ pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, Layou
         _ => {
             parsed.layout = Layout::Wide;
             let mut columns = Vec::new();
-            for (c, name) in header.iter().enumerate() {
+            for &(c, name) in &header {
                 let key = normalize::nfkc(name).trim().to_string();
                 if c == code_col || key.is_empty() {
                     continue;
@@ -198,7 +199,7 @@ pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, Layou
             for r in data_rows {
                 let row = r + 1;
                 let code_text = grid.cell(r, code_col);
-                if grid.rows[r].iter().all(|c| c.trim().is_empty()) {
+                if grid.row_is_blank(r) {
                     continue;
                 }
                 let code = match read_code(code_text) {
@@ -238,6 +239,21 @@ pub struct Plan {
     pub unknown_codes: Vec<String>,
     pub unknown_keys: Vec<String>,
     pub rejected: Vec<Rejected>,
+    /// The lengths of `unknown_codes` and `rejected` before a stored plan keeps only
+    /// their first rows.
+    #[serde(default)]
+    pub unknown_codes_total: usize,
+    #[serde(default)]
+    pub rejected_total: usize,
+}
+
+impl Plan {
+    /// The plan as a preview stores it: the counts and the first rows of each list.
+    pub fn kept(mut self) -> Plan {
+        self.unknown_codes.truncate(super::PREVIEW_ROWS);
+        self.rejected.truncate(super::PREVIEW_ROWS);
+        self
+    }
 }
 
 /// Compares the parsed file with the master. `master` holds the codes the importer may
@@ -275,8 +291,10 @@ pub fn plan(
             .count(),
         institutions: known.len(),
         replaced: counted.len(),
-        unknown_codes: unknown.into_iter().map(str::to_string).collect(),
         unknown_keys: parsed.unknown_keys.keys().cloned().collect(),
+        unknown_codes_total: unknown.len(),
+        rejected_total: parsed.rejected.len(),
+        unknown_codes: unknown.into_iter().map(str::to_string).collect(),
         rejected: parsed.rejected.clone(),
     })
 }
@@ -316,6 +334,8 @@ pub enum NdbError {
     NotFound,
     #[error("この取込はすでに反映または取消されています")]
     AlreadyFinished,
+    #[error("この取込のファイルはもうありません（反映・取消の後や24時間後には消えます）")]
+    FileGone,
     #[error("{0}")]
     Db(#[from] DbError),
 }
@@ -365,19 +385,22 @@ pub fn read_and_plan(
     fiscal_year: i32,
     file_name: &str,
     bytes: &[u8],
+    limits: &super::Limits,
 ) -> Result<(Parsed, Plan), NdbError> {
-    let grid = super::read_grid(file_name, bytes)?;
     let keys = known_keys(conn, catalogs, fiscal_year)?;
-    let parsed = parse(&grid, &keys)?;
+    let parsed = {
+        let grid = super::read_grid(file_name, bytes, limits)?;
+        parse(&grid, &keys)?
+    };
     let master = master_codes(conn, scope)?;
     let plan = plan(conn, fiscal_year, &parsed, &master)?;
     Ok((parsed, plan))
 }
 
+/// What a preview keeps besides the file.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     fiscal_year: i32,
-    parsed: Parsed,
 }
 
 /// An uploaded NDB file and the fiscal year it is for.
@@ -395,23 +418,23 @@ pub fn preview(
     prefecture_id: i32,
     file: &NdbFile,
     by: Option<i32>,
+    limits: &super::Limits,
 ) -> Result<i32, NdbError> {
     let NdbFile {
         fiscal_year,
         file_name,
         bytes,
     } = *file;
-    let (parsed, plan) = read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes)?;
+    let (parsed, plan) =
+        read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes, limits)?;
     let layout = match parsed.layout {
         Layout::Long => "ndb_long",
         Layout::Wide => "ndb_wide",
     };
-    let payload = serde_json::to_string(&Stored {
-        fiscal_year,
-        parsed,
-    })
-    .map_err(|e| DbError::Task(e.to_string()))?;
-    let summary = serde_json::to_string(&plan).map_err(|e| DbError::Task(e.to_string()))?;
+    drop(parsed);
+    let payload =
+        serde_json::to_string(&Stored { fiscal_year }).map_err(|e| DbError::Task(e.to_string()))?;
+    let summary = serde_json::to_string(&plan.kept()).map_err(|e| DbError::Task(e.to_string()))?;
     Ok(db::imports::insert(
         conn,
         &db::imports::NewImport {
@@ -426,6 +449,7 @@ pub fn preview(
             payload: &payload,
             summary: &summary,
             applied_at: None,
+            file_data: Some(bytes),
         },
     )?)
 }
@@ -440,18 +464,20 @@ pub fn apply_stored(
     prefecture: Option<i32>,
     scope: crate::domain::auth::Scope,
     actor: &super::plan::Actor,
+    catalogs: &crate::reports::Catalogs,
+    limits: &super::Limits,
 ) -> Result<Plan, NdbError> {
     let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
     if row.status != "previewed" {
         return Err(NdbError::AlreadyFinished);
     }
-    let stored: Stored =
-        serde_json::from_str(&row.payload).map_err(|e| DbError::Task(e.to_string()))?;
+    let (fiscal_year, parsed) = reread(conn, catalogs, &row, limits)?;
     db::write_transaction(conn, |conn| {
         let master = master_codes(conn, scope)?;
-        let plan = plan(conn, stored.fiscal_year, &stored.parsed, &master)?;
-        let written = apply(conn, stored.fiscal_year, &stored.parsed, &master)?;
-        let summary = serde_json::to_string(&plan).map_err(|e| DbError::Task(e.to_string()))?;
+        let plan = plan(conn, fiscal_year, &parsed, &master)?;
+        let written = apply(conn, fiscal_year, &parsed, &master)?;
+        let summary = serde_json::to_string(&plan.clone().kept())
+            .map_err(|e| DbError::Task(e.to_string()))?;
         if !db::imports::finish(conn, import_id, "applied", Some(&summary))? {
             return Err(NdbError::AlreadyFinished);
         }
@@ -466,7 +492,7 @@ pub fn apply_stored(
                 prefecture_id: Some(row.prefecture_id),
                 detail: Some(serde_json::json!({
                     "file": row.file_name,
-                    "fiscal_year": stored.fiscal_year,
+                    "fiscal_year": fiscal_year,
                     "counts": written,
                     "institutions": plan.institutions,
                 })),
@@ -475,6 +501,60 @@ pub fn apply_stored(
         )?;
         Ok(plan)
     })
+}
+
+/// The stored file of a standing preview, read again.
+fn reread(
+    conn: &mut DbConnection,
+    catalogs: &crate::reports::Catalogs,
+    row: &db::imports::ImportRow,
+    limits: &super::Limits,
+) -> Result<(i32, Parsed), NdbError> {
+    let stored: Stored = serde_json::from_str(&row.payload).map_err(|_| NdbError::FileGone)?;
+    let bytes = db::imports::file_of(conn, row.id)?.ok_or(NdbError::FileGone)?;
+    let keys = known_keys(conn, catalogs, stored.fiscal_year)?;
+    let grid = super::read_grid(&row.file_name, &bytes, limits)?;
+    Ok((stored.fiscal_year, parse(&grid, &keys)?))
+}
+
+/// Every rejected row and every code not in the master of a standing preview, for the
+/// downloadable list: (区分, 行, 医療機関コード, 内容).
+pub fn full_list(
+    conn: &mut DbConnection,
+    catalogs: &crate::reports::Catalogs,
+    import_id: i32,
+    prefecture: Option<i32>,
+    scope: crate::domain::auth::Scope,
+    limits: &super::Limits,
+) -> Result<Vec<[String; 4]>, NdbError> {
+    let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
+    if row.status != "previewed" {
+        return Err(NdbError::FileGone);
+    }
+    let (fiscal_year, parsed) = reread(conn, catalogs, &row, limits)?;
+    let master = master_codes(conn, scope)?;
+    let plan = plan(conn, fiscal_year, &parsed, &master)?;
+    let mut out: Vec<[String; 4]> = plan
+        .rejected
+        .iter()
+        .map(|r| {
+            [
+                "エラー".to_string(),
+                r.row.to_string(),
+                r.code.clone(),
+                r.reason.clone(),
+            ]
+        })
+        .collect();
+    out.extend(plan.unknown_codes.iter().map(|c| {
+        [
+            "医療機関マスタにないコード".to_string(),
+            String::new(),
+            c.clone(),
+            String::new(),
+        ]
+    }));
+    Ok(out)
 }
 
 pub fn cancel_stored(
@@ -498,9 +578,10 @@ pub fn import_file(
     file_name: &str,
     bytes: &[u8],
     actor: &super::plan::Actor,
+    limits: &super::Limits,
 ) -> Result<Plan, NdbError> {
     let scope = crate::domain::auth::Scope::All;
-    let (parsed, _) = read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes)?;
+    let (parsed, _) = read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes, limits)?;
     db::write_transaction(conn, |conn| {
         let master = master_codes(conn, scope)?;
         let plan = plan(conn, fiscal_year, &parsed, &master)?;
@@ -529,12 +610,8 @@ mod tests {
     use super::*;
 
     fn grid(rows: &[&[&str]]) -> Grid {
-        Grid {
-            rows: rows
-                .iter()
-                .map(|r| r.iter().map(|c| c.to_string()).collect())
-                .collect(),
-        }
+        let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.to_vec()).collect();
+        Grid::from_rows(&rows)
     }
 
     fn keys() -> BTreeSet<String> {

@@ -313,6 +313,7 @@ pub fn plan(conn: &mut DbConnection, parsed: &Parsed, target: &Target) -> Result
                     target.prefecture_name,
                     target.prefecture_code
                 ),
+                rows: 1,
             });
             continue;
         }

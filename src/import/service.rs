@@ -3,9 +3,13 @@
 
 use chrono::Utc;
 
-use super::institutions::{self, Parsed};
-use super::plan::{self, Actor, Plan, Target, TargetError};
-use super::{FileError, read_grid};
+use serde::{Deserialize, Serialize};
+
+use super::institutions::{self, Parsed, Rejected};
+use super::plan::{
+    self, Actor, Added, Missing, Plan, Target, TargetError, Unmatched, Updated, Warning,
+};
+use super::{FileError, Limits, Listed, read_grid};
 use crate::db::audit::{self, Action};
 use crate::db::{self, DbConnection, DbError, imports};
 
@@ -26,6 +30,8 @@ pub enum ImportError {
     NotFound,
     #[error("この取込はすでに反映または取消されています")]
     AlreadyFinished,
+    #[error("この取込のファイルはもうありません（反映・取消の後や24時間後には消えます）")]
+    FileGone,
     #[error("反映した取込についてだけ、ファイルにない機関を廃止にできます")]
     NotApplied,
     #[error(
@@ -42,15 +48,17 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
-/// Reads the file and compares it with the master, without changing the master.
-pub fn read_and_plan(
-    conn: &mut DbConnection,
+/// Reads the file for the target prefecture (the sheet is dropped once parsed).
+fn read(
     file_name: &str,
     bytes: &[u8],
     target: &Target,
-) -> Result<(Parsed, Plan), ImportError> {
-    let grid = read_grid(file_name, bytes)?;
-    let parsed = institutions::parse(&grid, target.number())?;
+    limits: &Limits,
+) -> Result<Parsed, ImportError> {
+    let parsed = {
+        let grid = read_grid(file_name, bytes, limits)?;
+        institutions::parse(&grid, target.number())?
+    };
     if let Some(named) = &parsed.prefecture_name
         && named != &target.prefecture_name
     {
@@ -59,6 +67,18 @@ pub fn read_and_plan(
             target: target.prefecture_name.clone(),
         });
     }
+    Ok(parsed)
+}
+
+/// Reads the file and compares it with the master, without changing the master.
+pub fn read_and_plan(
+    conn: &mut DbConnection,
+    file_name: &str,
+    bytes: &[u8],
+    target: &Target,
+    limits: &Limits,
+) -> Result<(Parsed, Plan), ImportError> {
+    let parsed = read(file_name, bytes, target, limits)?;
     let plan = plan::plan(conn, &parsed, target)?;
     Ok((parsed, plan))
 }
@@ -67,15 +87,47 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ImportError> {
     serde_json::to_string(value).map_err(|e| ImportError::Db(DbError::Task(e.to_string())))
 }
 
-/// Stores a preview; returns its id.
+/// What a stored preview or result keeps of a plan: the counts and the first rows of
+/// each list, and every institution missing from the file (what 廃止 would change,
+/// bounded by the master, not by the file).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub added: Listed<Added>,
+    pub updated: Listed<Updated>,
+    pub unchanged: usize,
+    pub rejected: Listed<Rejected>,
+    /// Rows the rejected entries stand for (a repeated code is one entry).
+    pub rejected_rows: usize,
+    pub not_in_file: Vec<Missing>,
+    pub unmatched: Listed<Unmatched>,
+    pub warnings: Listed<Warning>,
+}
+
+impl Summary {
+    pub fn of(plan: &Plan) -> Summary {
+        Summary {
+            added: Listed::of(&plan.added),
+            updated: Listed::of(&plan.updated),
+            unchanged: plan.unchanged,
+            rejected: Listed::of(&plan.rejected),
+            rejected_rows: plan.rejected.iter().map(|r| r.rows).sum(),
+            not_in_file: plan.not_in_file.clone(),
+            unmatched: Listed::of(&plan.unmatched),
+            warnings: Listed::of(&plan.warnings),
+        }
+    }
+}
+
+/// Stores a preview (the file itself and the summary); returns its id.
 pub fn preview(
     conn: &mut DbConnection,
     file_name: &str,
     bytes: &[u8],
     target: &Target,
     user_id: Option<i32>,
+    limits: &Limits,
 ) -> Result<i32, ImportError> {
-    let (parsed, plan) = read_and_plan(conn, file_name, bytes, target)?;
+    let (parsed, plan) = read_and_plan(conn, file_name, bytes, target, limits)?;
     let id = imports::insert(
         conn,
         &imports::NewImport {
@@ -87,28 +139,22 @@ pub fn preview(
             created_at: Utc::now().naive_utc(),
             status: "previewed",
             fingerprint: &plan.fingerprint(),
-            payload: &to_json(&parsed)?,
-            summary: &to_json(&plan)?,
+            payload: "",
+            summary: &to_json(&Summary::of(&plan))?,
             applied_at: None,
+            file_data: Some(bytes),
         },
     )?;
     Ok(id)
 }
 
-/// Applies a stored preview in one transaction. Refuses when the master changed since
-/// the preview (the officer would otherwise apply something other than what was shown).
-pub fn apply(
+/// The stored file of a preview, read again.
+fn reread(
     conn: &mut DbConnection,
-    import_id: i32,
-    prefecture: Option<i32>,
-    actor: &Actor,
-) -> Result<Plan, ImportError> {
-    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
-    if row.status != "previewed" {
-        return Err(ImportError::AlreadyFinished);
-    }
-    let parsed: Parsed = serde_json::from_str(&row.payload)
-        .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
+    row: &imports::ImportRow,
+    limits: &Limits,
+) -> Result<(Parsed, Target), ImportError> {
+    let bytes = imports::file_of(conn, row.id)?.ok_or(ImportError::FileGone)?;
     let code: String = {
         use crate::db::schema::areas;
         use diesel::prelude::*;
@@ -118,13 +164,115 @@ pub fn apply(
             .first(conn)?
     };
     let target = plan::load_target(conn, &code)?;
+    let parsed = read(&row.file_name, &bytes, &target, limits)?;
+    Ok((parsed, target))
+}
+
+/// Every row of a standing preview, group by group, for the downloadable list:
+/// (区分, 行, 医療機関コード, 名称, 内容).
+pub fn full_list(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+    limits: &Limits,
+) -> Result<Vec<[String; 5]>, ImportError> {
+    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
+    if row.status != "previewed" {
+        return Err(ImportError::FileGone);
+    }
+    let (parsed, target) = reread(conn, &row, limits)?;
+    let plan = plan::plan(conn, &parsed, &target)?;
+    let mut out = Vec::new();
+    let number = |n: usize| n.to_string();
+    for r in &plan.rejected {
+        out.push([
+            "エラー".into(),
+            number(r.row),
+            r.code.clone(),
+            r.name.clone(),
+            r.reason.clone(),
+        ]);
+    }
+    for u in &plan.unmatched {
+        out.push([
+            "市区町村を判定できず".into(),
+            number(u.row),
+            u.code.clone(),
+            u.name.clone(),
+            u.address.clone(),
+        ]);
+    }
+    for u in &plan.updated {
+        let changes: Vec<String> = u
+            .changes
+            .iter()
+            .map(|c| format!("{}: {} → {}", c.field, c.old, c.new))
+            .collect();
+        out.push([
+            "変更".into(),
+            number(u.row),
+            u.code.clone(),
+            u.name.clone(),
+            changes.join(" / "),
+        ]);
+    }
+    for a in &plan.added {
+        out.push([
+            "追加".into(),
+            number(a.row),
+            a.code.clone(),
+            a.name.clone(),
+            a.municipality.clone().unwrap_or_default(),
+        ]);
+    }
+    for w in &plan.warnings {
+        out.push([
+            "注意".into(),
+            number(w.row),
+            w.code.clone(),
+            String::new(),
+            w.text.clone(),
+        ]);
+    }
+    for m in &plan.not_in_file {
+        out.push([
+            "ファイルにない機関".into(),
+            String::new(),
+            m.code.clone(),
+            m.name.clone(),
+            String::new(),
+        ]);
+    }
+    Ok(out)
+}
+
+/// Applies a stored preview in one transaction. Refuses when the master changed since
+/// the preview (the officer would otherwise apply something other than what was shown).
+/// The file is dropped with the preview; the result's summary stays until the cleanup.
+pub fn apply(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+    actor: &Actor,
+    limits: &Limits,
+) -> Result<Plan, ImportError> {
+    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
+    if row.status != "previewed" {
+        return Err(ImportError::AlreadyFinished);
+    }
+    let (parsed, target) = reread(conn, &row, limits)?;
     db::write_transaction(conn, |conn| {
         let now = plan::plan(conn, &parsed, &target)?;
         if now.fingerprint() != row.fingerprint {
             return Err(ImportError::Stale);
         }
         let done = plan::apply(conn, &parsed, &target, actor, Some(import_id))?;
-        if !imports::finish(conn, import_id, "applied", Some(&to_json(&done)?))? {
+        if !imports::finish(
+            conn,
+            import_id,
+            "applied",
+            Some(&to_json(&Summary::of(&done))?),
+        )? {
             return Err(ImportError::AlreadyFinished);
         }
         audit::record(
@@ -141,7 +289,7 @@ pub fn apply(
                     "added": done.added.len(),
                     "updated": done.updated.len(),
                     "unchanged": done.unchanged,
-                    "rejected": done.rejected.len(),
+                    "rejected": done.rejected.iter().map(|r| r.rows).sum::<usize>(),
                 })),
                 ip: actor.ip.clone(),
             },
@@ -180,7 +328,7 @@ pub fn retire_missing(
     if row.status != "applied" {
         return Err(ImportError::NotApplied);
     }
-    let done: Plan = serde_json::from_str(&row.summary)
+    let done: Summary = serde_json::from_str(&row.summary)
         .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
     let ids: Vec<i32> = done.not_in_file.iter().map(|m| m.id).collect();
     db::write_transaction(conn, |conn| {

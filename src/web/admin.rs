@@ -279,7 +279,11 @@ fn validate(
         if form.password.is_empty() {
             Some(password::generate())
         } else {
-            match check_password(&login_id, &form.password, min_password) {
+            match check_password(
+                &form.password,
+                min_password,
+                &[&login_id, form.institution_code.trim()],
+            ) {
                 Ok(()) => Some(form.password.clone()),
                 Err(e) => {
                     errors.insert("password", e.to_string());
@@ -313,6 +317,8 @@ struct FormPage {
     errors: FieldErrors,
     notice: Option<String>,
     temporary_password: Option<String>,
+    /// Sessions of the user that are signed in now.
+    live_sessions: usize,
 }
 
 async fn render_form(
@@ -415,7 +421,6 @@ pub async fn create_user(
                         failed_attempts: 0,
                         locked_until: None,
                         last_login_at: None,
-                        session_epoch: 0,
                         created_at: now,
                         updated_at: now,
                     },
@@ -497,11 +502,17 @@ fn form_of(conn: &mut DbConnection, user: &users::User, scope: Scope) -> Result<
     })
 }
 
+#[derive(Deserialize, Default)]
+pub struct UserFormQuery {
+    ended: Option<usize>,
+}
+
 pub async fn user_form(
     state: web::Data<AppState>,
     viewer: Viewer,
     admin: CurrentUser,
     path: web::Path<i32>,
+    query: web::Query<UserFormQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let admin2 = admin.clone();
@@ -510,19 +521,25 @@ pub async fn user_form(
             let Some((user, scope)) = target_in_scope(conn, &admin2, id)? else {
                 return Ok(None);
             };
-            Ok(Some((form_of(conn, &user, scope)?, user)))
+            let sessions = crate::db::sessions::live_of(conn, id)?;
+            Ok(Some((form_of(conn, &user, scope)?, user, sessions)))
         })
         .await?;
-    let Some((form, user)) = found else {
+    let Some((form, user, sessions)) = found else {
         return Err(AppError::NotFound);
     };
     let now = Utc::now().naive_utc();
+    let live = super::gate::SessionPolicy::of(&state.settings).live(sessions, now);
     let page = FormPage {
         creating: false,
         user_id: Some(id),
         active: user.active,
         locked: user.locked_until.is_some_and(|t| t > now),
         form,
+        live_sessions: live.len(),
+        notice: query
+            .ended
+            .map(|n| format!("ログイン中のセッション {n} 件を終了しました。")),
         ..FormPage::default()
     };
     render_form(
@@ -687,7 +704,14 @@ pub async fn temporary_password(
             };
             let temporary = if form.password.is_empty() {
                 password::generate()
-            } else if let Err(e) = check_password(&user.login_id, &form.password, min) {
+            } else if let Err(e) = check_password(
+                &form.password,
+                min,
+                &users::personal_words(conn, &user)?
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            ) {
                 return Ok(Some((user, scope, Err(e.to_string()))));
             } else {
                 form.password.clone()
@@ -729,6 +753,43 @@ pub async fn temporary_password(
         }
     };
     render_form(&state, &viewer, &admin, page, status).await
+}
+
+/// 「ログアウトさせる」: ends every session of a user within the administrator's scope.
+pub async fn end_sessions(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    admin: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<super::auth::Empty>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (admin2, viewer2) = (admin.clone(), viewer.clone());
+    let ended = state
+        .db(move |conn| {
+            let Some((_, scope)) = target_in_scope(conn, &admin2, id)? else {
+                return Ok(None);
+            };
+            crate::db::write_transaction(conn, |conn| -> Result<usize, DbError> {
+                let now = chrono::Utc::now().naive_utc();
+                let ended = crate::db::sessions::end_all(
+                    conn,
+                    id,
+                    None,
+                    crate::db::sessions::EndReason::EndedByAdmin,
+                    now,
+                )?;
+                let prefecture = users::prefecture_of(conn, scope)?;
+                let mut e = entry(&admin2, &viewer2, id, prefecture);
+                e.detail = Some(serde_json::json!({ "ended": ended }));
+                audit::record(conn, Action::SessionsEnd, e)?;
+                Ok(ended)
+            })
+            .map(Some)
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(see_other(&format!("/admin/users/{id}?ended={ended}")))
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
@@ -777,7 +838,6 @@ pub async fn audit_log(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
-    let page = q.page.unwrap_or(0).max(0);
     let mut filter = audit::Filter {
         action: Action::from_code(&q.action).map(|a| a.code().to_string()),
         actor_login: Some(q.login.trim().to_string()).filter(|s| !s.is_empty()),
@@ -786,14 +846,15 @@ pub async fn audit_log(
         ..audit::Filter::default()
     };
     let scope = admin.scope;
-    let (rows, total) = state
+    let requested = q.page.unwrap_or(0);
+    let (rows, total, page) = state
         .db(move |conn| {
             if scope != Scope::All {
                 // Administrators of a prefecture see its entries only; entries that name
                 // no prefecture (unknown login IDs) are for the system administrator.
                 filter.prefecture_id = Some(users::prefecture_of(conn, scope)?.unwrap_or(-1));
             }
-            Ok(audit::list(conn, &filter, page)?)
+            Ok(audit::list(conn, &filter, requested)?)
         })
         .await?;
     let rows: Vec<AuditRow> = rows

@@ -1,7 +1,7 @@
 //! Sign-in, sign-out and password change.
 
 use actix_session::Session;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
@@ -11,6 +11,7 @@ use super::gate::see_other;
 use super::session::{self, CurrentUser, Viewer};
 use super::views;
 use crate::db::audit::{self, Action};
+use crate::db::sessions::{self, EndReason};
 use crate::db::users;
 use crate::domain::auth::{LockoutPolicy, check_password, normalize_login_id};
 use crate::error::AppError;
@@ -83,20 +84,26 @@ pub async fn login_form(
 }
 
 enum Outcome {
-    SignedIn {
-        user_id: i32,
-        epoch: i32,
-        must_change: bool,
-    },
+    SignedIn { must_change: bool },
     Failed,
+}
+
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 pub async fn login(
     state: web::Data<AppState>,
     viewer: Viewer,
     session: Session,
+    req: HttpRequest,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
+    let token = session::random_token();
+    let (token2, agent) = (token.clone(), user_agent(&req));
     let typed = form.login_id.trim().chars().take(64).collect::<String>();
     let policy = LockoutPolicy {
         max_failures: state.settings.lockout_attempts as i32,
@@ -159,6 +166,16 @@ pub async fn login(
                 return Ok(Outcome::Failed);
             }
             users::record_success(conn, user.id)?;
+            sessions::start(
+                conn,
+                &sessions::NewSession {
+                    token: &token2,
+                    user_id: user.id,
+                    now,
+                    ip: ip.as_deref(),
+                    user_agent: agent.as_deref(),
+                },
+            )?;
             audit::record(
                 conn,
                 Action::SignIn,
@@ -173,19 +190,13 @@ pub async fn login(
                 },
             )?;
             Ok(Outcome::SignedIn {
-                user_id: user.id,
-                epoch: user.session_epoch,
                 must_change: user.must_change_password,
             })
         })
         .await?;
     match outcome {
-        Outcome::SignedIn {
-            user_id,
-            epoch,
-            must_change,
-        } => {
-            session::sign_in(&session, user_id, epoch, Utc::now().timestamp())?;
+        Outcome::SignedIn { must_change } => {
+            session::sign_in(&session, &token)?;
             let target = if must_change {
                 "/account/password"
             } else {
@@ -244,8 +255,18 @@ pub async fn logout(
     _form: CsrfForm<Empty>,
 ) -> Result<HttpResponse, AppError> {
     let ip = viewer.ip.clone();
+    let session_id = viewer.session_id;
     state
         .db(move |conn| {
+            if let Some(id) = session_id {
+                sessions::end(
+                    conn,
+                    id,
+                    user.id,
+                    EndReason::SignOut,
+                    Utc::now().naive_utc(),
+                )?;
+            }
             let prefecture = users::prefecture_of(conn, user.scope)?;
             audit::record(
                 conn,
@@ -321,11 +342,24 @@ pub async fn change_password(
     viewer: Viewer,
     user: CurrentUser,
     session: Session,
+    req: HttpRequest,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
+    let token = session::random_token();
+    let (token2, agent) = (token.clone(), user_agent(&req));
     let min = state.settings.password_min_length;
     let mut errors = PasswordErrors::default();
-    if let Err(e) = check_password(&user.login_id, &form.new_password, min as usize) {
+    let user_id = user.id;
+    let personal = state
+        .db(move |conn| {
+            Ok(match users::by_id(conn, user_id)? {
+                Some(row) => users::personal_words(conn, &row)?,
+                None => Vec::new(),
+            })
+        })
+        .await?;
+    let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
+    if let Err(e) = check_password(&form.new_password, min as usize, &personal) {
         errors.new_password = Some(e.to_string());
     } else if form.new_password != form.confirm {
         errors.confirm = Some(crate::domain::auth::PasswordError::Mismatch.to_string());
@@ -333,7 +367,6 @@ pub async fn change_password(
         errors.new_password = Some("今のパスワードとは違うものにしてください".into());
     }
     let ip = viewer.ip.clone();
-    let user_id = user.id;
     let result = if errors.new_password.is_none() && errors.confirm.is_none() {
         let current = form.current.clone();
         let new_password = form.new_password.clone();
@@ -347,7 +380,18 @@ pub async fn change_password(
                 }
                 let hash = password::hash(&new_password)
                     .map_err(|e| crate::db::DbError::Task(e.to_string()))?;
+                // Every session of the user ends, and this browser continues in a new one.
                 users::set_password(conn, user_id, &hash, false)?;
+                sessions::start(
+                    conn,
+                    &sessions::NewSession {
+                        token: &token2,
+                        user_id,
+                        now: Utc::now().naive_utc(),
+                        ip: ip.as_deref(),
+                        user_agent: agent.as_deref(),
+                    },
+                )?;
                 let prefecture = users::prefecture_of(conn, user.scope)?;
                 audit::record(
                     conn,
@@ -362,17 +406,15 @@ pub async fn change_password(
                         detail: None,
                     },
                 )?;
-                Ok(Some(Ok(row.session_epoch + 1)))
+                Ok(Some(Ok(())))
             })
             .await?
     } else {
         None
     };
     match result {
-        Some(Ok(epoch)) => {
-            // Other sessions of this user end (epoch moved on); this one continues.
-            session::sign_in(&session, user_id, epoch, Utc::now().timestamp())?;
-            session::set_epoch(&session, epoch);
+        Some(Ok(())) => {
+            session::sign_in(&session, &token)?;
             let mut viewer = viewer;
             if let Some(u) = viewer.user.as_mut() {
                 u.must_change_password = false;
@@ -398,6 +440,129 @@ pub async fn change_password(
                 .body(body))
         }
     }
+}
+
+/// A browser's name from its User-Agent, as people call it.
+fn browser_name(agent: Option<&str>) -> &'static str {
+    let Some(agent) = agent else { return "不明" };
+    if agent.contains("Edg/") {
+        "Microsoft Edge"
+    } else if agent.contains("Chrome/") || agent.contains("Chromium/") {
+        "Google Chrome"
+    } else if agent.contains("Firefox/") {
+        "Firefox"
+    } else if agent.contains("Safari/") {
+        "Safari"
+    } else {
+        "その他"
+    }
+}
+
+#[derive(serde::Serialize)]
+struct SessionLine {
+    id: i32,
+    created_at: String,
+    last_seen_at: String,
+    ip: String,
+    browser: &'static str,
+    current: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SessionsQuery {
+    ended: Option<usize>,
+}
+
+/// 「ログイン中の端末」: the user's own live sessions, with a way to end the others.
+pub async fn sessions_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    query: web::Query<SessionsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let user_id = user.id;
+    let rows = state
+        .db(move |conn| Ok(sessions::live_of(conn, user_id)?))
+        .await?;
+    let policy = super::gate::SessionPolicy::of(&state.settings);
+    let lines: Vec<SessionLine> = policy
+        .live(rows, Utc::now().naive_utc())
+        .into_iter()
+        .map(|r| SessionLine {
+            id: r.id,
+            created_at: crate::domain::wareki::datetime_jst(r.created_at),
+            last_seen_at: crate::domain::wareki::datetime_jst(r.last_seen_at),
+            ip: r.ip.clone().unwrap_or_default(),
+            browser: browser_name(r.user_agent.as_deref()),
+            current: Some(r.id) == viewer.session_id,
+        })
+        .collect();
+    let others = lines.iter().filter(|l| !l.current).count();
+    let deployment = state.deployment().await?;
+    let mut ctx = views::page(&viewer, &deployment);
+    ctx.insert("sessions", &lines);
+    ctx.insert("others", &others);
+    ctx.insert("ended", &query.ended);
+    ctx.insert("idle_minutes", &state.settings.session_idle_minutes);
+    ctx.insert("max_hours", &state.settings.session_max_hours);
+    Ok(views::html(views::render("account_sessions.html", &ctx)?))
+}
+
+#[derive(Deserialize)]
+pub struct EndSessionsForm {
+    /// A session id of the user's, or `others` for every session but this one.
+    #[serde(default)]
+    session: String,
+}
+
+pub async fn end_sessions(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<EndSessionsForm>,
+) -> Result<HttpResponse, AppError> {
+    let current = viewer.session_id;
+    let (user_id, login, scope, ip) = (user.id, user.login_id.clone(), user.scope, viewer.ip);
+    let which = form.session.trim().to_string();
+    let ended = state
+        .db(move |conn| {
+            let now = Utc::now().naive_utc();
+            let ended = if which == "others" {
+                sessions::end_all(conn, user_id, current, EndReason::EndedByUser, now)?
+            } else {
+                match which.parse::<i32>() {
+                    // Never this session from here (signing out is the button for it);
+                    // another user's id changes nothing.
+                    Ok(id) if Some(id) != current => usize::from(sessions::end(
+                        conn,
+                        id,
+                        user_id,
+                        EndReason::EndedByUser,
+                        now,
+                    )?),
+                    _ => 0,
+                }
+            };
+            if ended > 0 {
+                let prefecture = users::prefecture_of(conn, scope)?;
+                audit::record(
+                    conn,
+                    Action::SessionsEnd,
+                    audit::Entry {
+                        actor_id: Some(user_id),
+                        actor_login: Some(login),
+                        target_type: Some("user"),
+                        target_id: Some(user_id.to_string()),
+                        prefecture_id: prefecture,
+                        ip,
+                        detail: Some(serde_json::json!({ "ended": ended, "by": "self" })),
+                    },
+                )?;
+            }
+            Ok(ended)
+        })
+        .await?;
+    Ok(see_other(&format!("/account/sessions?ended={ended}")))
 }
 
 #[cfg(test)]

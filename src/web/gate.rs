@@ -16,7 +16,9 @@ use futures_util::future::LocalBoxFuture;
 
 use super::AppState;
 use super::session::{self, CurrentUser, Viewer};
-use crate::db::users;
+use chrono::NaiveDateTime;
+
+use crate::db::{sessions, users};
 use crate::domain::auth::Role;
 use crate::error::AppError;
 
@@ -27,8 +29,11 @@ pub enum Access {
     Open,
     /// Anyone; the user is resolved when signed in (sign-in page, home page).
     Public,
-    /// Any signed-in user, even one who must change a temporary password first.
+    /// Any signed-in user who has replaced any temporary password.
     SignedIn,
+    /// Any signed-in user, even one who must change a temporary password first: the
+    /// password form and signing out, nothing else.
+    PasswordChange,
     /// Signed-in users of these roles.
     Roles(&'static [Role]),
 }
@@ -53,7 +58,7 @@ impl Access {
         match (self, role) {
             (Access::Open | Access::Public, _) => true,
             (_, None) => false,
-            (Access::SignedIn, Some(_)) => true,
+            (Access::SignedIn | Access::PasswordChange, Some(_)) => true,
             (Access::Roles(roles), Some(role)) => roles.contains(&role),
         }
     }
@@ -122,38 +127,58 @@ where
     }
 }
 
-/// Reads the session and loads the user it names, signing out sessions that no longer
-/// hold: user gone or disabled, password changed since (epoch), or idle too long.
+/// Reads the session cookie and loads the server-side session and the user it names.
+/// A session that ended (signed out, password changed, deactivated, ended by an
+/// administrator), sat idle too long or outlived its lifetime signs the cookie out.
 async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
     let session = req.get_session();
-    let csrf = session::csrf_token(&session);
     let ip = req.peer_addr().map(|a| a.ip().to_string());
-    let Some(claims) = session::claims(&session) else {
-        return Ok(Viewer {
-            user: None,
-            csrf,
-            ip,
-        });
+    let anonymous = |session: &actix_session::Session, ip: Option<String>| Viewer {
+        user: None,
+        session_id: None,
+        csrf: session::csrf_token(session),
+        ip,
+    };
+    let Some(token) = session::token(&session) else {
+        return Ok(anonymous(&session, ip));
     };
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::Internal("no state".into()))?
         .clone();
-    let now = chrono::Utc::now().timestamp();
-    if idle_expired(claims.seen, now, state.settings.session_idle_minutes) {
-        session::sign_out(&session);
-        let csrf = session::csrf_token(&session);
-        return Ok(Viewer {
-            user: None,
-            csrf,
-            ip,
-        });
-    }
+    let policy = SessionPolicy::of(&state.settings);
     let loaded = state
-        .db(move |conn| Ok(users::with_scope(conn, claims.user_id)?))
+        .db(move |conn| {
+            let now = chrono::Utc::now().naive_utc();
+            let Some(row) = sessions::by_token(conn, &token)? else {
+                return Ok(None);
+            };
+            if row.ended_at.is_some() {
+                return Ok(None);
+            }
+            if let Some(reason) = policy.expired(row.created_at, row.last_seen_at, now) {
+                sessions::end(conn, row.id, row.user_id, reason, now)?;
+                return Ok(None);
+            }
+            let Some((user, scope)) = users::with_scope(conn, row.user_id)? else {
+                return Ok(None);
+            };
+            if !user.active {
+                return Ok(None);
+            }
+            // SQLite has one writer: the last-seen time is written at most once a minute.
+            if now - row.last_seen_at > chrono::Duration::seconds(60) {
+                sessions::touch(conn, row.id, now)?;
+            }
+            Ok(Some((row.id, user, scope)))
+        })
         .await?;
-    let user = match loaded {
-        Some((user, scope)) if user.active && user.session_epoch == claims.epoch => CurrentUser {
+    let Some((session_id, user, scope)) = loaded else {
+        session::sign_out(&session);
+        return Ok(anonymous(&session, ip));
+    };
+    Ok(Viewer {
+        user: Some(CurrentUser {
             id: user.id,
             role: user.role(),
             role_label: user.role().label(),
@@ -161,31 +186,55 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
             display_name: user.display_name,
             scope,
             must_change_password: user.must_change_password,
-        },
-        _ => {
-            session::sign_out(&session);
-            let csrf = session::csrf_token(&session);
-            return Ok(Viewer {
-                user: None,
-                csrf,
-                ip,
-            });
-        }
-    };
-    // Refresh the idle clock at most once a minute, to avoid a new cookie per request.
-    if now - claims.seen > 60 {
-        session::touch(&session, now);
-    }
-    Ok(Viewer {
-        user: Some(user),
-        csrf,
+        }),
+        session_id: Some(session_id),
+        csrf: session::csrf_token(&session),
         ip,
     })
 }
 
-/// Whether a session last seen at `seen` (Unix seconds) has been idle too long at `now`.
-pub fn idle_expired(seen: i64, now: i64, idle_minutes: u32) -> bool {
-    now - seen > i64::from(idle_minutes) * 60
+/// How long a session may sit idle, and live at all.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle: chrono::Duration,
+    pub lifetime: chrono::Duration,
+}
+
+impl SessionPolicy {
+    pub fn of(settings: &crate::config::Settings) -> SessionPolicy {
+        SessionPolicy {
+            idle: chrono::Duration::minutes(i64::from(settings.session_idle_minutes)),
+            lifetime: chrono::Duration::hours(i64::from(settings.session_max_hours)),
+        }
+    }
+
+    /// The sessions among `rows` that are still usable at `now`.
+    pub fn live(
+        &self,
+        rows: Vec<sessions::SessionRow>,
+        now: NaiveDateTime,
+    ) -> Vec<sessions::SessionRow> {
+        rows.into_iter()
+            .filter(|r| r.ended_at.is_none())
+            .filter(|r| self.expired(r.created_at, r.last_seen_at, now).is_none())
+            .collect()
+    }
+
+    /// Why a session created at `created` and last seen at `seen` is over at `now`.
+    pub fn expired(
+        &self,
+        created: NaiveDateTime,
+        seen: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Option<sessions::EndReason> {
+        if now - created > self.lifetime {
+            Some(sessions::EndReason::Lifetime)
+        } else if now - seen > self.idle {
+            Some(sessions::EndReason::Idle)
+        } else {
+            None
+        }
+    }
 }
 
 /// The answer when the route does not admit this viewer, or `None` to go on.
@@ -198,9 +247,10 @@ fn refuse(access: Access, viewer: &Viewer, req: &ServiceRequest) -> Option<HttpR
         }
         return Some(AppError::Forbidden.error_response());
     }
-    // A temporary password must be replaced before anything else.
+    // A temporary password must be replaced before anything else: only the password
+    // form and signing out stay open.
     let must_change = viewer.user.as_ref().is_some_and(|u| u.must_change_password);
-    if must_change && access != Access::SignedIn {
+    if must_change && access != Access::PasswordChange {
         if is_get {
             return Some(see_other("/account/password"));
         }
@@ -229,11 +279,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn idle_sessions_expire_after_the_setting() {
-        assert!(!idle_expired(1_000, 1_000 + 60 * 60, 60));
-        assert!(idle_expired(1_000, 1_000 + 60 * 60 + 1, 60));
-        assert!(!idle_expired(1_000, 1_000 + 299, 5));
-        assert!(idle_expired(1_000, 1_000 + 301, 5));
+    fn sessions_end_when_idle_or_too_old() {
+        use chrono::{Duration, NaiveDate};
+        let t0 = NaiveDate::from_ymd_opt(2027, 1, 4)
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .unwrap();
+        let policy = SessionPolicy {
+            idle: Duration::minutes(5),
+            lifetime: Duration::hours(12),
+        };
+        assert_eq!(policy.expired(t0, t0, t0 + Duration::seconds(299)), None);
+        assert_eq!(
+            policy.expired(t0, t0, t0 + Duration::seconds(301)),
+            Some(sessions::EndReason::Idle)
+        );
+        // Active all along, but past the absolute lifetime.
+        let late = t0 + Duration::hours(12) + Duration::seconds(1);
+        assert_eq!(
+            policy.expired(t0, late - Duration::seconds(10), late),
+            Some(sessions::EndReason::Lifetime)
+        );
+        assert_eq!(
+            policy.expired(
+                t0,
+                late - Duration::seconds(10),
+                late - Duration::seconds(2)
+            ),
+            None
+        );
     }
 
     #[test]

@@ -17,8 +17,9 @@ use crate::db::{areas, imports};
 use crate::domain::auth::Scope;
 use crate::domain::wareki;
 use crate::error::AppError;
-use crate::import::plan::{Actor, Plan, load_target};
-use crate::import::service::{self, ImportError};
+use crate::import::Listed;
+use crate::import::plan::{Actor, load_target};
+use crate::import::service::{self, ImportError, Summary};
 
 /// The prefecture whose master the user keeps: its own, or (system administrator) the
 /// one chosen on the form. `None` when the user's scope is narrower than a prefecture.
@@ -142,6 +143,7 @@ pub async fn upload(
         .await;
     }
     let user_id = user.id;
+    let limits = state.settings.import_limits;
     let result = state
         .db(move |conn| {
             let code = match prefecture {
@@ -161,6 +163,7 @@ pub async fn upload(
                         &upload.bytes,
                         &target,
                         Some(user_id),
+                        &limits,
                     )
                 });
             Ok(outcome)
@@ -182,12 +185,9 @@ pub async fn upload(
     }
 }
 
-/// Lists longer than this are cut on the page (the counts stay exact).
-const SHOWN: usize = 300;
-
 #[derive(Serialize)]
-struct Shown<T: Serialize> {
-    rows: Vec<T>,
+struct Shown<'a, T: Serialize> {
+    rows: &'a [T],
     more: usize,
 }
 
@@ -196,10 +196,10 @@ pub struct ShowQuery {
     retired: Option<usize>,
 }
 
-fn shown<T: Serialize + Clone>(all: &[T]) -> Shown<T> {
+fn shown<T: Serialize + Clone>(listed: &Listed<T>) -> Shown<'_, T> {
     Shown {
-        rows: all.iter().take(SHOWN).cloned().collect(),
-        more: all.len().saturating_sub(SHOWN),
+        rows: &listed.first,
+        more: listed.more(),
     }
 }
 
@@ -218,7 +218,7 @@ pub async fn show(
         .db(move |conn| Ok(imports::find(conn, service::KIND, id, prefecture)?))
         .await?
         .ok_or(AppError::NotFound)?;
-    let plan: Plan = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
+    let plan: Summary = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
     ctx.insert("id", &row.id);
@@ -228,18 +228,19 @@ pub async fn show(
     ctx.insert("status_label", status_label(&row.status));
     ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
     ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
-    ctx.insert("added_count", &plan.added.len());
-    ctx.insert("updated_count", &plan.updated.len());
+    ctx.insert("added_count", &plan.added.total);
+    ctx.insert("updated_count", &plan.updated.total);
     ctx.insert("unchanged", &plan.unchanged);
-    ctx.insert("rejected_count", &plan.rejected.len());
+    ctx.insert("rejected_count", &plan.rejected_rows);
     ctx.insert("missing_count", &plan.not_in_file.len());
     ctx.insert("added", &shown(&plan.added));
     ctx.insert("updated", &shown(&plan.updated));
     ctx.insert("rejected", &shown(&plan.rejected));
-    ctx.insert("missing", &shown(&plan.not_in_file));
+    ctx.insert("missing", &shown(&Listed::of(&plan.not_in_file)));
     ctx.insert("unmatched", &shown(&plan.unmatched));
     ctx.insert("warnings", &shown(&plan.warnings));
     ctx.insert("retired", &query.retired);
+    ctx.insert("shown_rows", &crate::import::PREVIEW_ROWS);
     Ok(views::html(views::render("import_preview.html", &ctx)?))
 }
 
@@ -255,6 +256,7 @@ pub async fn apply(
     };
     let id = path.into_inner();
     let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
+    let limits = state.settings.import_limits;
     let result = state
         .db(move |conn| {
             let actor = Actor {
@@ -262,7 +264,7 @@ pub async fn apply(
                 login: &login,
                 ip,
             };
-            Ok(service::apply(conn, id, prefecture, &actor))
+            Ok(service::apply(conn, id, prefecture, &actor, &limits))
         })
         .await?;
     match result {
@@ -331,4 +333,33 @@ pub async fn cancel(
         Err(ImportError::Db(e)) => Err(e.into()),
         Err(e) => Err(AppError::Conflict(e.to_string())),
     }
+}
+
+/// Every row of a standing preview as CSV, group by group (the page shows the first).
+pub async fn rows_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let Some(prefecture) = prefecture_scope(&user) else {
+        return Err(AppError::NotFound);
+    };
+    let id = path.into_inner();
+    let limits = state.settings.import_limits;
+    let result = state
+        .db(move |conn| Ok(service::full_list(conn, id, prefecture, &limits)))
+        .await?;
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(ImportError::NotFound) => return Err(AppError::NotFound),
+        Err(ImportError::Db(e)) => return Err(e.into()),
+        Err(e) => return Err(AppError::Conflict(e.to_string())),
+    };
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let bytes =
+        super::institutions::csv_bytes(&["区分", "行", "医療機関コード", "名称", "内容"], &rows)?;
+    Ok(super::institutions::csv_response(
+        &format!("import-{id}-rows.csv"),
+        bytes,
+    ))
 }

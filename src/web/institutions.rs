@@ -17,6 +17,7 @@ use crate::domain::auth::Scope;
 use crate::domain::codes::InstitutionCode;
 use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
 use crate::domain::normalize::{self, excel_safe, search_key};
+use crate::domain::paging;
 use crate::domain::wareki;
 use crate::error::AppError;
 
@@ -204,25 +205,33 @@ pub async fn search(
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let (sort, desc) = query.sort();
-    let page = query.page.unwrap_or(0).max(0);
+    let requested = query.page.unwrap_or(0).clamp(0, paging::MAX_PAGE);
     let filter = query.filter();
     let scope = user.scope;
     let filter_for_db = filter.clone().unwrap_or_default();
     let searched = filter.is_ok();
-    let (rows, total, jurisdictions, municipalities) = state
+    let (rows, total, page, jurisdictions, municipalities) = state
         .db(move |conn| {
             let AreaChoices {
                 jurisdictions,
                 municipalities,
                 names,
             } = choices(conn, scope)?;
-            let (rows, total) = if searched {
+            let mut page = requested;
+            let (mut rows, total) = if searched {
                 institutions::search(conn, scope, &filter_for_db, sort, desc, page, PER_PAGE)?
             } else {
                 (Vec::new(), 0)
             };
+            // A page past the end (an old link, a typed number) shows the last page.
+            if rows.is_empty() && page > 0 && total > 0 {
+                page = paging::within(page, total.min(institutions::COUNT_CAP), PER_PAGE);
+                rows =
+                    institutions::search(conn, scope, &filter_for_db, sort, desc, page, PER_PAGE)?
+                        .0;
+            }
             let rows: Vec<Row> = rows.iter().map(|l| row(l, &names)).collect();
-            Ok((rows, total, jurisdictions, municipalities))
+            Ok((rows, total, page, jurisdictions, municipalities))
         })
         .await?;
     let deployment = state.deployment().await?;
@@ -414,7 +423,7 @@ async fn detail_page(
                 return Ok(None);
             };
             let municipalities = areas::municipalities_of(conn, prefecture_id)?;
-            let (history, _) = audit::list(
+            let (history, _, _) = audit::list(
                 conn,
                 &audit::Filter {
                     target: Some(("institution".into(), id.to_string())),

@@ -117,9 +117,11 @@ route_table! {
     GET  "/static/app.css"            Access::Open     => pages::stylesheet;
     GET  "/login"                     Access::Public   => auth::login_form;
     POST "/login"                     Access::Public   => auth::login;
-    POST "/logout"                    Access::SignedIn => auth::logout;
-    GET  "/account/password"          Access::SignedIn => auth::password_form;
-    POST "/account/password"          Access::SignedIn => auth::change_password;
+    POST "/logout"                    Access::PasswordChange => auth::logout;
+    GET  "/account/password"          Access::PasswordChange => auth::password_form;
+    POST "/account/password"          Access::PasswordChange => auth::change_password;
+    GET  "/account/sessions"          Access::SignedIn => auth::sessions_page;
+    POST "/account/sessions/end"      Access::SignedIn => auth::end_sessions;
     GET  "/admin/users"               ADMIN            => admin::users;
     GET  "/admin/users/new"           ADMIN            => admin::new_user_form;
     POST "/admin/users/new"           ADMIN            => admin::create_user;
@@ -127,6 +129,7 @@ route_table! {
     POST "/admin/users/{id}"          ADMIN            => admin::update_user;
     POST "/admin/users/{id}/active"   ADMIN            => admin::set_active;
     POST "/admin/users/{id}/password" ADMIN            => admin::temporary_password;
+    POST "/admin/users/{id}/sessions/end" ADMIN        => admin::end_sessions;
     GET  "/admin/audit"               ADMIN            => admin::audit_log;
     GET  "/admin/periods"             ADMIN            => report_admin::periods;
     POST "/admin/periods"             ADMIN            => report_admin::set_period;
@@ -137,6 +140,7 @@ route_table! {
     GET  "/ndb/imports/{id}"          MASTER           => ndb::show;
     POST "/ndb/imports/{id}/apply"    MASTER           => ndb::apply;
     POST "/ndb/imports/{id}/cancel"   MASTER           => ndb::cancel;
+    GET  "/ndb/imports/{id}/rows.csv" MASTER           => ndb::rows_csv;
     GET  "/institutions"              OFFICER          => institutions::search;
     GET  "/institutions.csv"          OFFICER          => institutions::search_csv;
     GET  "/institutions/template.csv" MASTER           => institutions::template_csv;
@@ -146,6 +150,7 @@ route_table! {
     POST "/institutions/imports/{id}/apply"  MASTER    => imports::apply;
     POST "/institutions/imports/{id}/cancel" MASTER    => imports::cancel;
     POST "/institutions/imports/{id}/retire" MASTER    => imports::retire_missing;
+    GET  "/institutions/imports/{id}/rows.csv" MASTER  => imports::rows_csv;
     GET  "/institutions/{id}"         OFFICER          => institutions::detail;
     POST "/institutions/{id}"         OFFICER          => institutions::update;
     GET  "/institutions/{id}/reports" FILER            => reports::filings;
@@ -189,20 +194,27 @@ fn method_guard(method: &str) -> guard::AnyGuard {
     }
 }
 
-/// Unmatched requests: 405 when the path exists for another method, else 404.
+/// Unmatched requests: 405 with the methods the path answers (`Allow`) when the path
+/// exists for another method, else 404.
 async fn fallback(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
-    let path_exists = ROUTES
+    let mut allowed: Vec<&str> = ROUTES
         .iter()
-        .any(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()));
-    if path_exists {
-        Ok(views::error_page(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            None,
-            None,
-        ))
-    } else {
-        Err(AppError::NotFound)
+        .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()))
+        .flat_map(|r| match r.method {
+            "GET" => vec!["GET", "HEAD"],
+            other => vec![other],
+        })
+        .collect();
+    if allowed.is_empty() {
+        return Err(AppError::NotFound);
     }
+    allowed.sort_unstable();
+    allowed.dedup();
+    let mut page = views::error_page(actix_web::http::StatusCode::METHOD_NOT_ALLOWED, None, None);
+    if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+        page.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(page)
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -260,6 +272,13 @@ pub fn server(
     key: actix_web::cookie::Key,
 ) -> std::io::Result<Server> {
     let secure = state.settings.cookie_secure;
+    // Browsers that reached us over https once keep to https (HSTS), when the public
+    // address is https; over plain http the header would mean nothing.
+    let https = state
+        .settings
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     let pool_size = state.settings.pool_size as usize;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -270,13 +289,18 @@ pub fn server(
             .app_data(web::FormConfig::default().limit(FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(FORM_LIMIT))
             .wrap(ErrorHandlers::new().default_handler(japanese_error_page))
-            .wrap(
-                middleware::DefaultHeaders::new()
+            .wrap({
+                let headers = middleware::DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::X_FRAME_OPTIONS, "DENY"))
-                    .add((header::REFERRER_POLICY, "same-origin")),
-            )
+                    .add((header::REFERRER_POLICY, "same-origin"));
+                if https {
+                    headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+                } else {
+                    headers
+                }
+            })
             .wrap(session::middleware(key.clone(), secure))
             .wrap(middleware::from_fn(request_log))
             .wrap(middleware::Compress::default())

@@ -167,6 +167,7 @@ pub async fn upload(
     let (_, prefecture_id) = prefecture_of(&state, &user).await?;
     let (scope, user_id) = (user.scope, user.id);
     let catalogs = state.catalogs.clone();
+    let limits = state.settings.import_limits;
     let result = state
         .db(move |conn| {
             Ok(ndb::preview(
@@ -180,6 +181,7 @@ pub async fn upload(
                     bytes: &upload.bytes,
                 },
                 Some(user_id),
+                &limits,
             ))
         })
         .await?;
@@ -222,14 +224,19 @@ pub async fn show(
     ctx.insert("layout_label", &plan.layout.map(ndb::Layout::label));
     ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
     ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
+    ctx.insert("rejected_shown", &plan.rejected);
+    ctx.insert("codes_shown", &plan.unknown_codes);
     ctx.insert(
-        "rejected_shown",
-        &plan.rejected.iter().take(300).collect::<Vec<_>>(),
+        "rejected_more",
+        &plan.rejected_total.saturating_sub(plan.rejected.len()),
     );
     ctx.insert(
-        "codes_shown",
-        &plan.unknown_codes.iter().take(300).collect::<Vec<_>>(),
+        "codes_more",
+        &plan
+            .unknown_codes_total
+            .saturating_sub(plan.unknown_codes.len()),
     );
+    ctx.insert("shown_rows", &crate::import::PREVIEW_ROWS);
     ctx.insert("plan", &plan);
     Ok(views::html(views::render("ndb_preview.html", &ctx)?))
 }
@@ -252,6 +259,8 @@ pub async fn apply(
         user.login_id.clone(),
         viewer.ip.clone(),
     );
+    let catalogs = state.catalogs.clone();
+    let limits = state.settings.import_limits;
     let result = state
         .db(move |conn| {
             let actor = Actor {
@@ -259,7 +268,9 @@ pub async fn apply(
                 login: &login,
                 ip,
             };
-            Ok(ndb::apply_stored(conn, id, filter, scope, &actor))
+            Ok(ndb::apply_stored(
+                conn, id, filter, scope, &actor, &catalogs, &limits,
+            ))
         })
         .await?;
     match result {
@@ -287,4 +298,32 @@ pub async fn cancel(
         Err(NdbError::Db(e)) => Err(e.into()),
         Err(e) => Err(AppError::Conflict(e.to_string())),
     }
+}
+
+/// Every rejected row and unknown code of a standing preview as CSV.
+pub async fn rows_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let (filter, _) = prefecture_of(&state, &user).await?;
+    let id = path.into_inner();
+    let scope = user.scope;
+    let catalogs = state.catalogs.clone();
+    let limits = state.settings.import_limits;
+    let result = state
+        .db(move |conn| Ok(ndb::full_list(conn, &catalogs, id, filter, scope, &limits)))
+        .await?;
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(NdbError::NotFound) => return Err(AppError::NotFound),
+        Err(NdbError::Db(e)) => return Err(e.into()),
+        Err(e) => return Err(AppError::Conflict(e.to_string())),
+    };
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let bytes = super::institutions::csv_bytes(&["区分", "行", "医療機関コード", "内容"], &rows)?;
+    Ok(super::institutions::csv_response(
+        &format!("ndb-{id}-rows.csv"),
+        bytes,
+    ))
 }

@@ -477,6 +477,16 @@ async fn start_page(
     })
 }
 
+/// A year no report can exist for (`-1`, `9999`) is a page that does not exist.
+fn reporting_year(fiscal_year: i32) -> Result<(), AppError> {
+    let today = crate::domain::wareki::today_jst(chrono::Utc::now());
+    if crate::domain::report::is_reporting_year(fiscal_year, today) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 fn kind_of(text: &str) -> ReportKind {
     ReportKind::from_code(text).unwrap_or(ReportKind::Periodic)
 }
@@ -497,6 +507,7 @@ pub async fn start_form(
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, AppError> {
     let (institution_id, fiscal_year) = path.into_inner();
+    reporting_year(fiscal_year)?;
     let card = card(&state, &user, institution_id).await?;
     let kind = kind_of(&query.kind);
     start_page(&state, &viewer, &card, fiscal_year, kind, "", None).await
@@ -510,6 +521,7 @@ pub async fn start(
     form: CsrfForm<StartForm>,
 ) -> Result<HttpResponse, AppError> {
     let (institution_id, fiscal_year) = path.into_inner();
+    reporting_year(fiscal_year)?;
     let form = form.0;
     let kind = kind_of(&form.kind);
     let typed = if form.skip.is_some() {

@@ -25,6 +25,7 @@ use crate::domain::codes::InstitutionCode;
 use crate::domain::determination::{self, Answers};
 use crate::domain::institution::Category;
 use crate::domain::normalize::{self, excel_safe, search_key};
+use crate::domain::paging;
 use crate::domain::report::{self, ReportKind, Status};
 use crate::domain::wareki;
 use crate::error::AppError;
@@ -306,7 +307,7 @@ async fn search_page(
 ) -> Result<HttpResponse, AppError> {
     let fy = query.fiscal_year();
     let (sort, desc) = query.sort();
-    let page = query.page.unwrap_or(0).max(0);
+    let requested = query.page.unwrap_or(0).clamp(0, paging::MAX_PAGE);
     let filter = query.filter();
     let scope = user.scope;
     let user_id = user.id;
@@ -321,23 +322,29 @@ async fn search_page(
     };
     let cached_counts = state.cache.status_counts(&counts_key);
     let status = for_db.status;
-    let (rows, has_next, counts, choices) = state
+    let (rows, has_next, counts, choices, page) = state
         .db(move |conn| {
             let choices = choices(conn, scope)?;
             if !searched {
-                return Ok((Vec::new(), false, BTreeMap::new(), choices));
+                return Ok((Vec::new(), false, BTreeMap::new(), choices, 0));
             }
-            let request = query::PageRequest {
+            let mut request = query::PageRequest {
                 sort,
                 descending: desc,
-                page,
+                page: requested,
                 per_page: PER_PAGE,
             };
-            let (rows, has_next) = query::search(conn, scope, fy, &for_db, request)?;
+            let (mut rows, mut has_next) = query::search(conn, scope, fy, &for_db, request)?;
             let counts = match cached_counts {
                 Some(c) => c,
                 None => query::status_counts(conn, scope, fy, &for_db)?,
             };
+            // A page past the end (an old link, a typed number) shows the last page.
+            if rows.is_empty() && request.page > 0 {
+                let total = query::matching(status, &counts);
+                request.page = paging::within(request.page, total, PER_PAGE);
+                (rows, has_next) = query::search(conn, scope, fy, &for_db, request)?;
+            }
             let ids: Vec<i32> = rows.iter().filter_map(|r| r.report_id).collect();
             let unread = review::unread_counts(conn, user_id, false, &ids)?;
             let rows: Vec<ListRow> = rows
@@ -350,7 +357,7 @@ async fn search_page(
                     list_row(r, &choices.names, n)
                 })
                 .collect();
-            Ok((rows, has_next, counts, choices))
+            Ok((rows, has_next, counts, choices, request.page))
         })
         .await?;
     if searched {

@@ -1,4 +1,5 @@
-//! The signed and encrypted session cookie, the signed-in user, and the CSRF token.
+//! The signed and encrypted session cookie (the server-side session's token and the CSRF
+//! token), and the signed-in user.
 
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
@@ -12,9 +13,8 @@ use crate::domain::auth::{Role, Scope};
 use crate::error::AppError;
 
 pub const COOKIE_NAME: &str = "kakari_session";
-const USER_ID: &str = "uid";
-const EPOCH: &str = "epoch";
-const SEEN: &str = "seen";
+/// The random token of the server-side session (`sessions` table).
+const TOKEN: &str = "sid";
 const CSRF: &str = "csrf";
 
 pub fn middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSessionStore> {
@@ -45,6 +45,8 @@ pub struct CurrentUser {
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub user: Option<CurrentUser>,
+    /// The server-side session of the signed-in user.
+    pub session_id: Option<i32>,
     pub csrf: String,
     pub ip: Option<String>,
 }
@@ -104,40 +106,20 @@ pub fn stored_csrf(session: &Session) -> Option<String> {
     session.get::<String>(CSRF).ok().flatten()
 }
 
-/// What the cookie says about who is signed in.
-pub struct SessionClaims {
-    pub user_id: i32,
-    pub epoch: i32,
-    pub seen: i64,
+/// The token of the server-side session the cookie names, if any.
+pub fn token(session: &Session) -> Option<String> {
+    session.get::<String>(TOKEN).ok().flatten()
 }
 
-pub fn claims(session: &Session) -> Option<SessionClaims> {
-    Some(SessionClaims {
-        user_id: session.get::<i32>(USER_ID).ok()??,
-        epoch: session.get::<i32>(EPOCH).ok()??,
-        seen: session.get::<i64>(SEEN).ok()??,
-    })
-}
-
-/// Starts a fresh session for a user: a new cookie and a new CSRF token, so that nothing
-/// from before sign-in (session fixation) survives.
-pub fn sign_in(session: &Session, user_id: i32, epoch: i32, now: i64) -> Result<(), AppError> {
+/// Starts a fresh cookie for a new server-side session: a new cookie and a new CSRF
+/// token, so that nothing from before sign-in (session fixation) survives.
+pub fn sign_in(session: &Session, token: &str) -> Result<(), AppError> {
     session.renew();
     session.clear();
     session
-        .insert(USER_ID, user_id)
-        .and_then(|_| session.insert(EPOCH, epoch))
-        .and_then(|_| session.insert(SEEN, now))
+        .insert(TOKEN, token)
         .and_then(|_| session.insert(CSRF, random_token()))
         .map_err(AppError::internal)
-}
-
-pub fn touch(session: &Session, now: i64) {
-    let _ = session.insert(SEEN, now);
-}
-
-pub fn set_epoch(session: &Session, epoch: i32) {
-    let _ = session.insert(EPOCH, epoch);
 }
 
 pub fn sign_out(session: &Session) {

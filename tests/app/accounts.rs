@@ -719,7 +719,15 @@ fn every_route_times_every_role() {
             "/tests/fixtures/bureau/kagoshima_ika_small.xlsx"
         ))
         .unwrap();
-        kakari::import::service::preview(conn, "a.xlsx", &file, &target, None).unwrap();
+        kakari::import::service::preview(
+            conn,
+            "a.xlsx",
+            &file,
+            &target,
+            None,
+            &kakari::import::Limits::default(),
+        )
+        .unwrap();
         // A submitted report of the demo clinic, for the report routes.
         let now = chrono::Utc::now().naive_utc();
         let report = kakari::db::reports::insert(
@@ -792,6 +800,7 @@ fn every_route_times_every_role() {
                 bytes: csv.as_bytes(),
             },
             None,
+            &kakari::import::Limits::default(),
         )
         .unwrap();
     });

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use kakari::db::schema::{audit_log, institutions};
 use kakari::import::institutions::{Layout, LayoutError, parse};
 use kakari::import::plan::{self, Actor};
-use kakari::import::{FileError, read_grid};
+use kakari::import::{FileError, Limits, read_grid};
 
 use crate::support::TestDb;
 
@@ -35,7 +35,8 @@ fn every_writer_and_container_reads_the_same() {
         "kagoshima_ika_small.zip",
         "kagoshima_ika_jp_name.zip",
     ] {
-        let grid = read_grid(file, &fixture(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let grid = read_grid(file, &fixture(file), &Limits::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         let parsed = parse(&grid, 46).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(parsed.layout, Layout::Bureau, "{file}");
         assert_eq!(
@@ -77,25 +78,44 @@ fn every_writer_and_container_reads_the_same() {
 #[test]
 fn broken_files_say_what_is_wrong() {
     assert_eq!(
-        read_grid("not_really.xlsx", &fixture("not_really.xlsx")),
+        read_grid(
+            "not_really.xlsx",
+            &fixture("not_really.xlsx"),
+            &Limits::default()
+        ),
         Err(FileError::NotExcel("not_really.xlsx".into()))
     );
-    let empty = read_grid("empty.xlsx", &fixture("empty.xlsx")).unwrap();
+    let empty = read_grid("empty.xlsx", &fixture("empty.xlsx"), &Limits::default()).unwrap();
     assert_eq!(parse(&empty, 46), Err(LayoutError::Empty));
-    let wrong = read_grid("wrong_layout.xlsx", &fixture("wrong_layout.xlsx")).unwrap();
+    let wrong = read_grid(
+        "wrong_layout.xlsx",
+        &fixture("wrong_layout.xlsx"),
+        &Limits::default(),
+    )
+    .unwrap();
     let err = parse(&wrong, 46).unwrap_err();
     assert!(
         err.to_string().contains("コード内容別医療機関一覧表"),
         "{err}"
     );
 
-    let bad = read_grid("x.xlsx", &fixture("bad_check_digit.xlsx")).unwrap();
+    let bad = read_grid(
+        "x.xlsx",
+        &fixture("bad_check_digit.xlsx"),
+        &Limits::default(),
+    )
+    .unwrap();
     let parsed = parse(&bad, 46).unwrap();
     assert_eq!(parsed.records.len(), 2);
     assert_eq!(parsed.rejected.len(), 1);
     assert!(parsed.rejected[0].reason.contains("検証番号"));
 
-    let dup = read_grid("x.xlsx", &fixture("duplicate_codes.xlsx")).unwrap();
+    let dup = read_grid(
+        "x.xlsx",
+        &fixture("duplicate_codes.xlsx"),
+        &Limits::default(),
+    )
+    .unwrap();
     let parsed = parse(&dup, 46).unwrap();
     assert_eq!(parsed.records.len(), 2);
     assert_eq!(parsed.rejected.len(), 2);
@@ -114,7 +134,12 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
         login: "test",
         ip: None,
     };
-    let grid = read_grid("a.xlsx", &fixture("kagoshima_ika_small.xlsx")).unwrap();
+    let grid = read_grid(
+        "a.xlsx",
+        &fixture("kagoshima_ika_small.xlsx"),
+        &Limits::default(),
+    )
+    .unwrap();
     let parsed = parse(&grid, 46).unwrap();
 
     let preview = plan::plan(&mut conn, &parsed, &target).unwrap();
@@ -160,7 +185,11 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
 
     // The same file again: nothing to do. The LibreOffice copy reads the same.
     for file in ["kagoshima_ika_small.xlsx", "kagoshima_ika_small_lo.xlsx"] {
-        let again = parse(&read_grid(file, &fixture(file)).unwrap(), 46).unwrap();
+        let again = parse(
+            &read_grid(file, &fixture(file), &Limits::default()).unwrap(),
+            46,
+        )
+        .unwrap();
         let p = plan::plan(&mut conn, &again, &target).unwrap();
         assert_eq!(
             (p.added.len(), p.updated.len(), p.unchanged),
@@ -550,8 +579,12 @@ mod web {
         let officer = app.signed_in("demo-officer");
         let target = kakari::import::plan::load_target(&mut app.db.conn(), "46").unwrap();
         kakari::db::write_transaction(&mut app.db.conn(), |c| {
-            let grid =
-                kakari::import::read_grid("a.xlsx", &fixture("kagoshima_ika_small.xlsx")).unwrap();
+            let grid = kakari::import::read_grid(
+                "a.xlsx",
+                &fixture("kagoshima_ika_small.xlsx"),
+                &kakari::import::Limits::default(),
+            )
+            .unwrap();
             let parsed = kakari::import::institutions::parse(&grid, 46).unwrap();
             kakari::import::plan::apply(
                 c,

@@ -1,0 +1,3 @@
+ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+DROP TABLE sessions;
+ALTER TABLE imports DROP COLUMN file_data;
