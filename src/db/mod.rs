@@ -266,6 +266,7 @@ pub const TABLES_CHILDREN_FIRST: &[&str] = &[
     "catalogs",
     "audit_log",
     "imports",
+    "sessions",
     "users",
     "institution_name_grams",
     "institutions",

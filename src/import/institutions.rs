@@ -684,8 +684,39 @@ mod tests {
         let parsed = parse(&g, 46).unwrap();
         assert_eq!(parsed.layout, Layout::Template);
         assert_eq!(parsed.records.len(), 1, "{:?}", parsed.rejected);
-        assert_eq!(parsed.rejected.len(), 2);
+        // One entry for the code, standing for both rows.
+        assert_eq!(parsed.rejected.len(), 1);
+        assert_eq!(parsed.rejected[0].rows, 2);
+        assert!(parsed.rejected[0].reason.contains("2 行"));
         assert!(parsed.rejected[0].reason.contains("2行目・4行目"));
+    }
+
+    #[test]
+    fn many_copies_of_one_code_are_one_entry_and_linear_work() {
+        let code = InstitutionCode::with_check_digit(46, FeeTable::Medical, 1, 1).to_string();
+        let mut rows: Vec<Vec<String>> = vec![vec![
+            "医療機関コード".into(),
+            "名称".into(),
+            "所在地".into(),
+        ]];
+        for _ in 0..20_000 {
+            rows.push(vec![code.clone(), "医院".into(), "鹿児島市".into()]);
+        }
+        let parsed = parse(&Grid::from_rows(&rows), 46).unwrap();
+        assert!(parsed.records.is_empty());
+        assert_eq!(parsed.rejected.len(), 1);
+        assert_eq!(parsed.rejected[0].rows, 20_000);
+        // The reason names the first rows only, not 20,000 of them.
+        assert!(
+            parsed.rejected[0].reason.len() < 300,
+            "{}",
+            parsed.rejected[0].reason
+        );
+        assert!(
+            parsed.rejected[0]
+                .reason
+                .contains("2行目・3行目・4行目・5行目・6行目・…")
+        );
     }
 
     #[test]

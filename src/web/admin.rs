@@ -882,6 +882,15 @@ pub async fn audit_log(
         "pages",
         &((total + audit::PAGE_SIZE - 1) / audit::PAGE_SIZE).max(1),
     );
+    // The filter again for the page links (the template has no URL encoder).
+    let filter_query = serde_urlencoded::to_string([
+        ("action", q.action.as_str()),
+        ("login", q.login.as_str()),
+        ("from", q.from.as_str()),
+        ("to", q.to.as_str()),
+    ])
+    .unwrap_or_default();
+    ctx.insert("filter_query", &filter_query);
     ctx.insert("query", &q);
     let actions: Vec<(&str, &str)> = Action::ALL.iter().map(|a| (a.code(), a.label())).collect();
     ctx.insert("actions", &actions);

@@ -54,6 +54,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "review_bulk.html",
     "review_stats.html",
     "review_news.html",
+    "account_sessions.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
