@@ -6,6 +6,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod foundation;
+mod hardening;
 mod imports;
 mod reports;
 mod review;
