@@ -89,9 +89,32 @@ fn repeated_codes_are_one_group_and_the_preview_stays_small() {
     assert!(page.contains(r#"id="count-rejected">4,000<"#));
 }
 
-/// A zip holding one member of `size` bytes of `fill`, written (and compressed) in
-/// chunks, so that the test never holds the member in memory.
-fn bomb_zip(path: &std::path::Path, members: &[(&str, &[u8], &[u8], u64, &[u8])]) {
+/// One member of a generated archive: `head`, then `size` bytes of `fill` repeated,
+/// then `tail`.
+#[derive(Clone, Copy)]
+struct Member<'a> {
+    name: &'a str,
+    head: &'a [u8],
+    fill: &'a [u8],
+    size: u64,
+    tail: &'a [u8],
+}
+
+impl<'a> Member<'a> {
+    const fn plain(name: &'a str, text: &'a [u8]) -> Member<'a> {
+        Member {
+            name,
+            head: text,
+            fill: b"",
+            size: 0,
+            tail: b"",
+        }
+    }
+}
+
+/// A zip of the members, written (and compressed) in chunks, so that the test never
+/// holds a member in memory.
+fn bomb_zip(path: &std::path::Path, members: &[Member]) {
     use zip::write::SimpleFileOptions;
     let file = std::fs::File::create(path).unwrap();
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
@@ -99,17 +122,17 @@ fn bomb_zip(path: &std::path::Path, members: &[(&str, &[u8], &[u8], u64, &[u8])]
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(6))
         .large_file(true);
-    for (name, head, fill, size, tail) in members {
-        zip.start_file(*name, options).unwrap();
-        zip.write_all(head).unwrap();
-        let chunk = fill.repeat(1024 * 1024 / fill.len().max(1));
-        let mut left = *size;
+    for m in members {
+        zip.start_file(m.name, options).unwrap();
+        zip.write_all(m.head).unwrap();
+        let chunk = m.fill.repeat(1024 * 1024 / m.fill.len().max(1));
+        let mut left = m.size;
         while left > 0 {
             let n = left.min(chunk.len() as u64) as usize;
             zip.write_all(&chunk[..n]).unwrap();
             left -= n as u64;
         }
-        zip.write_all(tail).unwrap();
+        zip.write_all(m.tail).unwrap();
     }
     zip.finish().unwrap();
 }
@@ -121,46 +144,50 @@ const WORKBOOK_RELS: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?><Relation
 const SHEET_HEAD: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
 const SHEET_TAIL: &[u8] = b"</sheetData></worksheet>";
 
-/// An .xlsx whose sheet data and shared strings are given; either may be a bomb.
-#[allow(clippy::type_complexity)]
-fn xlsx(
-    path: &std::path::Path,
-    sheet: (&[u8], &[u8], u64, &[u8]),
-    strings: (&[u8], &[u8], u64, &[u8]),
-) {
-    let sheet_head = [SHEET_HEAD, sheet.0].concat();
-    let sheet_tail = [sheet.3, SHEET_TAIL].concat();
+/// An .xlsx whose sheet data (inside `<sheetData>`) and shared strings are given;
+/// either may be a bomb. The members' names are set here.
+fn xlsx(path: &std::path::Path, sheet: Member, strings: Member) {
+    let sheet_head = [SHEET_HEAD, sheet.head].concat();
+    let sheet_tail = [sheet.tail, SHEET_TAIL].concat();
     bomb_zip(
         path,
         &[
-            ("[Content_Types].xml", CONTENT_TYPES, b"", 0, b""),
-            ("_rels/.rels", ROOT_RELS, b"", 0, b""),
-            ("xl/workbook.xml", WORKBOOK, b"", 0, b""),
-            ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS, b"", 0, b""),
-            (
-                "xl/sharedStrings.xml",
-                strings.0,
-                strings.1,
-                strings.2,
-                strings.3,
-            ),
-            (
-                "xl/worksheets/sheet1.xml",
-                &sheet_head,
-                sheet.1,
-                sheet.2,
-                &sheet_tail,
-            ),
+            Member::plain("[Content_Types].xml", CONTENT_TYPES),
+            Member::plain("_rels/.rels", ROOT_RELS),
+            Member::plain("xl/workbook.xml", WORKBOOK),
+            Member::plain("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+            Member {
+                name: "xl/sharedStrings.xml",
+                ..strings
+            },
+            Member {
+                name: "xl/worksheets/sheet1.xml",
+                head: &sheet_head,
+                tail: &sheet_tail,
+                ..sheet
+            },
         ],
     );
 }
 
-const NO_STRINGS: (&[u8], &[u8], u64, &[u8]) = (
-    br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0">"#,
-    b"",
-    0,
-    b"</sst>",
-);
+const NO_STRINGS: Member = Member {
+    name: "",
+    head: br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0">"#,
+    fill: b"",
+    size: 0,
+    tail: b"</sst>",
+};
+
+/// Sheet data: `head`, `size` bytes of `fill`, `tail`.
+fn sheet<'a>(head: &'a [u8], fill: &'a [u8], size: u64, tail: &'a [u8]) -> Member<'a> {
+    Member {
+        name: "",
+        head,
+        fill,
+        size,
+        tail,
+    }
+}
 
 /// Runs `kakari` to its end and returns its output and its peak resident memory in MB
 /// (the kernel's own count for the child, via wait4).
@@ -176,6 +203,8 @@ fn run_measured(args: &[&str], envs: &[(&str, &str)]) -> (std::process::Output, 
     for (k, v) in envs {
         cmd.env(k, v);
     }
+    // Reaped below with wait4, which std's Child cannot do (it gives no rusage).
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     let pid = child.id() as libc::pid_t;
     // Drain the pipes on threads while the child runs, then reap it with wait4.
@@ -258,7 +287,7 @@ fn a_one_gigabyte_cell_stops_at_the_cap_within_bounded_memory() {
     // One inline-string cell of 1 GB of 'a' (the file is about 1 MB).
     xlsx(
         &path,
-        (
+        sheet(
             br#"<row r="1"><c r="A1" t="inlineStr"><is><t>"#,
             b"a",
             1 << 30,
@@ -293,13 +322,13 @@ fn a_zip_of_one_gigabyte_of_zeros_stops_at_the_ratio_cap() {
     let path = dir.path().join("zeros.zip");
     bomb_zip(
         &path,
-        &[(
-            "list.csv",
-            "医療機関コード,項目,算定回数\n".as_bytes(),
-            b"0",
-            1 << 30,
-            b"",
-        )],
+        &[Member {
+            name: "list.csv",
+            head: "医療機関コード,項目,算定回数\n".as_bytes(),
+            fill: b"0",
+            size: 1 << 30,
+            tail: b"",
+        }],
     );
     let base = baseline(&db, dir.path());
     // Institution import, then NDB import: both read through the same caps.
@@ -341,13 +370,17 @@ fn inflated_bytes_stay_within_the_member_cap() {
     }
     xlsx(
         &path,
-        (
+        sheet(
             br#"<row r="1"><c r="A1" t="s"><v>0</v></c></row>"#,
             b"",
             0,
             b"",
         ),
-        (NO_STRINGS.0, &varied, 300 << 20, NO_STRINGS.3),
+        Member {
+            fill: &varied,
+            size: 300 << 20,
+            ..NO_STRINGS
+        },
     );
     let base = baseline(&db, dir.path());
     let (_, err, peak) = import_cli(
@@ -375,7 +408,7 @@ fn far_apart_cells_and_too_many_rows_are_refused() {
     // Two cells at the corners of the sheet: a range reader allocates 17 billion cells.
     xlsx(
         &path,
-        (
+        sheet(
             br#"<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row><row r="900000"><c r="XFD900000" t="inlineStr"><is><t>y</t></is></c></row>"#,
             b"",
             0,
@@ -411,13 +444,13 @@ fn a_bomb_upload_gets_a_japanese_message_and_the_server_stays_up() {
     let path = dir.path().join("zeros.zip");
     bomb_zip(
         &path,
-        &[(
-            "list.csv",
-            "医療機関コード\n".as_bytes(),
-            b"0",
-            300 << 20,
-            b"",
-        )],
+        &[Member {
+            name: "list.csv",
+            head: "医療機関コード\n".as_bytes(),
+            fill: b"0",
+            size: 300 << 20,
+            tail: b"",
+        }],
     );
     let res = upload_to(
         &app,
