@@ -24,7 +24,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::codes::InstitutionCode;
 use crate::domain::determination::{self, Answers};
 use crate::domain::institution::Category;
-use crate::domain::normalize::{self, excel_safe, search_key};
+use crate::domain::normalize::{self, search_key};
 use crate::domain::paging;
 use crate::domain::report::{self, ReportKind, Status};
 use crate::domain::wareki;
@@ -467,9 +467,9 @@ pub async fn search_csv(
                     };
                     vec![
                         l.code,
-                        excel_safe(&l.name),
+                        l.name,
                         l.category.to_string(),
-                        excel_safe(&l.area),
+                        l.area,
                         l.status.to_string(),
                         l.kind.to_string(),
                         l.submitted_at.unwrap_or_default(),

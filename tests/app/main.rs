@@ -5,6 +5,7 @@
 mod accounts;
 mod browser;
 mod cli;
+mod crawl;
 mod foundation;
 mod hardening;
 mod imports;

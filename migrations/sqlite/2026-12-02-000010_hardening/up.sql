@@ -1,5 +1,8 @@
 -- An import's preview keeps the uploaded file (to apply it, or to list every row) until
 -- it is applied or cancelled; the stored summary holds counts and the first rows only.
+-- Stored previews of the earlier format (the parsed file as JSON, whole row lists) cannot
+-- be read by this version; they were transient, and their audit entries stay.
+DELETE FROM imports;
 ALTER TABLE imports ADD COLUMN file_data BLOB;
 
 -- Signed-in sessions, recorded on the server so that signing out, a password change,
