@@ -338,38 +338,48 @@ fn bureau_block(
 fn reject_duplicates(records: &mut Vec<Record>, rejected: &mut Vec<Rejected>) {
     /// Row numbers named in a duplicate's reason.
     const NAMED: usize = 5;
-    let mut rows_of: HashMap<InstitutionCode, Vec<usize>> = HashMap::new();
+    // Codes borrowed from the records: one small entry per distinct code.
+    let mut count_of: HashMap<&str, u32> = HashMap::with_capacity(records.len());
     for r in records.iter() {
-        let rows = rows_of.entry(r.code.clone()).or_default();
-        rows.push(r.row);
+        *count_of.entry(r.code.as_str()).or_default() += 1;
     }
-    let mut reported: std::collections::HashSet<InstitutionCode> = Default::default();
-    records.retain(|r| {
-        let rows = &rows_of[&r.code];
-        if rows.len() == 1 {
-            return true;
-        }
-        if reported.insert(r.code.clone()) {
-            let mut named: Vec<String> = rows
-                .iter()
-                .take(NAMED)
-                .map(|n| format!("{n}行目"))
-                .collect();
-            if rows.len() > NAMED {
-                named.push("…".into());
+    let mut groups: HashMap<String, (usize, Vec<usize>)> = HashMap::new();
+    for r in records.iter() {
+        let n = count_of[r.code.as_str()] as usize;
+        if n > 1 {
+            let (_, rows) = groups
+                .entry(r.code.to_string())
+                .or_insert_with(|| (n, Vec::new()));
+            if rows.len() < NAMED {
+                rows.push(r.row);
             }
-            rejected.push(Rejected {
-                row: r.row,
-                code: r.code.to_string(),
-                name: r.name.clone(),
-                reason: format!(
-                    "同じ医療機関コードがファイル内に {} 行あります（{}）。どの行も取り込みません",
-                    rows.len(),
-                    named.join("・")
-                ),
-                rows: rows.len(),
-            });
         }
+    }
+    drop(count_of);
+    if groups.is_empty() {
+        return;
+    }
+    let mut reported: std::collections::HashSet<String> = std::collections::HashSet::new();
+    records.retain(|r| {
+        let Some((n, rows)) = groups.remove(r.code.as_str()) else {
+            // Not repeated, or a later row of a code already reported.
+            return !reported.contains(r.code.as_str());
+        };
+        reported.insert(r.code.to_string());
+        let mut named: Vec<String> = rows.iter().map(|n| format!("{n}行目")).collect();
+        if n > NAMED {
+            named.push("…".into());
+        }
+        rejected.push(Rejected {
+            row: r.row,
+            code: r.code.to_string(),
+            name: r.name.clone(),
+            reason: format!(
+                "同じ医療機関コードがファイル内に {n} 行あります（{}）。どの行も取り込みません",
+                named.join("・")
+            ),
+            rows: n,
+        });
         false
     });
     rejected.sort_by_key(|r| r.row);

@@ -23,7 +23,8 @@ pub struct Limits {
     pub ratio_from_bytes: u64,
     /// Longest text of one cell (also any one text run in a sheet's XML).
     pub cell_bytes: usize,
-    /// Most rows a sheet or CSV may have.
+    /// Most rows a sheet or CSV may have (by default Excel's own limit, 1,048,576: a
+    /// list that Excel cannot open is not one an office made).
     pub rows: usize,
 }
 
@@ -36,7 +37,7 @@ impl Default for Limits {
             ratio: 100,
             ratio_from_bytes: 10 * MB,
             cell_bytes: 32 * 1024,
-            rows: 1_000_000,
+            rows: 1_048_576,
         }
     }
 }

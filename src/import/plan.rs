@@ -298,10 +298,17 @@ pub fn plan(conn: &mut DbConnection, parsed: &Parsed, target: &Target) -> Result
         rejected: parsed.rejected.clone(),
         ..Plan::default()
     };
-    let mut in_file: HashSet<String> = parsed.rejected.iter().map(|r| r.code.clone()).collect();
+    // Only a full bureau list says which institutions are missing from it.
+    let full_list = parsed.layout == Layout::Bureau;
+    let mut in_file: HashSet<&str> = HashSet::new();
+    if full_list {
+        in_file.extend(parsed.rejected.iter().map(|r| r.code.as_str()));
+    }
     for record in &parsed.records {
         let code = record.code.to_string();
-        in_file.insert(code.clone());
+        if full_list {
+            in_file.insert(record.code.as_str());
+        }
         if record.code.prefecture() != target.prefecture_code {
             plan.rejected.push(Rejected {
                 row: record.row,
@@ -377,12 +384,12 @@ pub fn plan(conn: &mut DbConnection, parsed: &Parsed, target: &Target) -> Result
         }
     }
     plan.rejected.sort_by_key(|r| r.row);
-    if parsed.layout == Layout::Bureau {
+    if full_list {
         let digit = parsed.fee_table.digit().to_string();
         let mut missing: Vec<Missing> = existing
             .values()
             .filter(|e| e.fee_table == digit && e.status != Status::Abolished.code())
-            .filter(|e| !in_file.contains(&e.code))
+            .filter(|e| !in_file.contains(e.code.as_str()))
             .map(|e| Missing {
                 id: e.id,
                 code: e.code.clone(),
