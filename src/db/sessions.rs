@@ -79,13 +79,33 @@ pub fn start(conn: &mut DbConnection, new: &NewSession) -> QueryResult<()> {
     Ok(())
 }
 
-/// The session a cookie's token names, ended or not.
-pub fn by_token(conn: &mut DbConnection, token: &str) -> QueryResult<Option<SessionRow>> {
-    sessions::table
+/// The session a cookie's token names with its user and the user's scope, in one query
+/// (the per-request load).
+pub fn with_user(
+    conn: &mut DbConnection,
+    token: &str,
+) -> QueryResult<
+    Option<(
+        SessionRow,
+        super::users::User,
+        Option<crate::domain::auth::Scope>,
+    )>,
+> {
+    use super::schema::{areas, users};
+    let row: Option<(SessionRow, super::users::User, Option<String>)> = sessions::table
+        .inner_join(users::table.left_join(areas::table))
         .filter(sessions::token_hash.eq(hash_token(token)))
-        .select(SessionRow::as_select())
+        .select((
+            SessionRow::as_select(),
+            super::users::User::as_select(),
+            areas::kind.nullable(),
+        ))
         .first(conn)
-        .optional()
+        .optional()?;
+    Ok(row.map(|(session, user, kind)| {
+        let scope = super::users::scope_of(&user, kind.as_deref());
+        (session, user, scope)
+    }))
 }
 
 pub fn touch(conn: &mut DbConnection, id: i32, now: NaiveDateTime) -> QueryResult<()> {

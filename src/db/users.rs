@@ -108,7 +108,8 @@ pub fn with_scope(conn: &mut DbConnection, id: i32) -> QueryResult<Option<(User,
     }))
 }
 
-fn scope_of(user: &User, area_kind: Option<&str>) -> Option<Scope> {
+/// The scope a user row gives, with the kind of its area node.
+pub fn scope_of(user: &User, area_kind: Option<&str>) -> Option<Scope> {
     match (user.role(), user.institution_id, user.area_id) {
         (Role::SystemAdmin, _, _) => Some(Scope::All),
         (Role::Institution, Some(inst), _) => Some(Scope::Institution(inst)),

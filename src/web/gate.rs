@@ -18,7 +18,7 @@ use super::AppState;
 use super::session::{self, CurrentUser, Viewer};
 use chrono::NaiveDateTime;
 
-use crate::db::{sessions, users};
+use crate::db::sessions;
 use crate::domain::auth::Role;
 use crate::error::AppError;
 
@@ -150,7 +150,7 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
     let loaded = state
         .db(move |conn| {
             let now = chrono::Utc::now().naive_utc();
-            let Some(row) = sessions::by_token(conn, &token)? else {
+            let Some((row, user, scope)) = sessions::with_user(conn, &token)? else {
                 return Ok(None);
             };
             if row.ended_at.is_some() {
@@ -160,7 +160,7 @@ async fn resolve(req: &ServiceRequest) -> Result<Viewer, AppError> {
                 sessions::end(conn, row.id, row.user_id, reason, now)?;
                 return Ok(None);
             }
-            let Some((user, scope)) = users::with_scope(conn, row.user_id)? else {
+            let Some(scope) = scope else {
                 return Ok(None);
             };
             if !user.active {
