@@ -420,8 +420,9 @@ fn confirm_chunk(
                 "WITH confirmed AS ({update}), \
                  entries AS (UPDATE review_entries e SET status = 'confirmed' FROM confirmed c \
                    WHERE e.institution_id = c.institution_id AND e.fiscal_year = c.fiscal_year), \
-                 audit AS (INSERT INTO audit_log (at, actor_id, actor_login, action, target_type, target_id, detail, ip) \
-                   SELECT CAST('{at}' AS TIMESTAMP), {by}, $1, '{action}', 'report', CAST(c.id AS TEXT), $2, $3 FROM confirmed c) \
+                 audit AS (INSERT INTO audit_log (at, actor_id, actor_login, action, target_type, target_id, prefecture_id, detail, ip) \
+                   SELECT CAST('{at}' AS TIMESTAMP), {by}, $1, '{action}', 'report', CAST(c.id AS TEXT), i.prefecture_id, $2, $3 \
+                   FROM confirmed c JOIN institutions i ON i.id = c.institution_id) \
                  SELECT id, institution_id, fiscal_year, structure FROM confirmed",
                 action = Action::ReportConfirm.code(),
             );
@@ -439,6 +440,21 @@ fn confirm_chunk(
                 .map(|u| (u.institution_id, u.fiscal_year))
                 .collect();
             db::review_index::mark_confirmed(conn, &rows)?;
+            // The prefecture of each report, so that its administrator's 操作履歴 shows
+            // the confirmation as it shows a single 確認.
+            let prefecture_of: std::collections::HashMap<i32, i32> = {
+                use crate::db::schema::institutions;
+                let ids: Vec<i32> = updated.iter().map(|u| u.institution_id).collect();
+                let mut found = std::collections::HashMap::new();
+                for part in ids.chunks(900) {
+                    let pairs: Vec<(i32, i32)> = institutions::table
+                        .filter(institutions::id.eq_any(part))
+                        .select((institutions::id, institutions::prefecture_id))
+                        .load(conn)?;
+                    found.extend(pairs);
+                }
+                found
+            };
             audit::record_many(
                 conn,
                 updated.iter().map(|u| {
@@ -449,7 +465,7 @@ fn confirm_chunk(
                             actor_login: Some(actor.login.clone()),
                             target_type: Some("report"),
                             target_id: Some(u.id.to_string()),
-                            prefecture_id: None,
+                            prefecture_id: prefecture_of.get(&u.institution_id).copied(),
                             detail: Some(detail.clone()),
                             ip: actor.ip.clone(),
                         },

@@ -397,6 +397,23 @@ fn bulk_confirm_skips_a_report_resubmitted_after_the_preview() {
         .collect();
     expected.sort();
     assert_eq!(audited, expected);
+    // Each entry names the report's prefecture, as a single 確認 does …
+    let prefectures: Vec<Option<i32>> = audit_log::table
+        .filter(audit_log::action.eq("report_confirm"))
+        .select(audit_log::prefecture_id)
+        .load(&mut *app.db.conn())
+        .unwrap();
+    assert!(prefectures.iter().all(Option::is_some), "{prefectures:?}");
+    // … so the prefecture administrator's 操作履歴 lists both confirmations.
+    let admin = app.signed_in("demo-admin");
+    let (_, log) = page(&admin, &app, "/admin/audit?action=report_confirm");
+    for p in [&paths[0], &paths[2]] {
+        assert!(
+            log.contains(&format!("report #{}", report_id(p))),
+            "the administrator sees report {}",
+            report_id(p)
+        );
+    }
     // Committing twice is refused.
     let res = post(&app, &officer, &bulk, &format!("{bulk}/commit"), &[]);
     assert_eq!(res.status(), 409);
