@@ -260,23 +260,29 @@ fn import_cli(db: &TestDb, args: &[&str], extra: &[(&str, &str)]) -> (String, St
     )
 }
 
+/// `kakari import institutions FILE --dry-run`: its standard error and peak memory.
+fn dry_run_institutions(
+    db: &TestDb,
+    file: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (String, u64) {
+    let args = [
+        "import",
+        "institutions",
+        file.to_str().unwrap(),
+        "--prefecture",
+        "46",
+        "--dry-run",
+    ];
+    let (_, err, peak) = import_cli(db, &args, extra);
+    (err, peak)
+}
+
 /// The peak of a run that reads a small valid file: the process's own baseline.
 fn baseline(db: &TestDb, dir: &std::path::Path) -> u64 {
     let small = dir.join("small.csv");
     std::fs::write(&small, "医療機関コード,名称,所在地\n").unwrap();
-    let (_, _, peak) = import_cli(
-        db,
-        &[
-            "import",
-            "institutions",
-            small.to_str().unwrap(),
-            "--prefecture",
-            "46",
-            "--dry-run",
-        ],
-        &[],
-    );
-    peak
+    dry_run_institutions(db, &small, &[]).1
 }
 
 #[test]
@@ -297,18 +303,7 @@ fn a_one_gigabyte_cell_stops_at_the_cap_within_bounded_memory() {
     );
     assert!(std::fs::metadata(&path).unwrap().len() < 8 << 20);
     let base = baseline(&db, dir.path());
-    let (_, err, peak) = import_cli(
-        &db,
-        &[
-            "import",
-            "institutions",
-            path.to_str().unwrap(),
-            "--prefecture",
-            "46",
-            "--dry-run",
-        ],
-        &[],
-    );
+    let (err, peak) = dry_run_institutions(&db, &path, &[]);
     assert!(err.contains("KB を超える長さのセル"), "{err}");
     // Before: 9.1 GB and a 500. The scan stops at the first 32 KB run, holding 64 KB
     // chunks only.
@@ -383,18 +378,7 @@ fn inflated_bytes_stay_within_the_member_cap() {
         },
     );
     let base = baseline(&db, dir.path());
-    let (_, err, peak) = import_cli(
-        &db,
-        &[
-            "import",
-            "institutions",
-            path.to_str().unwrap(),
-            "--prefecture",
-            "46",
-            "--dry-run",
-        ],
-        &[("KAKARI_IMPORT_MAX_MEMBER_MB", "20")],
-    );
+    let (err, peak) = dry_run_institutions(&db, &path, &[("KAKARI_IMPORT_MAX_MEMBER_MB", "20")]);
     assert!(err.contains("20 MB を超える"), "{err}");
     assert!(err.contains("sharedStrings.xml"), "{err}");
     // calamine would have held all 300 MB; the scan holds 64 KB at a time.
