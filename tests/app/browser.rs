@@ -273,6 +273,10 @@ fn browser_sign_in_sign_out_and_lockout() {
     browser.goto(&app.url("/admin/users"));
     browser.wait_for("table", "demo-clinic");
     browser.screenshot("admin-users");
+    // The signed-in browsers of this account, this one marked.
+    browser.goto(&app.url("/account/sessions"));
+    browser.wait_for("#sessions", "この端末");
+    browser.screenshot("account-sessions");
     browser.click("#logout");
     browser.wait_for("main", "ログアウトしました");
 
@@ -309,6 +313,7 @@ fn browser_officer_imports_the_bureau_file_and_searches() {
     browser.click("#upload-submit");
     browser.wait_for("#count-added", "45");
     browser.wait_for("#unmatched", "熊本市");
+    browser.wait_for("#rows-csv", "全件の一覧");
     browser.screenshot("import-preview");
     browser.click("#apply-import");
     browser.wait_for("#import-status", "反映済み");
