@@ -194,7 +194,8 @@ pub fn excel_safe(text: &str) -> String {
 /// formula character is the guard our export added, not data.
 pub fn excel_unguard(text: &str) -> &str {
     match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        // Only what the export would have guarded: a typed `'-12` stays as typed.
+        Some(rest) if rest.starts_with(FORMULA_STARTS) && !is_plain_number(rest) => rest,
         _ => text,
     }
 }
@@ -299,6 +300,7 @@ mod tests {
             assert_eq!(excel_unguard(&excel_safe(text)), text, "{text}");
         }
         assert_eq!(excel_unguard("'note"), "'note");
+        assert_eq!(excel_unguard("'-12"), "'-12");
         assert_eq!(excel_safe("田中"), "田中");
     }
 }

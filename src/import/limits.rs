@@ -111,10 +111,47 @@ pub fn inflate(
 pub struct XmlScan {
     in_tag: bool,
     run: usize,
+    /// The first tag's text, kept until it closes (the `uniqueCount` of a shared
+    /// strings table is on its root tag, after the XML declaration).
+    head: Vec<u8>,
+    head_done: bool,
+    /// `uniqueCount="N"` when the member declares one.
+    pub unique_count: Option<u64>,
+}
+
+/// How far into a member its root tag is looked for.
+const HEAD_BYTES: usize = 4096;
+
+impl XmlScan {
+    fn look_at_head(&mut self, chunk: &[u8]) {
+        if self.head_done {
+            return;
+        }
+        let room = HEAD_BYTES.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let text = String::from_utf8_lossy(&self.head);
+        if let Some(at) = text.find("uniqueCount=\"") {
+            let digits: String = text[at + 13..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if text[at + 13 + digits.len()..].starts_with('"') {
+                self.unique_count = Some(digits.parse().unwrap_or(u64::MAX));
+                self.head_done = true;
+            }
+        }
+        if self.head.len() >= HEAD_BYTES {
+            self.head_done = true;
+        }
+        if self.head_done {
+            self.head = Vec::new();
+        }
+    }
 }
 
 impl XmlScan {
     pub fn feed(&mut self, chunk: &[u8], limits: &Limits) -> Result<(), FileError> {
+        self.look_at_head(chunk);
         // A tag may carry attributes (a cell reference, a style): allow it a little more
         // than a cell's text.
         let tag_cap = limits.cell_bytes + 4096;
@@ -158,12 +195,11 @@ pub fn inspect_archive(bytes: &[u8], limits: &Limits) -> Result<(), FileError> {
     }
     let mut total: u64 = 0;
     for i in 0..archive.len() {
+        // Every entry, whatever it says it is: a reader looking members up by name
+        // inflates a "directory" or "symlink" all the same.
         let mut member = archive
             .by_index(i)
             .map_err(|e| FileError::Zip(e.to_string()))?;
-        if !member.is_file() {
-            continue;
-        }
         let name = member_name(&member);
         let compressed = member.compressed_size().min(bytes.len() as u64);
         let is_xml = name.ends_with(".xml") || name.ends_with(".rels");
@@ -174,6 +210,14 @@ pub fn inspect_archive(bytes: &[u8], limits: &Limits) -> Result<(), FileError> {
             }
             Ok(())
         })?;
+        // calamine reserves room for as many shared strings as the table declares.
+        if let Some(declared) = scan.unique_count
+            && declared > size / 5 + 1
+        {
+            return Err(FileError::Excel(format!(
+                "「{name}」の共有文字列の件数 {declared} が中身と合いません"
+            )));
+        }
         total += size;
         if total > limits.total_bytes() {
             return Err(FileError::ArchiveTooLarge {
@@ -247,6 +291,21 @@ mod tests {
             inflate(&mut tiny.as_slice(), "m", 1, &small(), |_| Ok(())).unwrap(),
             90
         );
+    }
+
+    #[test]
+    fn a_shared_strings_count_is_read_from_the_root_tag() {
+        let mut scan = XmlScan::default();
+        scan.feed(br#"<?xml version="1.0"?><sst count="3" uniqueCo"#, &small())
+            .unwrap();
+        scan.feed(br#"unt="1000000000000000"><si>"#, &small())
+            .unwrap();
+        assert_eq!(scan.unique_count, Some(1_000_000_000_000_000));
+        let mut plain = XmlScan::default();
+        plain
+            .feed(b"<worksheet><sheetData/></worksheet>", &small())
+            .unwrap();
+        assert_eq!(plain.unique_count, None);
     }
 
     #[test]

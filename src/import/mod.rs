@@ -365,12 +365,12 @@ fn xls(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
         .ok_or(FileError::NoSheet)?
         .map_err(excel)?;
     let mut grid = GridBuilder::new(*limits);
+    // calamine gives positions within the range; the grid counts from A1.
+    let (top, left) = range.start().unwrap_or((0, 0));
     for (row, col, value) in range.used_cells() {
-        grid.put(row as u32, col as u32, &cell_text(value))?;
+        grid.put(top + row as u32, left + col as u32, &cell_text(value))?;
     }
-    if let Some((top, _)) = range.start() {
-        grid.height = grid.height.max(top + range.height() as u32);
-    }
+    grid.height = grid.height.max(top + range.height() as u32);
     Ok(grid.finish())
 }
 

@@ -22,9 +22,9 @@ const CONTINUE: u16 = 0x003C;
 const BOF: u16 = 0x0809;
 const LABEL_SST: u16 = 0x00FD;
 const MUL_RK: u16 = 0x00BD;
-const MUL_BLANK: u16 = 0x00BE;
-/// Records whose body starts with the cell's row and column.
-const CELL_RECORDS: &[u16] = &[0x0006, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6];
+/// Records whose body starts with the cell's row and column and that calamine keeps
+/// (blank cells it drops).
+const CELL_RECORDS: &[u16] = &[0x0006, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6];
 
 struct Bounds {
     rows: (u32, u32),
@@ -62,112 +62,187 @@ fn u32_at(data: &[u8], at: usize) -> Option<u32> {
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// Checks an .xls file's cells against the limits; unreadable files are left for
-/// calamine to refuse with its own message.
+/// Checks an .xls file's cells against the limits, reading it as calamine will: the
+/// `Workbook` (or `Book`) stream, the globals up to their first EOF (the last SST wins),
+/// then every sheet from its BoundSheet offset, nested substreams skipped. A file whose
+/// container cannot be read is refused here rather than left to a reader that might
+/// find its way in differently.
 pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), FileError> {
-    let Ok(mut container) = cfb::CompoundFile::open(std::io::Cursor::new(bytes)) else {
-        return Ok(());
-    };
+    let unreadable = |e: &dyn std::fmt::Display| FileError::Excel(e.to_string());
+    let mut container =
+        cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
     let stream = ["/Workbook", "/Book"]
         .iter()
-        .find_map(|name| container.open_stream(name).ok());
-    let Some(stream) = stream else {
-        return Ok(());
-    };
+        .find_map(|name| container.open_stream(name).ok())
+        .ok_or_else(|| FileError::Excel("Workbook ストリームがありません".into()))?;
     let mut workbook = Vec::new();
     // The stream cannot hold more than the file; a corrupt sector chain must not loop.
     stream
         .take(bytes.len() as u64 * 2)
         .read_to_end(&mut workbook)
-        .map_err(|e| FileError::Excel(e.to_string()))?;
+        .map_err(|e| unreadable(&e))?;
     check_biff(&workbook, limits)
 }
 
-fn records(stream: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut at = 0;
+/// One BIFF record with the CONTINUE records that follow it.
+struct Record<'a> {
+    kind: u16,
+    body: &'a [u8],
+    continued: Vec<&'a [u8]>,
+}
+
+/// The records from `at`, as calamine's reader splits them (it stops at a record that
+/// runs past the end, and so do we).
+fn records(stream: &[u8], mut at: usize) -> impl Iterator<Item = Record<'_>> {
+    let header = move |at: usize| -> Option<(u16, usize)> {
+        Some((u16_at(stream, at)?, usize::from(u16_at(stream, at + 2)?)))
+    };
     std::iter::from_fn(move || {
-        let kind = u16_at(stream, at)?;
-        let len = usize::from(u16_at(stream, at + 2)?);
+        let (kind, len) = header(at)?;
         let body = stream.get(at + 4..at + 4 + len)?;
         at += 4 + len;
-        Some((kind, body))
+        let mut continued = Vec::new();
+        while let Some((CONTINUE, len)) = header(at) {
+            continued.push(stream.get(at + 4..at + 4 + len)?);
+            at += 4 + len;
+        }
+        Some(Record {
+            kind,
+            body,
+            continued,
+        })
     })
 }
 
+const EOF: u16 = 0x000A;
+const BOUND_SHEET: u16 = 0x0085;
+const DIMENSIONS: u16 = 0x0200;
+
 fn check_biff(stream: &[u8], limits: &Limits) -> Result<(), FileError> {
-    let all: Vec<(u16, &[u8])> = records(stream).collect();
+    // The globals: sheet offsets and the shared strings.
+    let mut sheets: Vec<usize> = Vec::new();
     let mut string_lengths: Vec<u64> = Vec::new();
-    for (i, (kind, body)) in all.iter().enumerate() {
-        if *kind == SST {
-            let mut parts = vec![*body];
-            parts.extend(
-                all[i + 1..]
-                    .iter()
-                    .take_while(|(k, _)| *k == CONTINUE)
-                    .map(|(_, b)| *b),
-            );
-            string_lengths = shared_string_lengths(&parts);
-            break;
+    for r in records(stream, 0) {
+        match r.kind {
+            BOUND_SHEET => sheets.push(u32_at(r.body, 0).unwrap_or(0) as usize),
+            SST => {
+                let mut parts = vec![r.body];
+                parts.extend(r.continued);
+                string_lengths = shared_string_lengths(&parts);
+            }
+            EOF => break,
+            _ => {}
         }
     }
-    let mut area: u64 = 0;
-    let mut text: u64 = 0;
-    let mut sheet: Option<Bounds> = None;
     let too_long = || FileError::CellTooLong {
         limit_kb: limits.cell_bytes / 1024,
     };
-    for (kind, body) in &all {
-        if *kind == BOF {
-            if let Some(done) = sheet.take() {
-                area += done.area();
+    let mut area: u64 = 0;
+    let mut text: u64 = 0;
+    for &start in &sheets {
+        if start >= stream.len() {
+            return Err(FileError::Excel(
+                "シートの位置がファイルの外を指しています".into(),
+            ));
+        }
+        let mut bounds = Bounds::new();
+        let mut seen_bof = false;
+        let mut depth = 0usize;
+        for r in records(stream, start) {
+            if depth > 0 {
+                match r.kind {
+                    BOF => depth += 1,
+                    EOF => depth -= 1,
+                    _ => {}
+                }
+                continue;
             }
-            sheet = Some(Bounds::new());
-            continue;
-        }
-        let Some(bounds) = sheet.as_mut() else {
-            continue;
-        };
-        let (Some(row), Some(col)) = (u16_at(body, 0), u16_at(body, 2)) else {
-            continue;
-        };
-        let (row, col) = (u32::from(row), u32::from(col));
-        if *kind == MUL_RK || *kind == MUL_BLANK {
-            let last = body
-                .len()
-                .checked_sub(2)
-                .and_then(|at| u16_at(body, at))
-                .map_or(col, u32::from);
-            bounds.add(row, col, last.max(col));
-        } else if CELL_RECORDS.contains(kind) || *kind == LABEL_SST {
-            bounds.add(row, col, col);
-        } else {
-            continue;
-        }
-        if row as usize >= limits.rows {
-            return Err(FileError::TooManyRows(limits.rows));
-        }
-        if *kind == LABEL_SST {
-            let length = u32_at(body, 6)
-                .and_then(|i| string_lengths.get(i as usize).copied())
-                .unwrap_or(0);
-            if length > limits.cell_bytes as u64 {
-                return Err(too_long());
+            match r.kind {
+                BOF if seen_bof => depth += 1,
+                BOF => seen_bof = true,
+                EOF => break,
+                DIMENSIONS => area += dimensions_area(r.body)?,
+                _ => {}
             }
-            text += length;
-            if text > limits.total_bytes() {
-                return Err(FileError::GridTooLarge {
-                    limit_mb: limits.total_bytes() / (1024 * 1024),
-                });
+            let (Some(row), Some(col)) = (u16_at(r.body, 0), u16_at(r.body, 2)) else {
+                continue;
+            };
+            let (row, col) = (u32::from(row), u32::from(col));
+            match r.kind {
+                MUL_RK => {
+                    let last = r
+                        .body
+                        .len()
+                        .checked_sub(2)
+                        .and_then(|at| u16_at(r.body, at))
+                        .map_or(col, u32::from);
+                    bounds.add(row, col, last.max(col));
+                }
+                k if CELL_RECORDS.contains(&k) || k == LABEL_SST => bounds.add(row, col, col),
+                _ => continue,
+            }
+            if row as usize >= limits.rows {
+                return Err(FileError::TooManyRows(limits.rows));
+            }
+            if r.kind == LABEL_SST {
+                let length = u32_at(r.body, 6)
+                    .and_then(|i| string_lengths.get(i as usize).copied())
+                    .unwrap_or(0);
+                if length > limits.cell_bytes as u64 {
+                    return Err(too_long());
+                }
+                text += length;
+                if text > limits.total_bytes() {
+                    return Err(FileError::GridTooLarge {
+                        limit_mb: limits.total_bytes() / (1024 * 1024),
+                    });
+                }
             }
         }
-    }
-    if let Some(done) = sheet {
-        area += done.area();
+        // calamine holds a block as large as the area between the sheet's outermost
+        // cells, for each sheet it lists (twice listed, twice held).
+        area += bounds.area();
+        if area > MAX_AREA_CELLS {
+            return Err(FileError::SheetAreaTooLarge(MAX_AREA_CELLS));
+        }
     }
     if area > MAX_AREA_CELLS {
         return Err(FileError::SheetAreaTooLarge(MAX_AREA_CELLS));
     }
     Ok(())
+}
+
+/// The cells a DIMENSIONS record makes calamine reserve room for (BIFF8: 32-bit rows).
+fn dimensions_area(body: &[u8]) -> Result<u64, FileError> {
+    let (first_row, last_row, first_col, last_col) = match body.len() {
+        10 => (
+            u32::from(u16_at(body, 0).unwrap_or(0)),
+            u32::from(u16_at(body, 2).unwrap_or(0)),
+            u32::from(u16_at(body, 4).unwrap_or(0)),
+            u32::from(u16_at(body, 6).unwrap_or(0)),
+        ),
+        14 | 16 => (
+            u32_at(body, 0).unwrap_or(0),
+            u32_at(body, 4).unwrap_or(0),
+            u32::from(u16_at(body, 8).unwrap_or(0)),
+            u32::from(u16_at(body, 10).unwrap_or(0)),
+        ),
+        // calamine refuses other lengths itself.
+        _ => return Ok(0),
+    };
+    let first_col = if first_col > 0xFF || last_col < first_col {
+        0
+    } else {
+        first_col
+    };
+    if last_row == 0 || last_col == 0 {
+        return Ok(1);
+    }
+    // Past-the-end values: `last_row - 1` is the last row used.
+    if last_row - 1 < first_row {
+        return Err(FileError::SheetAreaTooLarge(MAX_AREA_CELLS));
+    }
+    Ok(u64::from(last_row - first_row) * u64::from(last_col - first_col))
 }
 
 /// Reads bytes across an SST record and its CONTINUE records.
@@ -239,7 +314,8 @@ impl Parts<'_> {
     }
 }
 
-/// The UTF-8 length, at most, of each shared string (characters × 3 for two-byte ones).
+/// The UTF-8 length, at most, of each shared string (characters × 3 for two-byte ones),
+/// every string the records hold: calamine ignores the count the header declares.
 fn shared_string_lengths(parts: &[&[u8]]) -> Vec<u64> {
     let mut reader = Parts {
         parts,
@@ -247,10 +323,10 @@ fn shared_string_lengths(parts: &[&[u8]]) -> Vec<u64> {
         at: 0,
     };
     let mut out = Vec::new();
-    let (Some(_total), Some(unique)) = (reader.u32(), reader.u32()) else {
+    let (Some(_total), Some(_unique)) = (reader.u32(), reader.u32()) else {
         return out;
     };
-    for _ in 0..unique {
+    loop {
         let Some(chars) = reader.u16() else { break };
         let Some(flags) = reader.byte() else { break };
         let wide = flags & 0x01 != 0;
@@ -293,9 +369,10 @@ mod tests {
         record(kind, &body)
     }
 
-    fn sst(strings: &[&str]) -> Vec<u8> {
-        let mut body = (strings.len() as u32).to_le_bytes().to_vec();
-        body.extend((strings.len() as u32).to_le_bytes());
+    /// An SST record whose header declares `declared` strings.
+    fn sst(strings: &[&str], declared: u32) -> Vec<u8> {
+        let mut body = declared.to_le_bytes().to_vec();
+        body.extend(declared.to_le_bytes());
         for s in strings {
             body.extend((s.len() as u16).to_le_bytes());
             body.push(0);
@@ -310,22 +387,85 @@ mod tests {
         cell(LABEL_SST, row, col, &rest)
     }
 
+    fn number(row: u16, col: u16) -> Vec<u8> {
+        cell(0x0203, row, col, &[0; 10])
+    }
+
+    /// A workbook stream: the globals (with `globals` inside), then `sheets.len()`
+    /// BoundSheet records pointing at the sheet bodies (each wrapped in BOF … EOF).
+    fn workbook(globals: &[u8], sheets: &[Vec<u8>]) -> Vec<u8> {
+        let bound = |pos: u32| {
+            let mut body = pos.to_le_bytes().to_vec();
+            body.extend([0, 0, 1, b'S']);
+            record(BOUND_SHEET, &body)
+        };
+        let head_len = record(BOF, &[0; 16]).len()
+            + globals.len()
+            + sheets.len() * bound(0).len()
+            + record(EOF, &[]).len();
+        let mut pos = head_len;
+        let mut out = record(BOF, &[0; 16]);
+        out.extend(globals);
+        let mut bodies = Vec::new();
+        for body in sheets {
+            out.extend(bound(pos as u32));
+            let mut sheet = record(BOF, &[0; 16]);
+            sheet.extend(body);
+            sheet.extend(record(EOF, &[]));
+            pos += sheet.len();
+            bodies.extend(sheet);
+        }
+        out.extend(record(EOF, &[]));
+        out.extend(bodies);
+        out
+    }
+
     #[test]
     fn far_apart_cells_are_refused_before_calamine_sees_them() {
-        let mut stream = record(BOF, &[0; 16]);
-        stream.extend(record(BOF, &[0; 16]));
-        stream.extend(cell(0x0203, 0, 0, &[0; 10]));
-        stream.extend(cell(0x0203, 65535, 255, &[0; 10]));
         let limits = Limits::default();
+        let far = [number(0, 0), number(65535, 255)].concat();
         assert!(matches!(
-            check_biff(&stream, &limits),
+            check_biff(&workbook(&[], &[far]), &limits),
             Err(FileError::SheetAreaTooLarge(_))
         ));
-        let mut fine = record(BOF, &[0; 16]);
-        fine.extend(record(BOF, &[0; 16]));
-        fine.extend(cell(0x0203, 0, 0, &[0; 10]));
-        fine.extend(cell(0x0203, 2000, 14, &[0; 10]));
-        check_biff(&fine, &limits).unwrap();
+        let near = [number(0, 0), number(2000, 14)].concat();
+        check_biff(&workbook(&[], std::slice::from_ref(&near)), &limits).unwrap();
+        // A chart block in the middle does not restart the sheet's bounds.
+        let split = [
+            number(0, 0),
+            record(BOF, &[0; 16]),
+            record(EOF, &[]),
+            number(65535, 255),
+        ]
+        .concat();
+        assert!(matches!(
+            check_biff(&workbook(&[], &[split]), &limits),
+            Err(FileError::SheetAreaTooLarge(_))
+        ));
+        // The same sheet (100,000 cells of area) listed a hundred times is held a
+        // hundred times.
+        let sheet = [number(0, 0), number(9999, 9)].concat();
+        check_biff(&workbook(&[], std::slice::from_ref(&sheet)), &limits).unwrap();
+        let hundred: Vec<Vec<u8>> = (0..100).map(|_| sheet.clone()).collect();
+        assert!(matches!(
+            check_biff(&workbook(&[], &hundred), &limits),
+            Err(FileError::SheetAreaTooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn a_declared_sheet_size_is_checked_too() {
+        // DIMENSIONS (BIFF8): rows 0 to 0xFFFFFFFF, columns 0 to 255.
+        let mut body = 0u32.to_le_bytes().to_vec();
+        body.extend(u32::MAX.to_le_bytes());
+        body.extend(0u16.to_le_bytes());
+        body.extend(256u16.to_le_bytes());
+        body.extend(0u16.to_le_bytes());
+        let sheet = [record(DIMENSIONS, &body), number(0, 0)].concat();
+        assert!(matches!(
+            check_biff(&workbook(&[], &[sheet]), &Limits::default()),
+            Err(FileError::SheetAreaTooLarge(_))
+        ));
     }
 
     #[test]
@@ -336,18 +476,12 @@ mod tests {
             cell_bytes: 2000,
             ..Limits::default()
         };
-        let mut stream = record(BOF, &[0; 16]);
-        stream.extend(sst(&["a", &long]));
-        stream.extend(record(BOF, &[0; 16]));
-        for row in 0..10 {
-            stream.extend(label_sst(row, 0, 1));
-        }
-        check_biff(&stream, &limits).unwrap();
-        for row in 10..50 {
-            stream.extend(label_sst(row, 0, 1));
-        }
+        // The header declares no strings: calamine reads them all the same.
+        let globals = sst(&["a", &long], 0);
+        let cells = |n: u16| -> Vec<u8> { (0..n).flat_map(|row| label_sst(row, 0, 1)).collect() };
+        check_biff(&workbook(&globals, &[cells(10)]), &limits).unwrap();
         assert!(matches!(
-            check_biff(&stream, &limits),
+            check_biff(&workbook(&globals, &[cells(50)]), &limits),
             Err(FileError::GridTooLarge { .. })
         ));
         let strict = Limits {
@@ -355,9 +489,22 @@ mod tests {
             ..limits
         };
         assert!(matches!(
-            check_biff(&stream, &strict),
+            check_biff(&workbook(&globals, &[cells(1)]), &strict),
             Err(FileError::CellTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_sheet_outside_the_stream_is_refused() {
+        let mut body = 10_000u32.to_le_bytes().to_vec();
+        body.extend([0, 0, 1, b'S']);
+        let stream = [
+            record(BOF, &[0; 16]),
+            record(BOUND_SHEET, &body),
+            record(EOF, &[]),
+        ]
+        .concat();
+        assert!(check_biff(&stream, &Limits::default()).is_err());
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     let token = session::random_token();
     let (token2, agent) = (token.clone(), user_agent(&req));
+    // Signing in again in the same browser replaces the session it had.
+    let replaced = viewer.session_id.zip(viewer.user.as_ref().map(|u| u.id));
     let typed = form.login_id.trim().chars().take(64).collect::<String>();
     let policy = LockoutPolicy {
         max_failures: state.settings.lockout_attempts as i32,
@@ -166,6 +168,9 @@ pub async fn login(
                 return Ok(Outcome::Failed);
             }
             users::record_success(conn, user.id)?;
+            if let Some((old, old_user)) = replaced {
+                sessions::end(conn, old, old_user, EndReason::SignOut, now)?;
+            }
             sessions::start(
                 conn,
                 &sessions::NewSession {
