@@ -326,8 +326,7 @@ fn shared_string_lengths(parts: &[&[u8]]) -> Vec<u64> {
     let (Some(_total), Some(_unique)) = (reader.u32(), reader.u32()) else {
         return out;
     };
-    loop {
-        let Some(chars) = reader.u16() else { break };
+    while let Some(chars) = reader.u16() {
         let Some(flags) = reader.byte() else { break };
         let wide = flags & 0x01 != 0;
         let runs = if flags & 0x08 != 0 {
