@@ -29,7 +29,7 @@ fn upload_to(
     bytes: Vec<u8>,
     fields: &[(&str, &str)],
 ) -> reqwest::blocking::Response {
-    let html = c.get(app.url(page)).send().unwrap().text().unwrap();
+    let html = page_text(c, app, page);
     let mut form = Form::new().text("csrf", csrf_of(&html));
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
@@ -53,6 +53,19 @@ fn import_row(app: &TestApp, id: i32) -> (String, String, Option<Vec<u8>>) {
         .select((imports::status, imports::summary, imports::file_data))
         .first(&mut *app.db.conn())
         .unwrap()
+}
+
+fn user_id(app: &TestApp, login: &str) -> i32 {
+    users::table
+        .filter(users::login_id.eq(login))
+        .select(users::id)
+        .first(&mut *app.db.conn())
+        .unwrap()
+}
+
+/// The body of a page as this client sees it.
+fn page_text(c: &reqwest::blocking::Client, app: &TestApp, path: &str) -> String {
+    c.get(app.url(path)).send().unwrap().text().unwrap()
 }
 
 fn id_from_location(res: &reqwest::blocking::Response) -> i32 {
@@ -79,12 +92,7 @@ fn repeated_codes_are_one_group_and_the_preview_stays_small() {
     let (_, summary, _) = import_row(&app, id);
     // Before: each of the 4,000 reasons listed 4,000 rows (6–26 MB of JSON).
     assert!(summary.len() < 10_000, "summary {} bytes", summary.len());
-    let page = officer
-        .get(app.url(&format!("/institutions/imports/{id}")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = page_text(&officer, &app, &format!("/institutions/imports/{id}"));
     assert!(page.contains("4000 行あります"), "one line for the code");
     assert!(page.contains(r#"id="count-rejected">4,000<"#));
 }
@@ -497,21 +505,15 @@ fn previews_keep_the_first_rows_and_go_when_applied_cancelled_or_a_day_old() {
     assert_eq!(status, "previewed");
     assert_eq!(stored.as_deref(), Some(file.as_slice()), "the file is kept");
     assert!(summary.len() < 100_000, "summary {} bytes", summary.len());
-    let page = officer
-        .get(app.url(&format!("/institutions/imports/{id}")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = page_text(&officer, &app, &format!("/institutions/imports/{id}"));
     assert!(page.contains(r#"id="count-added">20,000<"#));
     assert!(page.contains("ほか 19,700 件"));
     // The whole list, one line per row plus the header.
-    let csv = officer
-        .get(app.url(&format!("/institutions/imports/{id}/rows.csv")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let csv = page_text(
+        &officer,
+        &app,
+        &format!("/institutions/imports/{id}/rows.csv"),
+    );
     assert_eq!(
         csv.lines().filter(|l| l.starts_with("追加,")).count(),
         20_000
@@ -699,18 +701,9 @@ fn sessions_end_on_password_change_deactivation_admin_and_lifetime() {
 
     // 「ログアウトさせる」 on the admin's user page.
     let area = sign_in_with_cookie(&app, "demo-area", DEMO_PASSWORD);
-    let area_id: i32 = users::table
-        .filter(users::login_id.eq("demo-area"))
-        .select(users::id)
-        .first(&mut *app.db.conn())
-        .unwrap();
+    let area_id: i32 = user_id(&app, "demo-area");
     let admin = app.signed_in("demo-admin");
-    let page = admin
-        .get(app.url(&format!("/admin/users/{area_id}")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = page_text(&admin, &app, &format!("/admin/users/{area_id}"));
     assert!(
         page.contains(r#"id="live-sessions">1<"#),
         "one live session"
@@ -819,16 +812,8 @@ fn saving_a_user_unchanged_signs_nobody_out() {
     let app = demo_app();
     let admin_cookie = sign_in_with_cookie(&app, "demo-admin", DEMO_PASSWORD);
     let officer = sign_in_with_cookie(&app, "demo-officer", DEMO_PASSWORD);
-    let id: i32 = users::table
-        .filter(users::login_id.eq("demo-officer"))
-        .select(users::id)
-        .first(&mut *app.db.conn())
-        .unwrap();
-    let admin_id: i32 = users::table
-        .filter(users::login_id.eq("demo-admin"))
-        .select(users::id)
-        .first(&mut *app.db.conn())
-        .unwrap();
+    let id: i32 = user_id(&app, "demo-officer");
+    let admin_id: i32 = user_id(&app, "demo-admin");
     for user in [id, admin_id] {
         let form = get_with(&app, &admin_cookie, &format!("/admin/users/{user}"))
             .text()
@@ -875,11 +860,7 @@ fn saving_a_user_unchanged_signs_nobody_out() {
 fn a_temporary_password_closes_every_page_but_the_password_form() {
     let app = demo_app();
     let admin = app.signed_in("demo-admin");
-    let clinic_id: i32 = users::table
-        .filter(users::login_id.eq("demo-clinic"))
-        .select(users::id)
-        .first(&mut *app.db.conn())
-        .unwrap();
+    let clinic_id: i32 = user_id(&app, "demo-clinic");
     let institution: i32 = users::table
         .find(clinic_id)
         .select(users::institution_id)
@@ -1049,12 +1030,7 @@ fn exported_guards_are_not_imported_and_full_width_formulas_are_guarded() {
     );
     assert_eq!(res.status(), 303);
     let id = id_from_location(&res);
-    let page = officer
-        .get(app.url(&format!("/institutions/imports/{id}")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = page_text(&officer, &app, &format!("/institutions/imports/{id}"));
     assert!(
         page.contains(r#"id="count-updated">0<"#),
         "nothing to update"
