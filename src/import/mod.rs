@@ -508,6 +508,62 @@ mod tests {
         ));
     }
 
+    /// A minimal BIFF8 workbook in an OLE container: one sheet holding the given
+    /// numbers at (row, column).
+    fn xls_with_numbers(cells: &[(u16, u16, f64)]) -> Vec<u8> {
+        use std::io::Write;
+        let record = |kind: u16, body: &[u8]| -> Vec<u8> {
+            let mut out = kind.to_le_bytes().to_vec();
+            out.extend((body.len() as u16).to_le_bytes());
+            out.extend(body);
+            out
+        };
+        let bof = |dt: u16| {
+            let mut body = 0x0600u16.to_le_bytes().to_vec();
+            body.extend(dt.to_le_bytes());
+            body.extend([0u8; 12]);
+            record(0x0809, &body)
+        };
+        let bound = |pos: u32| {
+            let mut body = pos.to_le_bytes().to_vec();
+            body.extend([0, 0, 1, 0, b'S']);
+            record(0x0085, &body)
+        };
+        let eof = record(0x000A, &[]);
+        let globals_len = bof(5).len() + bound(0).len() + eof.len();
+        let mut stream = [bof(5), bound(globals_len as u32), eof.clone(), bof(0x10)].concat();
+        for (row, col, value) in cells {
+            let mut body = row.to_le_bytes().to_vec();
+            body.extend(col.to_le_bytes());
+            body.extend(0u16.to_le_bytes());
+            body.extend(value.to_le_bytes());
+            stream.extend(record(0x0203, &body));
+        }
+        stream.extend(eof);
+        let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+        file.create_stream("/Workbook")
+            .unwrap()
+            .write_all(&stream)
+            .unwrap();
+        file.flush().unwrap();
+        file.into_inner().into_inner()
+    }
+
+    #[test]
+    fn xls_cells_keep_their_place_and_far_cells_are_refused() {
+        let bytes = xls_with_numbers(&[(2, 1, 7.0), (3, 4, 12.5)]);
+        let grid = read_grid("a.xls", &bytes, &Limits::default()).unwrap();
+        assert_eq!(grid.cell(2, 1), "7");
+        assert_eq!(grid.cell(3, 4), "12.5");
+        assert_eq!(grid.cell(0, 0), "");
+        assert_eq!(grid.height(), 4);
+        let bomb = xls_with_numbers(&[(0, 0, 1.0), (65535, 255, 1.0)]);
+        assert_eq!(
+            read_grid("bomb.xls", &bomb, &Limits::default()),
+            Err(FileError::SheetAreaTooLarge(xls_scan::MAX_AREA_CELLS))
+        );
+    }
+
     #[test]
     fn random_bytes_never_panic() {
         use rand::{Rng, SeedableRng};
