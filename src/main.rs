@@ -380,16 +380,41 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             action: ConfigAction::Check,
         } => {
             println!("設定は有効です (settings are valid)");
-            println!("  data_dir     = {}", settings.data_dir.display());
-            println!("  database     = {}", settings.database().redacted());
-            println!("  bind         = {}", settings.bind);
-            println!("  pool_size    = {}", settings.pool_size);
-            println!("  workers      = {}", settings.workers);
-            println!("  log          = {}", settings.log);
-            println!("  public_url   = {}", settings.display_url());
+            let limits = &settings.import_limits;
+            let mb = 1024 * 1024;
+            let values: [(&str, String); 16] = [
+                ("data_dir", settings.data_dir.display().to_string()),
+                ("database", settings.database().redacted()),
+                ("bind", settings.bind.to_string()),
+                ("pool_size", settings.pool_size.to_string()),
+                ("workers", settings.workers.to_string()),
+                ("log", settings.log.clone()),
+                ("public_url", settings.display_url()),
+                (
+                    "session_idle_minutes",
+                    settings.session_idle_minutes.to_string(),
+                ),
+                ("session_max_hours", settings.session_max_hours.to_string()),
+                (
+                    "password_min_length",
+                    settings.password_min_length.to_string(),
+                ),
+                ("cookie_secure", settings.cookie_secure.to_string()),
+                ("max_upload_mb", settings.max_upload_mb.to_string()),
+                (
+                    "import_max_member_mb",
+                    (limits.member_bytes / mb).to_string(),
+                ),
+                ("import_max_ratio", limits.ratio.to_string()),
+                ("import_max_cell_kb", (limits.cell_bytes / 1024).to_string()),
+                ("import_max_rows", limits.rows.to_string()),
+            ];
+            for (key, value) in values {
+                println!("  {key:<22} = {value}");
+            }
             println!("由来 (sources):");
             for (key, source) in &settings.sources {
-                println!("  {key:<12} {source}");
+                println!("  {key:<22} {source}");
             }
             Ok(())
         }
