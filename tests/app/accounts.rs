@@ -8,17 +8,9 @@ use kakari::db::schema::{audit_log, institutions, users};
 use kakari::web::ROUTES;
 use kakari::web::gate::Access;
 
-use crate::support::{DEMO_PASSWORD, TestApp, client, csrf_of};
+use crate::support::{DEMO_PASSWORD, TestApp, client, csrf_of, user_id};
 
 const LOGIN_FAILED: &str = "ログインIDまたはパスワードが正しくありません";
-
-fn user_id(app: &TestApp, login: &str) -> i32 {
-    users::table
-        .filter(users::login_id.eq(login))
-        .select(users::id)
-        .first(&mut *app.db.conn())
-        .unwrap()
-}
 
 fn institution_of(app: &TestApp, login: &str) -> i32 {
     users::table

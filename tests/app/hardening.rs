@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use kakari::db::schema::{audit_log, imports, institutions, sessions, users};
 use reqwest::blocking::multipart::{Form, Part};
 
-use crate::support::{DEMO_PASSWORD, TestApp, TestDb, client, csrf_of};
+use crate::support::{DEMO_PASSWORD, TestApp, TestDb, client, csrf_of, user_id};
 
 fn demo_app() -> TestApp {
     TestApp::with_demo()
@@ -51,14 +51,6 @@ fn import_row(app: &TestApp, id: i32) -> (String, String, Option<Vec<u8>>) {
     imports::table
         .find(id)
         .select((imports::status, imports::summary, imports::file_data))
-        .first(&mut *app.db.conn())
-        .unwrap()
-}
-
-fn user_id(app: &TestApp, login: &str) -> i32 {
-    users::table
-        .filter(users::login_id.eq(login))
-        .select(users::id)
         .first(&mut *app.db.conn())
         .unwrap()
 }
@@ -970,23 +962,56 @@ fn a_page_past_the_end_shows_the_last_page() {
     let fy = kakari::domain::wareki::fiscal_year_of(kakari::domain::wareki::today_jst(
         chrono::Utc::now(),
     ));
+    // The rows a list page says it shows: 「（N〜M 件目）」.
+    let shown = |body: &str| -> (i64, i64) {
+        let end = body
+            .find(" 件目）")
+            .expect("the page shows a range of rows");
+        let start = body[..end].rfind("（").unwrap() + "（".len();
+        let text = &body[start..end];
+        let (first, last) = text.split_once('〜').unwrap();
+        (first.parse().unwrap(), last.parse().unwrap())
+    };
     for path in [
         format!("/review?fy={fy}&page=9223372036854775807"),
         format!("/review/unreported?fy={fy}&page=9223372036854775807"),
         "/institutions?page=9223372036854775807".to_string(),
-        "/institutions?page=-3".to_string(),
-        "/admin/audit?page=9223372036854775807".to_string(),
     ] {
-        let c = if path.starts_with("/admin") {
-            app.signed_in("demo-admin")
-        } else {
-            officer.clone()
-        };
-        let res = c.get(app.url(&path)).send().unwrap();
+        let res = officer.get(app.url(&path)).send().unwrap();
         assert_eq!(res.status(), 200, "{path}");
-        let body = res.text().unwrap();
-        assert!(!body.contains("<tbody></tbody>"), "{path} shows rows");
+        let (first, last) = shown(&res.text().unwrap());
+        // The last page of 50-row pages: past the first, and not a full page's
+        // worth beyond where it starts.
+        assert!(
+            first > 1 && (first - 1) % 50 == 0,
+            "{path}: {first}〜{last}"
+        );
+        assert!(
+            last >= first && last - first < 50,
+            "{path}: {first}〜{last}"
+        );
     }
+    let res = officer
+        .get(app.url("/institutions?page=-3"))
+        .send()
+        .unwrap();
+    assert_eq!(
+        shown(&res.text().unwrap()).0,
+        1,
+        "a negative page is the first"
+    );
+    let admin = app.signed_in("demo-admin");
+    let res = admin
+        .get(app.url("/admin/audit?page=9223372036854775807"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().unwrap();
+    assert!(body.contains("ログイン"), "the last page lists entries");
+    assert!(
+        !body.contains(r#"id="older""#),
+        "nothing older than the last page"
+    );
 }
 
 #[test]

@@ -243,3 +243,14 @@ impl TestApp {
         c.post(self.url(action)).form(&all).send().unwrap()
     }
 }
+
+/// The id of the user with this login ID.
+pub fn user_id(app: &TestApp, login: &str) -> i32 {
+    use diesel::prelude::*;
+    use kakari::db::schema::users;
+    users::table
+        .filter(users::login_id.eq(login))
+        .select(users::id)
+        .first(&mut *app.db.conn())
+        .unwrap()
+}
