@@ -4,12 +4,12 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::accounts;
 use crate::db::{self, DbConnection, areas, institutions, meta};
 use crate::domain::area::{PrefectureDefinition, shipped_prefecture};
 use crate::domain::auth::{Role, Scope};
 use crate::domain::demo::DemoGenerator;
 use crate::domain::institution::{TargetFacts, is_reporting_target};
+use crate::services::accounts;
 
 pub const DEFAULT_INSTITUTIONS: usize = 2_000;
 pub const DEFAULT_SEED: u64 = 46;
@@ -98,7 +98,7 @@ fn create_demo_users(
                 scope,
                 password_hash: password_hash.to_string(),
                 must_change_password: false,
-                actor: "demo",
+                by: accounts::By::System("demo"),
             },
         )
         .map_err(|e| DemoError::Users(e.to_string()))?;
@@ -139,7 +139,7 @@ pub fn add_clinic_users(
                     scope: Scope::Institution(*id),
                     password_hash: password_hash.clone(),
                     must_change_password: false,
-                    actor: "demo",
+                    by: accounts::By::System("demo"),
                 },
             )
             .map_err(|e| DemoError::Users(e.to_string()))?;

@@ -1,18 +1,15 @@
 //! Kakari: the prefecture back office for the かかりつけ医機能報告.
 //!
-//! Data flows one way: `web` → `domain` ← `db`. `domain` is pure and never imports the
-//! other two.
+//! Layers (docs/architecture.md): `web` → `services` → `db`, and every layer may use
+//! `domain`, which is pure and imports none of them. `import` reads files into plans
+//! (no database); `cli` commands in `main.rs` call the same services as `web`.
 
-pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
-pub mod error;
 pub mod import;
-pub mod notify;
 pub mod password;
-pub mod reports;
-pub mod review;
+pub mod services;
 pub mod web;

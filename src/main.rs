@@ -290,7 +290,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let body = std::fs::read_to_string(&file)
                 .map_err(|e| format!("{} を読めません: {e}", file.display()))?;
-            match kakari::reports::load_catalog(&mut conn, &body, None) {
+            match kakari::services::reports::load_catalog(&mut conn, &body, None) {
                 Ok(c) => {
                     println!(
                         "読み込みました: {} 版 {}（{} 項目）",
@@ -349,9 +349,9 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let password = read_password()?;
-            let id = kakari::accounts::add_from_cli(
+            let id = kakari::services::accounts::add_from_cli(
                 &mut conn,
-                &kakari::accounts::CliUser {
+                &kakari::services::accounts::CliUser {
                     login_id: &login,
                     display_name: &name,
                     email: email.as_deref(),
@@ -518,7 +518,7 @@ fn import_ndb(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let catalogs = kakari::reports::Catalogs::default();
+    let catalogs = kakari::services::reports::Catalogs::default();
     let started = std::time::Instant::now();
     let plan = if dry_run {
         ndb::read_and_plan(
@@ -588,7 +588,8 @@ fn import_institutions(
     dry_run: bool,
     limits: &kakari::import::Limits,
 ) -> Result<(), String> {
-    use kakari::import::{plan, service};
+    use kakari::import::plan;
+    use kakari::services::imports::institutions;
     let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
     let file_name = file
         .file_name()
@@ -617,18 +618,18 @@ fn import_institutions(
     let target = plan::load_target(conn, &code).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let summary = if dry_run {
-        let (_, p) = service::read_and_plan(conn, &file_name, &bytes, &target, limits)
+        let (_, p) = institutions::read_and_plan(conn, &file_name, &bytes, &target, limits)
             .map_err(|e| e.to_string())?;
         p
     } else {
-        let id = service::preview(conn, &file_name, &bytes, &target, None, limits)
+        let id = institutions::preview(conn, &file_name, &bytes, &target, None, limits)
             .map_err(|e| e.to_string())?;
         let actor = plan::Actor {
             user_id: None,
             login: "cli",
             ip: None,
         };
-        service::apply(conn, id, None, &actor, limits).map_err(|e| e.to_string())?
+        institutions::apply(conn, id, None, &actor, limits).map_err(|e| e.to_string())?
     };
     println!(
         "{} {}（{}）: 追加 {} / 変更 {} / 変更なし {} / エラー {} / ファイルにない {} / 市区町村不明 {}（{:.1} 秒）",

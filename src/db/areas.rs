@@ -219,3 +219,23 @@ pub fn municipalities_of(
         })
         .collect())
 }
+
+/// The area with this code among the given kinds: (id, kind code).
+pub fn by_code(
+    conn: &mut DbConnection,
+    code: &str,
+    kinds: &[AreaKind],
+) -> QueryResult<Option<(i32, String)>> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+    areas::table
+        .filter(areas::code.eq(code))
+        .filter(areas::kind.eq_any(kinds))
+        .select((areas::id, areas::kind))
+        .first(conn)
+        .optional()
+}
+
+/// The code of an area (a prefecture's is its two-digit number).
+pub fn code_of(conn: &mut DbConnection, id: i32) -> QueryResult<String> {
+    areas::table.find(id).select(areas::code).first(conn)
+}

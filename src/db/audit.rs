@@ -132,6 +132,40 @@ pub struct Entry {
     pub ip: Option<String>,
 }
 
+/// The columns an entry writes, in [`NewEntry`]'s order, for statements that insert
+/// entries from a SELECT (bulk confirmation). A test holds the two together.
+pub const COLUMNS: &str =
+    "at, actor_id, actor_login, action, target_type, target_id, prefecture_id, detail, ip";
+
+/// Entries made by one actor from the rows of a query: every part but the bound ones
+/// ($1 login, $2 detail, $3 ip) is SQL written by us.
+pub struct SelectedEntries<'a> {
+    pub action: Action,
+    /// An SQL expression for the time.
+    pub at: &'a str,
+    pub actor_id: i32,
+    pub target_type: &'static str,
+    /// SQL expressions over the `from` rows.
+    pub target_id: &'a str,
+    pub prefecture_id: &'a str,
+    pub from: &'a str,
+}
+
+/// `INSERT INTO audit_log (…) SELECT …` for [`SelectedEntries`].
+pub fn insert_select_sql(e: &SelectedEntries) -> String {
+    format!(
+        "INSERT INTO audit_log ({COLUMNS}) SELECT {at}, {actor}, $1, '{action}', '{target_type}', \
+         {target_id}, {prefecture}, $2, $3 FROM {from}",
+        at = e.at,
+        actor = e.actor_id,
+        action = e.action.code(),
+        target_type = e.target_type,
+        target_id = e.target_id,
+        prefecture = e.prefecture_id,
+        from = e.from,
+    )
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = audit_log)]
 #[diesel(treat_none_as_default_value = false)]
@@ -265,4 +299,44 @@ pub fn list(
         .select(LogRow::as_select())
         .load(conn)?;
     Ok((rows, total, page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bulk statements' column list is the one the entry type inserts.
+    #[test]
+    fn bulk_column_list_is_the_entry() {
+        let entry = NewEntry {
+            at: chrono::NaiveDateTime::default(),
+            actor_id: None,
+            actor_login: None,
+            action: "x",
+            target_type: None,
+            target_id: None,
+            prefecture_id: None,
+            detail: None,
+            ip: None,
+        };
+        let insert = diesel::insert_into(audit_log::table).values(entry);
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&insert).to_string();
+        let listed = sql
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(columns, _)| columns.replace('`', ""))
+            .unwrap_or_default();
+        assert_eq!(listed, COLUMNS);
+        let select = insert_select_sql(&SelectedEntries {
+            action: Action::ReportConfirm,
+            at: "now",
+            actor_id: 7,
+            target_type: "report",
+            target_id: "c.id",
+            prefecture_id: "i.prefecture_id",
+            from: "confirmed c",
+        });
+        assert!(select.contains("'report_confirm'"), "{select}");
+        assert_eq!(select.matches(", ").count(), 2 * 8, "{select}");
+    }
 }

@@ -7,9 +7,11 @@
 pub mod areas;
 pub mod audit;
 pub mod backup;
+pub mod bulk;
 pub mod housekeeping;
 pub mod imports;
 pub mod institutions;
+pub mod memos;
 pub mod meta;
 pub mod reports;
 pub mod review;
@@ -307,7 +309,8 @@ pub fn build_pool(url: &DatabaseUrl, size: u32) -> Result<Pool, DbError> {
 
 /// Runs `f` in one transaction that takes SQLite's write lock at once: a deferred
 /// transaction that writes later can fail with SQLITE_BUSY instead of waiting its turn.
-/// On PostgreSQL it is an ordinary transaction.
+/// On PostgreSQL it is an ordinary transaction. Inside another transaction it is a
+/// savepoint, so services compose (the demo creates many users in one transaction).
 pub fn write_transaction<T, E>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -319,6 +322,11 @@ where
     let DbConnection::Sqlite(sqlite) = conn else {
         return conn.transaction(f);
     };
+    let depth = <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?;
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = f(conn);
     let DbConnection::Sqlite(sqlite) = conn else {

@@ -6,7 +6,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{catalogs, ndb_counts, report_versions, reporting_periods, reports};
-use super::{DbConnection, review_index};
+use super::{DbConnection, audit, review_index};
+use crate::domain::report::Status;
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = reports)]
@@ -110,7 +111,7 @@ pub fn last_confirmed_answers(
         .inner_join(reports::table)
         .filter(reports::institution_id.eq(institution_id))
         .filter(reports::fiscal_year.lt(before_fiscal_year))
-        .filter(reports::status.eq("confirmed"))
+        .filter(reports::status.eq(Status::Confirmed.code()))
         .order((
             reports::fiscal_year.desc(),
             reports::cycle.desc(),
@@ -168,7 +169,7 @@ pub fn save_draft(
         reports::table
             .filter(reports::id.eq(id))
             .filter(reports::revision.eq(revision))
-            .filter(reports::status.eq_any(["draft", "returned"])),
+            .filter(reports::status.eq_any([Status::Draft.code(), Status::Returned.code()])),
     )
     .set((
         reports::answers.eq(update.answers),
@@ -191,65 +192,196 @@ pub fn save_draft(
     Ok(n == 1)
 }
 
-/// Moves a report from `from` to `to` if it is still at `revision` and `from`.
-pub fn change_status(
+/// The report as the user saw it: a status change applies only if nobody changed the
+/// report since (same revision, same status).
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub id: i32,
+    pub revision: i32,
+    pub from: Status,
+}
+
+/// What a status change writes besides the status, revision and `updated_*`.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// 引き戻し and the like: nothing more.
+    Plain,
+    /// 報告 / 再報告: the submission time and one more version.
+    Submitted,
+    /// 確認, with 体制確認 when the report has any 2号 function.
+    Confirmed { structure: bool },
+    /// 差戻し with the reason the institution reads.
+    SentBack { reason: &'a str },
+}
+
+/// The one guarded status change of a report. False means the caller's copy is stale
+/// (nothing written). The review search table follows in the same transaction.
+pub fn transition(
     conn: &mut DbConnection,
-    id: i32,
-    revision: i32,
-    from: &str,
-    to: &str,
+    guard: Guard,
+    to: Status,
+    change: Change,
     at: NaiveDateTime,
     by: i32,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
+    let target = || {
         reports::table
-            .filter(reports::id.eq(id))
-            .filter(reports::revision.eq(revision))
-            .filter(reports::status.eq(from)),
-    )
-    .set((
-        reports::status.eq(to),
-        reports::revision.eq(revision + 1),
+            .filter(reports::id.eq(guard.id))
+            .filter(reports::revision.eq(guard.revision))
+            .filter(reports::status.eq(guard.from.code()))
+    };
+    let common = (
+        reports::status.eq(to.code()),
+        reports::revision.eq(guard.revision + 1),
         reports::updated_at.eq(at),
         reports::updated_by.eq(by),
-    ))
-    .execute(conn)?;
+    );
+    let n = match change {
+        Change::Plain => diesel::update(target()).set(common).execute(conn)?,
+        Change::Submitted => diesel::update(target())
+            .set((
+                common,
+                reports::submitted_at.eq(at),
+                reports::versions.eq(reports::versions + 1),
+            ))
+            .execute(conn)?,
+        Change::Confirmed { structure } => diesel::update(target())
+            .set((
+                common,
+                reports::confirmed_at.eq(at),
+                reports::confirmed_by.eq(by),
+                reports::structure_confirmed_at.eq(structure.then_some(at)),
+                reports::structure_confirmed_by.eq(structure.then_some(by)),
+            ))
+            .execute(conn)?,
+        Change::SentBack { reason } => diesel::update(target())
+            .set((
+                common,
+                reports::was_returned.eq(true),
+                reports::return_reason.eq(reason),
+                reports::returned_at.eq(at),
+                reports::returned_by.eq(by),
+            ))
+            .execute(conn)?,
+    };
     if n == 1 {
-        review_index::refresh_report(conn, id)?;
+        review_index::refresh_report(conn, guard.id)?;
     }
     Ok(n == 1)
 }
 
-/// 報告: like [`change_status`], and records the submission time and one more version
-/// in the same statement.
-pub fn submit(
+/// A report confirmed by [`confirm_many`].
+#[derive(Debug, QueryableByName)]
+pub struct Confirmed {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub id: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub institution_id: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub fiscal_year: i32,
+    /// 体制確認 was recorded with it (any 2号 function 有り).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub structure: bool,
+}
+
+/// Who confirms in bulk, for the reports' columns and the audit entries.
+pub struct BulkConfirmer<'a> {
+    pub user_id: i32,
+    pub login: &'a str,
+    pub ip: Option<&'a str>,
+    pub bulk_id: i32,
+}
+
+/// The set form of [`transition`] for 一括確認: confirms the reports of `chunk` (id,
+/// revision as previewed) still awaiting review at that revision, with 体制確認 for those
+/// with any 2号 function, their search-table rows and one audit entry each (with the
+/// report's prefecture), and returns them.
+pub fn confirm_many(
     conn: &mut DbConnection,
-    id: i32,
-    revision: i32,
-    from: &str,
-    to: &str,
+    chunk: &[(i32, i32)],
+    by: &BulkConfirmer,
     at: NaiveDateTime,
-    by: i32,
-) -> QueryResult<bool> {
-    let n = diesel::update(
-        reports::table
-            .filter(reports::id.eq(id))
-            .filter(reports::revision.eq(revision))
-            .filter(reports::status.eq(from)),
-    )
-    .set((
-        reports::status.eq(to),
-        reports::revision.eq(revision + 1),
-        reports::submitted_at.eq(at),
-        reports::versions.eq(reports::versions + 1),
-        reports::updated_at.eq(at),
-        reports::updated_by.eq(by),
-    ))
-    .execute(conn)?;
-    if n == 1 {
-        review_index::refresh_report(conn, id)?;
+) -> QueryResult<Vec<Confirmed>> {
+    if chunk.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(n == 1)
+    let at_sql = at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    let user = by.user_id;
+    // Ids, revisions, the user id and a timestamp we made are written inline, so one
+    // statement serves both databases; text from users is bound.
+    let pairs: Vec<String> = chunk.iter().map(|(i, r)| format!("({i}, {r})")).collect();
+    let two_go = "(after_hours OR admission_discharge OR home_care OR care_coordination)";
+    let confirmed = Status::Confirmed.code();
+    let update = format!(
+        "UPDATE reports SET status = '{confirmed}', revision = revision + 1, \
+         confirmed_at = '{at_sql}', confirmed_by = {user}, updated_at = '{at_sql}', updated_by = {user}, \
+         structure_confirmed_at = CASE WHEN {two_go} THEN '{at_sql}' ELSE structure_confirmed_at END, \
+         structure_confirmed_by = CASE WHEN {two_go} THEN {user} ELSE structure_confirmed_by END \
+         WHERE status IN ('{submitted}', '{resubmitted}') AND (id, revision) IN (VALUES {pairs}) \
+         RETURNING id, institution_id, fiscal_year, {two_go} AS structure",
+        pairs = pairs.join(", "),
+        submitted = Status::Submitted.code(),
+        resubmitted = Status::Resubmitted.code(),
+    );
+    // PostgreSQL needs the text typed; SQLite keeps timestamps as this very text.
+    let entries = |at: &str| {
+        audit::insert_select_sql(&audit::SelectedEntries {
+            action: audit::Action::ReportConfirm,
+            at,
+            actor_id: user,
+            target_type: "report",
+            target_id: "CAST(c.id AS TEXT)",
+            prefecture_id: "i.prefecture_id",
+            from: "confirmed c JOIN institutions i ON i.id = c.institution_id",
+        })
+    };
+    let detail = serde_json::json!({ "bulk": by.bulk_id }).to_string();
+    match conn {
+        // One statement: the search-table rows are found through the confirmed reports
+        // by key (a separate UPDATE … IN (5,000 ids) scanned the whole table each time)
+        // and the audit entries come from the same rows (110,000 institutions, 59,981
+        // reports: 6.5 s in three statements per chunk).
+        DbConnection::Pg(c) => {
+            let entries = entries(&format!("CAST('{at_sql}' AS TIMESTAMP)"));
+            let sql = format!(
+                "WITH confirmed AS ({update}), \
+                 entries AS (UPDATE review_entries e SET status = '{confirmed}' FROM confirmed c \
+                   WHERE e.institution_id = c.institution_id AND e.fiscal_year = c.fiscal_year), \
+                 audit AS ({entries}) \
+                 SELECT id, institution_id, fiscal_year, structure FROM confirmed",
+            );
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(by.login)
+                .bind::<diesel::sql_types::Text, _>(&detail)
+                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(by.ip)
+                .load(c)
+        }
+        // SQLite has no writing WITH clauses; its statements cost no round trip. The
+        // audit entries are the same INSERT … SELECT, over the confirmed ids.
+        DbConnection::Sqlite(_) => {
+            let done: Vec<Confirmed> = diesel::sql_query(update).load(conn)?;
+            if done.is_empty() {
+                return Ok(done);
+            }
+            let rows: Vec<(i32, i32)> = done
+                .iter()
+                .map(|u| (u.institution_id, u.fiscal_year))
+                .collect();
+            review_index::mark_confirmed(conn, &rows)?;
+            let ids: Vec<String> = done.iter().map(|c| c.id.to_string()).collect();
+            let sql = format!(
+                "WITH confirmed AS (SELECT id, institution_id FROM reports WHERE id IN ({})) {}",
+                ids.join(", "),
+                entries(&format!("'{at_sql}'"))
+            );
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(by.login)
+                .bind::<diesel::sql_types::Text, _>(&detail)
+                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(by.ip)
+                .execute(conn)?;
+            Ok(done)
+        }
+    }
 }
 
 #[derive(Debug, Insertable)]

@@ -527,3 +527,62 @@ pub fn progress_by_jurisdiction(
         .map(|r| (r.jurisdiction_id, r.targets, r.submitted, r.confirmed))
         .collect())
 }
+
+// ----- 新着 -----
+
+/// (report id, institution name, kind or memo body, at)
+pub type NewsLine = (i32, String, String, NaiveDateTime);
+
+/// Versions submitted and messages from institutions after `from`, within the scope,
+/// newest first (500 of each at most).
+pub fn news_since(
+    conn: &mut DbConnection,
+    scope: Scope,
+    from: NaiveDateTime,
+) -> QueryResult<(Vec<NewsLine>, Vec<NewsLine>)> {
+    use super::schema::{institutions, report_memos, report_versions, reports};
+    // The scope is a condition on the joined institution, like every list.
+    macro_rules! in_scope {
+        ($q:expr) => {
+            match scope {
+                Scope::All => $q,
+                Scope::Prefecture(id) => $q.filter(institutions::prefecture_id.eq(id)),
+                Scope::Jurisdiction(id) => $q.filter(institutions::jurisdiction_id.eq(id)),
+                Scope::Municipality(id) => $q.filter(institutions::municipality_id.eq(id)),
+                Scope::Institution(id) => $q.filter(institutions::id.eq(id)),
+            }
+        };
+    }
+    let submitted = in_scope!(
+        report_versions::table
+            .inner_join(reports::table.inner_join(institutions::table))
+            .filter(report_versions::submitted_at.gt(from))
+            .into_boxed()
+    )
+    .order(report_versions::submitted_at.desc())
+    .limit(500)
+    .select((
+        reports::id,
+        institutions::name,
+        report_versions::kind,
+        report_versions::submitted_at,
+    ))
+    .load(conn)?;
+    let messages = in_scope!(
+        report_memos::table
+            .inner_join(reports::table.inner_join(institutions::table))
+            .filter(report_memos::created_at.gt(from))
+            .filter(report_memos::from_institution.eq(true))
+            .into_boxed()
+    )
+    .order(report_memos::created_at.desc())
+    .limit(500)
+    .select((
+        reports::id,
+        institutions::name,
+        report_memos::body,
+        report_memos::created_at,
+    ))
+    .load(conn)?;
+    Ok((submitted, messages))
+}

@@ -400,3 +400,18 @@ pub fn personal_words(conn: &mut DbConnection, user: &User) -> QueryResult<Vec<S
     }
     Ok(words)
 }
+
+/// When the officer last opened 新着 (`None`: never).
+pub fn news_seen_at(conn: &mut DbConnection, id: i32) -> QueryResult<Option<NaiveDateTime>> {
+    users::table
+        .find(id)
+        .select(users::news_seen_at)
+        .first(conn)
+}
+
+pub fn set_news_seen(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::news_seen_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}

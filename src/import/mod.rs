@@ -6,7 +6,6 @@ pub mod institutions;
 pub mod limits;
 pub mod ndb;
 pub mod plan;
-pub mod service;
 pub mod xls_scan;
 
 use std::io::Cursor;

@@ -327,7 +327,7 @@ pub enum NdbError {
     #[error("{0}")]
     Layout(#[from] LayoutError),
     #[error("{0}")]
-    Report(#[from] crate::reports::ReportError),
+    Report(#[from] crate::services::reports::ReportError),
     #[error("この年度の報告項目カタログにNDBの項目がありません")]
     NoKeys,
     #[error("取込が見つかりません")]
@@ -361,7 +361,7 @@ pub fn master_codes(
 
 fn known_keys(
     conn: &mut DbConnection,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     fiscal_year: i32,
 ) -> Result<BTreeSet<String>, NdbError> {
     let catalog = catalogs.current(conn, fiscal_year)?;
@@ -380,7 +380,7 @@ fn known_keys(
 /// page's preview).
 pub fn read_and_plan(
     conn: &mut DbConnection,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     scope: crate::domain::auth::Scope,
     fiscal_year: i32,
     file_name: &str,
@@ -413,7 +413,7 @@ pub struct NdbFile<'a> {
 /// Stores a preview; returns its id.
 pub fn preview(
     conn: &mut DbConnection,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     scope: crate::domain::auth::Scope,
     prefecture_id: i32,
     file: &NdbFile,
@@ -464,7 +464,7 @@ pub fn apply_stored(
     prefecture: Option<i32>,
     scope: crate::domain::auth::Scope,
     actor: &super::plan::Actor,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     limits: &super::Limits,
 ) -> Result<Plan, NdbError> {
     let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
@@ -506,7 +506,7 @@ pub fn apply_stored(
 /// The stored file of a standing preview, read again.
 fn reread(
     conn: &mut DbConnection,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     row: &db::imports::ImportRow,
     limits: &super::Limits,
 ) -> Result<(i32, Parsed), NdbError> {
@@ -521,7 +521,7 @@ fn reread(
 /// downloadable list: (区分, 行, 医療機関コード, 内容).
 pub fn full_list(
     conn: &mut DbConnection,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     import_id: i32,
     prefecture: Option<i32>,
     scope: crate::domain::auth::Scope,
@@ -573,7 +573,7 @@ pub fn cancel_stored(
 /// Applies a file directly (the command line after its own preview).
 pub fn import_file(
     conn: &mut DbConnection,
-    catalogs: &crate::reports::Catalogs,
+    catalogs: &crate::services::reports::Catalogs,
     fiscal_year: i32,
     file_name: &str,
     bytes: &[u8],

@@ -3,25 +3,23 @@
 //! An administrator sees and changes only users inside its own scope and never grants a
 //! role above its own; anything else answers 404, as if it did not exist.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::csrf::CsrfForm;
+use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
 use super::views;
 use crate::db::audit::{self, Action};
-use crate::db::schema::areas;
-use crate::db::{DbConnection, DbError, institutions, users};
-use crate::domain::auth::{Role, Scope, check_password, normalize_login_id, scope_fits_role};
-use crate::domain::codes::InstitutionCode;
+use crate::db::users;
+use crate::domain::auth::{Role, Scope};
 use crate::domain::wareki;
-use crate::error::AppError;
-use crate::password;
+use crate::services::Actor;
+use crate::services::accounts::{self, FieldErrors, UserInput};
+use actix_web::http::StatusCode;
 
 #[derive(Serialize)]
 struct UserRow {
@@ -79,70 +77,10 @@ pub async fn users(
     Ok(views::html(views::render("admin_users.html", &ctx)?))
 }
 
-/// The user form as typed: kept as strings so that a rejected form comes back unchanged.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct UserForm {
-    #[serde(default)]
-    login_id: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    area_id: String,
-    #[serde(default)]
-    institution_code: String,
-    #[serde(default)]
-    password: String,
-}
-
-type FieldErrors = BTreeMap<&'static str, String>;
-
-#[derive(Serialize)]
-struct AreaOption {
-    id: i32,
-    label: String,
-}
-
 #[derive(Serialize)]
 struct RoleOption {
     code: &'static str,
     label: &'static str,
-}
-
-/// Area nodes inside the administrator's scope, in tree order, indented for the select.
-fn area_options(conn: &mut DbConnection, scope: Scope) -> Result<Vec<AreaOption>, DbError> {
-    let all: Vec<(i32, String, String, Option<i32>)> = {
-        use diesel::prelude::*;
-        areas::table
-            .order((areas::sort_order, areas::code))
-            .select((areas::id, areas::kind, areas::name, areas::parent_id))
-            .load(conn)?
-    };
-    let children = |parent: i32| -> Vec<&(i32, String, String, Option<i32>)> {
-        all.iter().filter(|a| a.3 == Some(parent)).collect()
-    };
-    let roots: Vec<i32> = match scope {
-        Scope::All => all.iter().filter(|a| a.3.is_none()).map(|a| a.0).collect(),
-        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => vec![id],
-        Scope::Institution(_) => Vec::new(),
-    };
-    let mut out = Vec::new();
-    let mut stack: Vec<(i32, usize)> = roots.into_iter().rev().map(|r| (r, 0)).collect();
-    while let Some((id, depth)) = stack.pop() {
-        if let Some(node) = all.iter().find(|a| a.0 == id) {
-            out.push(AreaOption {
-                id,
-                label: format!("{}{}", "　".repeat(depth), node.2),
-            });
-        }
-        for child in children(id).into_iter().rev() {
-            stack.push((child.0, depth + 1));
-        }
-    }
-    Ok(out)
 }
 
 fn role_options(admin: Role) -> Vec<RoleOption> {
@@ -156,164 +94,13 @@ fn role_options(admin: Role) -> Vec<RoleOption> {
         .collect()
 }
 
-/// Whether `scope` lies entirely inside the administrator's scope.
-fn scope_within(conn: &mut DbConnection, admin: Scope, scope: Scope) -> Result<bool, DbError> {
-    Ok(match scope {
-        Scope::All => admin == Scope::All,
-        Scope::Institution(id) => institutions::card_within(conn, admin, id)?.is_some(),
-        Scope::Prefecture(id) | Scope::Jurisdiction(id) | Scope::Municipality(id) => {
-            match users::area_scope(conn, id)? {
-                Some((_, chain)) => admin.contains_area(chain),
-                None => false,
-            }
-        }
-    })
-}
-
-/// A user the administrator may see, or `None` (answered as 404).
-fn target_in_scope(
-    conn: &mut DbConnection,
-    admin: &CurrentUser,
-    id: i32,
-) -> Result<Option<(users::User, Scope)>, DbError> {
-    let Some((user, scope)) = users::with_scope(conn, id)? else {
-        return Ok(None);
-    };
-    if user.role() > admin.role || !scope_within(conn, admin.scope, scope)? {
-        return Ok(None);
-    }
-    Ok(Some((user, scope)))
-}
-
-struct ValidUser {
-    login_id: String,
-    display_name: String,
-    email: Option<String>,
-    role: Role,
-    scope: Scope,
-    password: Option<String>,
-}
-
-/// Parses the form into a user the administrator may create or save, or the messages to
-/// show next to each field.
-fn validate(
-    conn: &mut DbConnection,
-    admin: &CurrentUser,
-    form: &UserForm,
-    creating: bool,
-    min_password: usize,
-) -> Result<Result<ValidUser, FieldErrors>, DbError> {
-    let mut errors = FieldErrors::new();
-    let login_id = if creating {
-        match normalize_login_id(&form.login_id) {
-            Ok(id) => {
-                if users::by_login(conn, &id)?.is_some() {
-                    errors.insert("login_id", "このログインIDは既に使われています".into());
-                }
-                id
-            }
-            Err(e) => {
-                errors.insert("login_id", e.to_string());
-                String::new()
-            }
-        }
-    } else {
-        String::new()
-    };
-    let display_name = form.display_name.trim().to_string();
-    if display_name.is_empty() || display_name.chars().count() > 100 {
-        errors.insert("display_name", "氏名を100文字以内で入力してください".into());
-    }
-    let email = form.email.trim();
-    let email = if email.is_empty() {
-        None
-    } else if email.len() > 254 || !email.contains('@') || email.contains(char::is_whitespace) {
-        errors.insert("email", "メールアドレスの形式が正しくありません".into());
-        None
-    } else {
-        Some(email.to_string())
-    };
-    let role = Role::from_code(&form.role).filter(|r| admin.role.may_grant(*r));
-    if role.is_none() {
-        errors.insert("role", "権限を選んでください".into());
-    }
-    let mut scope = None;
-    match role {
-        Some(Role::SystemAdmin) => scope = Some(Scope::All),
-        Some(Role::Institution) => match InstitutionCode::parse(&form.institution_code) {
-            Err(e) => {
-                errors.insert("institution_code", e.to_string());
-            }
-            Ok(code) => match institutions::card_by_code(conn, code.as_str())? {
-                Some(card) if admin.scope.covers(card.placement()) => {
-                    scope = Some(Scope::Institution(card.id));
-                }
-                _ => {
-                    errors.insert(
-                        "institution_code",
-                        "この医療機関コードは担当範囲の医療機関に見つかりません".into(),
-                    );
-                }
-            },
-        },
-        Some(role) => {
-            let area = form.area_id.trim().parse::<i32>().ok();
-            let found = match area {
-                Some(id) => users::area_scope(conn, id)?,
-                None => None,
-            };
-            match found {
-                Some((s, chain))
-                    if admin.scope.contains_area(chain) && scope_fits_role(role, s) =>
-                {
-                    scope = Some(s);
-                }
-                _ => {
-                    errors.insert("area_id", "この権限に合う担当地域を選んでください".into());
-                }
-            }
-        }
-        None => {}
-    }
-    let password = if creating {
-        if form.password.is_empty() {
-            Some(password::generate())
-        } else {
-            match check_password(
-                &form.password,
-                min_password,
-                &[&login_id, form.institution_code.trim()],
-            ) {
-                Ok(()) => Some(form.password.clone()),
-                Err(e) => {
-                    errors.insert("password", e.to_string());
-                    None
-                }
-            }
-        }
-    } else {
-        None
-    };
-    match (role, scope) {
-        (Some(role), Some(scope)) if errors.is_empty() => Ok(Ok(ValidUser {
-            login_id,
-            display_name,
-            email,
-            role,
-            scope,
-            password,
-        })),
-        _ => Ok(Err(errors)),
-    }
-}
-
 #[derive(Serialize, Default)]
 struct FormPage {
     creating: bool,
     user_id: Option<i32>,
     active: bool,
     locked: bool,
-    form: UserForm,
+    form: UserInput,
     errors: FieldErrors,
     notice: Option<String>,
     temporary_password: Option<String>,
@@ -321,25 +108,47 @@ struct FormPage {
     live_sessions: usize,
 }
 
+impl FormPage {
+    fn of(form: UserInput, creating: bool) -> FormPage {
+        FormPage {
+            creating,
+            active: true,
+            form,
+            ..FormPage::default()
+        }
+    }
+
+    /// The form again with the service's messages next to the fields; any other error
+    /// is the page's.
+    fn with_errors(self, e: accounts::AccountError) -> Result<FormPage, AppError> {
+        match e {
+            accounts::AccountError::Fields(errors) => Ok(FormPage { errors, ..self }),
+            other => Err(other.into()),
+        }
+    }
+}
+
 async fn render_form(
     state: &AppState,
     viewer: &Viewer,
     admin: &CurrentUser,
     page: FormPage,
-    status: actix_web::http::StatusCode,
+    status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let scope = admin.scope;
-    let options = state.db(move |conn| area_options(conn, scope)).await?;
+    let options = state
+        .db(move |conn| accounts::area_options(conn, scope))
+        .await?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(viewer, &deployment);
     ctx.insert("page", &page);
     ctx.insert("areas", &options);
     ctx.insert("roles", &role_options(admin.role));
     ctx.insert("min_password", &state.settings.password_min_length);
-    let body = views::render("admin_user_form.html", &ctx)?;
-    Ok(HttpResponse::build(status)
-        .content_type(actix_web::http::header::ContentType::html())
-        .body(body))
+    Ok(views::html_status(
+        status,
+        views::render("admin_user_form.html", &ctx)?,
+    ))
 }
 
 pub async fn new_user_form(
@@ -347,159 +156,59 @@ pub async fn new_user_form(
     viewer: Viewer,
     admin: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let page = FormPage {
-        creating: true,
-        active: true,
-        form: UserForm {
-            role: Role::Institution.code().into(),
-            ..UserForm::default()
-        },
-        ..FormPage::default()
+    let form = UserInput {
+        role: Role::Institution.code().into(),
+        ..UserInput::default()
     };
     render_form(
         &state,
         &viewer,
         &admin,
-        page,
-        actix_web::http::StatusCode::OK,
+        FormPage::of(form, true),
+        StatusCode::OK,
     )
     .await
 }
 
-fn entry(
-    admin: &CurrentUser,
-    viewer: &Viewer,
-    target: i32,
-    prefecture: Option<i32>,
-) -> audit::Entry {
-    audit::Entry {
-        actor_id: Some(admin.id),
-        actor_login: Some(admin.login_id.clone()),
-        target_type: Some("user"),
-        target_id: Some(target.to_string()),
-        prefecture_id: prefecture,
-        detail: None,
-        ip: viewer.ip.clone(),
-    }
-}
-
-fn scope_json(scope: Scope) -> serde_json::Value {
-    serde_json::to_value(scope).unwrap_or_default()
+fn admin_of(user: &CurrentUser, viewer: &Viewer) -> (Actor, Role) {
+    (user.actor(viewer), user.role)
 }
 
 pub async fn create_user(
     state: web::Data<AppState>,
     viewer: Viewer,
     admin: CurrentUser,
-    CsrfForm(form): CsrfForm<UserForm>,
+    CsrfForm(form): CsrfForm<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let min = state.settings.password_min_length as usize;
-    let (admin2, viewer2, form2) = (admin.clone(), viewer.clone(), form.clone());
+    let (actor, role) = admin_of(&admin, &viewer);
+    let input = form.clone();
     let created = state
-        .db(move |conn| {
-            let valid = match validate(conn, &admin2, &form2, true, min)? {
-                Ok(v) => v,
-                Err(errors) => return Ok(Err(errors)),
+        .try_run(move |conn| {
+            let admin = accounts::Admin {
+                actor: &actor,
+                role,
             };
-            let temporary = valid.password.clone().unwrap_or_default();
-            let hash = password::hash(&temporary).map_err(|e| DbError::Task(e.to_string()))?;
-            let (area_id, institution_id) = users::scope_columns(valid.scope);
-            let now = Utc::now().naive_utc();
-            let id = crate::db::write_transaction(conn, |conn| -> Result<i32, DbError> {
-                let id = users::insert(
-                    conn,
-                    &users::NewUser {
-                        login_id: valid.login_id.clone(),
-                        display_name: valid.display_name.clone(),
-                        email: valid.email.clone(),
-                        role: valid.role.code().into(),
-                        area_id,
-                        institution_id,
-                        active: true,
-                        password_hash: hash,
-                        must_change_password: true,
-                        failed_attempts: 0,
-                        locked_until: None,
-                        last_login_at: None,
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
-                let prefecture = users::prefecture_of(conn, valid.scope)?;
-                let mut e = entry(&admin2, &viewer2, id, prefecture);
-                e.detail = Some(serde_json::json!({
-                    "login_id": valid.login_id,
-                    "role": valid.role.code(),
-                    "scope": scope_json(valid.scope),
-                }));
-                audit::record(conn, Action::UserCreate, e)?;
-                Ok(id)
-            })?;
-            Ok(Ok((id, temporary)))
+            accounts::create_by_admin(conn, &admin, &input, min)
         })
         .await?;
-    match created {
-        Ok((id, temporary)) => {
-            let page = FormPage {
-                creating: false,
+    let form = UserInput {
+        password: String::new(),
+        ..form
+    };
+    let (page, status) = match created {
+        Ok((id, temporary)) => (
+            FormPage {
                 user_id: Some(id),
-                active: true,
-                form: UserForm {
-                    password: String::new(),
-                    ..form
-                },
                 notice: Some("ユーザを作成しました。仮パスワードを本人に伝えてください（この画面を閉じると再表示できません）。初回ログイン時に変更が求められます。".into()),
                 temporary_password: Some(temporary),
-                ..FormPage::default()
-            };
-            render_form(
-                &state,
-                &viewer,
-                &admin,
-                page,
-                actix_web::http::StatusCode::CREATED,
-            )
-            .await
-        }
-        Err(errors) => {
-            let page = FormPage {
-                creating: true,
-                active: true,
-                form: UserForm {
-                    password: String::new(),
-                    ..form
-                },
-                errors,
-                ..FormPage::default()
-            };
-            render_form(
-                &state,
-                &viewer,
-                &admin,
-                page,
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
-}
-
-fn form_of(conn: &mut DbConnection, user: &users::User, scope: Scope) -> Result<UserForm, DbError> {
-    let institution_code = match scope {
-        Scope::Institution(id) => institutions::card_within(conn, Scope::All, id)?
-            .map(|c| c.code)
-            .unwrap_or_default(),
-        _ => String::new(),
+                ..FormPage::of(form, false)
+            },
+            StatusCode::CREATED,
+        ),
+        Err(e) => (FormPage::with_errors(FormPage::of(form, true), e)?, StatusCode::UNPROCESSABLE_ENTITY),
     };
-    Ok(UserForm {
-        login_id: user.login_id.clone(),
-        display_name: user.display_name.clone(),
-        email: user.email.clone().unwrap_or_default(),
-        role: user.role.clone(),
-        area_id: user.area_id.map(|a| a.to_string()).unwrap_or_default(),
-        institution_code,
-        password: String::new(),
-    })
+    render_form(&state, &viewer, &admin, page, status).await
 }
 
 #[derive(Deserialize, Default)]
@@ -515,41 +224,38 @@ pub async fn user_form(
     query: web::Query<UserFormQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let admin2 = admin.clone();
-    let found = state
-        .db(move |conn| {
-            let Some((user, scope)) = target_in_scope(conn, &admin2, id)? else {
-                return Ok(None);
-            };
+    let (actor, role) = admin_of(&admin, &viewer);
+    let (form, user, sessions) = state
+        .run(move |conn| {
+            let (user, scope) = accounts::target(
+                conn,
+                &accounts::Admin {
+                    actor: &actor,
+                    role,
+                },
+                id,
+            )?;
             let sessions = crate::db::sessions::live_of(conn, id)?;
-            Ok(Some((form_of(conn, &user, scope)?, user, sessions)))
+            Ok::<_, accounts::AccountError>((
+                accounts::input_of(conn, &user, scope)?,
+                user,
+                sessions,
+            ))
         })
         .await?;
-    let Some((form, user, sessions)) = found else {
-        return Err(AppError::NotFound);
-    };
     let now = Utc::now().naive_utc();
     let live = super::gate::SessionPolicy::of(&state.settings).live(sessions, now);
     let page = FormPage {
-        creating: false,
         user_id: Some(id),
         active: user.active,
         locked: user.locked_until.is_some_and(|t| t > now),
-        form,
         live_sessions: live.len(),
         notice: query
             .ended
             .map(|n| format!("ログイン中のセッション {n} 件を終了しました。")),
-        ..FormPage::default()
+        ..FormPage::of(form, false)
     };
-    render_form(
-        &state,
-        &viewer,
-        &admin,
-        page,
-        actix_web::http::StatusCode::OK,
-    )
-    .await
+    render_form(&state, &viewer, &admin, page, StatusCode::OK).await
 }
 
 pub async fn update_user(
@@ -557,82 +263,42 @@ pub async fn update_user(
     viewer: Viewer,
     admin: CurrentUser,
     path: web::Path<i32>,
-    CsrfForm(form): CsrfForm<UserForm>,
+    CsrfForm(form): CsrfForm<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (admin2, viewer2, form2) = (admin.clone(), viewer.clone(), form.clone());
-    let min = state.settings.password_min_length as usize;
-    let outcome = state
-        .db(move |conn| {
-            let Some((user, old_scope)) = target_in_scope(conn, &admin2, id)? else {
-                return Ok(None);
+    let (actor, role) = admin_of(&admin, &viewer);
+    let input = form.clone();
+    let (user, result) = state
+        .run(move |conn| {
+            let admin = accounts::Admin {
+                actor: &actor,
+                role,
             };
-            let valid = match validate(conn, &admin2, &form2, false, min)? {
-                Ok(v) => v,
-                Err(errors) => return Ok(Some((user, Err(errors)))),
-            };
-            if id == admin2.id && (valid.role != admin2.role || valid.scope != admin2.scope) {
-                let mut errors = FieldErrors::new();
-                errors.insert("role", "自分自身の権限と担当範囲は変更できません".into());
-                return Ok(Some((user, Err(errors))));
-            }
-            crate::db::write_transaction(conn, |conn| -> Result<(), DbError> {
-                users::update(
-                    conn,
-                    id,
-                    &users::Changes {
-                        display_name: valid.display_name.clone(),
-                        email: valid.email.clone(),
-                        role: valid.role,
-                        scope: valid.scope,
-                    },
-                )?;
-                let prefecture = users::prefecture_of(conn, valid.scope)?;
-                let mut e = entry(&admin2, &viewer2, id, prefecture);
-                e.detail = Some(serde_json::json!({
-                    "before": {
-                        "display_name": user.display_name,
-                        "email": user.email,
-                        "role": user.role,
-                        "scope": scope_json(old_scope),
-                    },
-                    "after": {
-                        "display_name": valid.display_name,
-                        "email": valid.email,
-                        "role": valid.role.code(),
-                        "scope": scope_json(valid.scope),
-                    },
-                }));
-                audit::record(conn, Action::UserUpdate, e)?;
-                Ok(())
-            })?;
-            Ok(Some((user, Ok(()))))
+            let before = accounts::target(conn, &admin, id)?.0;
+            Ok::<_, accounts::AccountError>((before, accounts::update(conn, &admin, id, &input)))
         })
         .await?;
-    let Some((user, result)) = outcome else {
-        return Err(AppError::NotFound);
-    };
-    let login_id = user.login_id.clone();
-    let (errors, notice, status) = match result {
-        Ok(()) => (
-            FieldErrors::new(),
-            Some("変更を保存しました。".to_string()),
-            actix_web::http::StatusCode::OK,
-        ),
-        Err(errors) => (
-            errors,
-            None,
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+    let form = UserInput {
+        login_id: user.login_id.clone(),
+        ..form
     };
     let page = FormPage {
-        creating: false,
         user_id: Some(id),
         active: user.active,
-        form: UserForm { login_id, ..form },
-        errors,
-        notice,
-        ..FormPage::default()
+        ..FormPage::of(form, false)
+    };
+    let (page, status) = match result {
+        Ok(_) => (
+            FormPage {
+                notice: Some("変更を保存しました。".into()),
+                ..page
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => (
+            FormPage::with_errors(page, e)?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     };
     render_form(&state, &viewer, &admin, page, status).await
 }
@@ -651,33 +317,20 @@ pub async fn set_active(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let active = form.active == "1";
-    if id == admin.id && !active {
-        return Err(AppError::Conflict(
-            "自分自身を無効にすることはできません。".into(),
-        ));
-    }
-    let found = state
-        .db(move |conn| {
-            let Some((_, scope)) = target_in_scope(conn, &admin, id)? else {
-                return Ok(false);
-            };
-            crate::db::write_transaction(conn, |conn| -> Result<(), DbError> {
-                users::set_active(conn, id, active)?;
-                let prefecture = users::prefecture_of(conn, scope)?;
-                let action = if active {
-                    Action::UserEnable
-                } else {
-                    Action::UserDisable
-                };
-                audit::record(conn, action, entry(&admin, &viewer, id, prefecture))?;
-                Ok(())
-            })?;
-            Ok(true)
+    let (actor, role) = admin_of(&admin, &viewer);
+    state
+        .run(move |conn| {
+            accounts::set_active(
+                conn,
+                &accounts::Admin {
+                    actor: &actor,
+                    role,
+                },
+                id,
+                active,
+            )
         })
         .await?;
-    if !found {
-        return Err(AppError::NotFound);
-    }
     Ok(see_other(&format!("/admin/users/{id}")))
 }
 
@@ -696,61 +349,33 @@ pub async fn temporary_password(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let min = state.settings.password_min_length as usize;
-    let (admin2, viewer2) = (admin.clone(), viewer.clone());
-    let outcome = state
-        .db(move |conn| {
-            let Some((user, scope)) = target_in_scope(conn, &admin2, id)? else {
-                return Ok(None);
+    let (actor, role) = admin_of(&admin, &viewer);
+    let (form, result) = state
+        .run(move |conn| {
+            let admin = accounts::Admin {
+                actor: &actor,
+                role,
             };
-            let temporary = if form.password.is_empty() {
-                password::generate()
-            } else if let Err(e) = check_password(
-                &form.password,
-                min,
-                &users::personal_words(conn, &user)?
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>(),
-            ) {
-                return Ok(Some((user, scope, Err(e.to_string()))));
-            } else {
-                form.password.clone()
-            };
-            let hash = password::hash(&temporary).map_err(|e| DbError::Task(e.to_string()))?;
-            crate::db::write_transaction(conn, |conn| -> Result<(), DbError> {
-                users::set_password(conn, id, &hash, true)?;
-                let prefecture = users::prefecture_of(conn, scope)?;
-                audit::record(
-                    conn,
-                    Action::UserTemporaryPassword,
-                    entry(&admin2, &viewer2, id, prefecture),
-                )?;
-                Ok(())
-            })?;
-            Ok(Some((user, scope, Ok(temporary))))
+            let (user, scope) = accounts::target(conn, &admin, id)?;
+            let result = accounts::temporary_password(conn, &admin, id, &form.password, min);
+            Ok::<_, accounts::AccountError>((accounts::input_of(conn, &user, scope)?, result))
         })
         .await?;
-    let Some((user, scope, result)) = outcome else {
-        return Err(AppError::NotFound);
-    };
-    let form = state.db(move |conn| form_of(conn, &user, scope)).await?;
-    let mut page = FormPage {
-        creating: false,
+    let page = FormPage {
         user_id: Some(id),
         active: true,
-        form,
-        ..FormPage::default()
+        ..FormPage::of(form, false)
     };
-    let status = match result {
-        Ok(temporary) => {
-            page.notice = Some("仮パスワードを設定しました。本人に伝えてください（この画面を閉じると再表示できません）。次回ログイン時に変更が求められ、ロックも解除されています。".into());
-            page.temporary_password = Some(temporary);
-            actix_web::http::StatusCode::OK
-        }
-        Err(message) => {
-            page.errors.insert("password", message);
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-        }
+    let (page, status) = match result {
+        Ok((_, _, temporary)) => (
+            FormPage {
+                notice: Some("仮パスワードを設定しました。本人に伝えてください（この画面を閉じると再表示できません）。次回ログイン時に変更が求められ、ロックも解除されています。".into()),
+                temporary_password: Some(temporary),
+                ..page
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => (FormPage::with_errors(page, e)?, StatusCode::UNPROCESSABLE_ENTITY),
     };
     render_form(&state, &viewer, &admin, page, status).await
 }
@@ -764,31 +389,19 @@ pub async fn end_sessions(
     _form: CsrfForm<super::auth::Empty>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (admin2, viewer2) = (admin.clone(), viewer.clone());
+    let (actor, role) = admin_of(&admin, &viewer);
     let ended = state
-        .db(move |conn| {
-            let Some((_, scope)) = target_in_scope(conn, &admin2, id)? else {
-                return Ok(None);
-            };
-            crate::db::write_transaction(conn, |conn| -> Result<usize, DbError> {
-                let now = chrono::Utc::now().naive_utc();
-                let ended = crate::db::sessions::end_all(
-                    conn,
-                    id,
-                    None,
-                    crate::db::sessions::EndReason::EndedByAdmin,
-                    now,
-                )?;
-                let prefecture = users::prefecture_of(conn, scope)?;
-                let mut e = entry(&admin2, &viewer2, id, prefecture);
-                e.detail = Some(serde_json::json!({ "ended": ended }));
-                audit::record(conn, Action::SessionsEnd, e)?;
-                Ok(ended)
-            })
-            .map(Some)
+        .run(move |conn| {
+            accounts::end_sessions(
+                conn,
+                &accounts::Admin {
+                    actor: &actor,
+                    role,
+                },
+                id,
+            )
         })
-        .await?
-        .ok_or(AppError::NotFound)?;
+        .await?;
     Ok(see_other(&format!("/admin/users/{id}?ended={ended}")))
 }
 

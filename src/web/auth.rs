@@ -7,15 +7,14 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::csrf::CsrfForm;
+use super::error::AppError;
 use super::gate::see_other;
 use super::session::{self, CurrentUser, Viewer};
 use super::views;
-use crate::db::audit::{self, Action};
-use crate::db::sessions::{self, EndReason};
-use crate::db::users;
-use crate::domain::auth::{LockoutPolicy, check_password, normalize_login_id};
-use crate::error::AppError;
-use crate::password;
+use crate::db::sessions;
+use crate::domain::auth::{LockoutPolicy, PasswordError};
+use crate::services::auth;
+use actix_web::http::StatusCode;
 
 #[derive(Deserialize, Default)]
 pub struct LoginQuery {
@@ -83,11 +82,6 @@ pub async fn login_form(
     )?))
 }
 
-enum Outcome {
-    SignedIn { must_change: bool },
-    Failed,
-}
-
 fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -103,7 +97,7 @@ pub async fn login(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = session::random_token();
-    let (token2, agent) = (token.clone(), user_agent(&req));
+    let (token2, agent, ip) = (token.clone(), user_agent(&req), viewer.ip.clone());
     // Signing in again in the same browser replaces the session it had.
     let replaced = viewer.session_id.zip(viewer.user.as_ref().map(|u| u.id));
     let typed = form.login_id.trim().chars().take(64).collect::<String>();
@@ -111,142 +105,45 @@ pub async fn login(
         max_failures: state.settings.lockout_attempts as i32,
         lock_for: Duration::minutes(i64::from(state.settings.lockout_minutes)),
     };
-    let ip = viewer.ip.clone();
     let password_typed = form.password.clone();
     // Hashing happens on the blocking pool with the database work, never on an async
     // worker, so other requests keep being served while argon2 runs.
     let outcome = state
-        .db(move |conn| {
-            let Ok(login_id) = normalize_login_id(&typed) else {
-                password::verify_dummy(&password_typed);
-                audit_failure(conn, None, &typed, ip, "invalid_id")?;
-                return Ok(Outcome::Failed);
+        .run(move |conn| {
+            let browser = auth::Browser {
+                token: &token2,
+                ip: ip.as_deref(),
+                user_agent: agent.as_deref(),
             };
-            let Some(user) = users::by_login(conn, &login_id)? else {
-                password::verify_dummy(&password_typed);
-                audit_failure(conn, None, &login_id, ip, "unknown_id")?;
-                return Ok(Outcome::Failed);
-            };
-            let now = Utc::now().naive_utc();
-            let prefecture = users::with_scope(conn, user.id)?
-                .map(|(_, scope)| scope)
-                .map(|scope| users::prefecture_of(conn, scope))
-                .transpose()?
-                .flatten();
-            if policy.is_locked(user.locked_until, now) {
-                password::verify_dummy(&password_typed);
-                audit_failure(conn, Some((&user, prefecture)), &login_id, ip, "locked")?;
-                return Ok(Outcome::Failed);
-            }
-            let matches = password::verify(&password_typed, &user.password_hash);
-            if !matches || !user.active {
-                let reason = if matches {
-                    "disabled"
-                } else {
-                    "wrong_password"
-                };
-                if !matches {
-                    let (failed, locked) = policy.after_failure(user.failed_attempts, now);
-                    users::record_failure(conn, user.id, failed, locked)?;
-                    if locked.is_some() {
-                        audit::record(
-                            conn,
-                            Action::Lockout,
-                            audit::Entry {
-                                actor_id: Some(user.id),
-                                actor_login: Some(user.login_id.clone()),
-                                target_type: Some("user"),
-                                target_id: Some(user.id.to_string()),
-                                prefecture_id: prefecture,
-                                ip: ip.clone(),
-                                detail: Some(serde_json::json!({ "until": locked })),
-                            },
-                        )?;
-                    }
-                }
-                audit_failure(conn, Some((&user, prefecture)), &login_id, ip, reason)?;
-                return Ok(Outcome::Failed);
-            }
-            users::record_success(conn, user.id)?;
-            if let Some((old, old_user)) = replaced {
-                sessions::end(conn, old, old_user, EndReason::SignOut, now)?;
-            }
-            sessions::start(
-                conn,
-                &sessions::NewSession {
-                    token: &token2,
-                    user_id: user.id,
-                    now,
-                    ip: ip.as_deref(),
-                    user_agent: agent.as_deref(),
-                },
-            )?;
-            audit::record(
-                conn,
-                Action::SignIn,
-                audit::Entry {
-                    actor_id: Some(user.id),
-                    actor_login: Some(user.login_id.clone()),
-                    target_type: Some("user"),
-                    target_id: Some(user.id.to_string()),
-                    prefecture_id: prefecture,
-                    ip,
-                    detail: None,
-                },
-            )?;
-            Ok(Outcome::SignedIn {
-                must_change: user.must_change_password,
-            })
+            let replaced = replaced.map(|(session_id, user_id)| auth::Replaced {
+                session_id,
+                user_id,
+            });
+            auth::sign_in(conn, &typed, &password_typed, policy, &browser, replaced)
         })
         .await?;
-    match outcome {
-        Outcome::SignedIn { must_change } => {
-            session::sign_in(&session, &token)?;
-            let target = if must_change {
-                "/account/password"
-            } else {
-                safe_next(&form.next)
-            };
-            Ok(see_other(target))
-        }
-        Outcome::Failed => {
-            let deployment = state.deployment().await?;
-            let body = login_page(
-                &viewer,
-                &deployment,
-                form.login_id.trim(),
-                safe_next(&form.next),
-                Some(LOGIN_FAILED),
-                None,
-            )?;
-            Ok(HttpResponse::Unauthorized()
-                .content_type(actix_web::http::header::ContentType::html())
-                .body(body))
-        }
-    }
-}
-
-fn audit_failure(
-    conn: &mut crate::db::DbConnection,
-    user: Option<(&users::User, Option<i32>)>,
-    typed: &str,
-    ip: Option<String>,
-    reason: &str,
-) -> Result<(), crate::db::DbError> {
-    audit::record(
-        conn,
-        Action::SignInFailed,
-        audit::Entry {
-            actor_id: user.map(|(u, _)| u.id),
-            actor_login: Some(typed.to_string()),
-            target_type: user.map(|_| "user"),
-            target_id: user.map(|(u, _)| u.id.to_string()),
-            prefecture_id: user.and_then(|(_, p)| p),
-            ip,
-            detail: Some(serde_json::json!({ "reason": reason })),
-        },
-    )?;
-    Ok(())
+    let auth::SignIn::SignedIn {
+        must_change_password,
+    } = outcome
+    else {
+        let deployment = state.deployment().await?;
+        let next = safe_next(&form.next);
+        let body = login_page(
+            &viewer,
+            &deployment,
+            form.login_id.trim(),
+            next,
+            Some(LOGIN_FAILED),
+            None,
+        )?;
+        return Ok(views::html_status(StatusCode::UNAUTHORIZED, body));
+    };
+    session::sign_in(&session, &token)?;
+    Ok(see_other(if must_change_password {
+        "/account/password"
+    } else {
+        safe_next(&form.next)
+    }))
 }
 
 #[derive(Deserialize)]
@@ -259,38 +156,22 @@ pub async fn logout(
     session: Session,
     _form: CsrfForm<Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let ip = viewer.ip.clone();
-    let session_id = viewer.session_id;
     state
-        .db(move |conn| {
-            if let Some(id) = session_id {
-                sessions::end(
-                    conn,
-                    id,
-                    user.id,
-                    EndReason::SignOut,
-                    Utc::now().naive_utc(),
-                )?;
-            }
-            let prefecture = users::prefecture_of(conn, user.scope)?;
-            audit::record(
-                conn,
-                Action::SignOut,
-                audit::Entry {
-                    actor_id: Some(user.id),
-                    actor_login: Some(user.login_id.clone()),
-                    target_type: Some("user"),
-                    target_id: Some(user.id.to_string()),
-                    prefecture_id: prefecture,
-                    ip,
-                    detail: None,
-                },
-            )?;
-            Ok(())
-        })
+        .run(move |conn| auth::sign_out(conn, &signed_in(&user, &viewer)))
         .await?;
     session::sign_out(&session);
     Ok(see_other("/login?signed_out=1"))
+}
+
+/// The signed-in user as the account services know them.
+fn signed_in<'a>(user: &'a CurrentUser, viewer: &'a Viewer) -> auth::SignedIn<'a> {
+    auth::SignedIn {
+        user_id: user.id,
+        login: &user.login_id,
+        scope: user.scope,
+        session_id: viewer.session_id,
+        ip: viewer.ip.as_deref(),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -353,98 +234,45 @@ pub async fn change_password(
     let token = session::random_token();
     let (token2, agent) = (token.clone(), user_agent(&req));
     let min = state.settings.password_min_length;
-    let mut errors = PasswordErrors::default();
-    let user_id = user.id;
-    let personal = state
-        .db(move |conn| {
-            Ok(match users::by_id(conn, user_id)? {
-                Some(row) => users::personal_words(conn, &row)?,
-                None => Vec::new(),
-            })
+    let viewer2 = viewer.clone();
+    let result = state
+        .try_run(move |conn| {
+            let change = auth::PasswordChange {
+                current: &form.current,
+                new_password: &form.new_password,
+                confirm: &form.confirm,
+                min_length: min as usize,
+            };
+            let browser = auth::Browser {
+                token: &token2,
+                ip: viewer2.ip.as_deref(),
+                user_agent: agent.as_deref(),
+            };
+            auth::change_password(conn, &signed_in(&user, &viewer2), &change, &browser)
         })
         .await?;
-    let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
-    if let Err(e) = check_password(&form.new_password, min as usize, &personal) {
-        errors.new_password = Some(e.to_string());
-    } else if form.new_password != form.confirm {
-        errors.confirm = Some(crate::domain::auth::PasswordError::Mismatch.to_string());
-    } else if form.new_password == form.current {
-        errors.new_password = Some("今のパスワードとは違うものにしてください".into());
-    }
-    let ip = viewer.ip.clone();
-    let result = if errors.new_password.is_none() && errors.confirm.is_none() {
-        let current = form.current.clone();
-        let new_password = form.new_password.clone();
-        state
-            .db(move |conn| {
-                let Some(row) = users::by_id(conn, user_id)? else {
-                    return Ok(None);
-                };
-                if !password::verify(&current, &row.password_hash) {
-                    return Ok(Some(Err(())));
-                }
-                let hash = password::hash(&new_password)
-                    .map_err(|e| crate::db::DbError::Task(e.to_string()))?;
-                // Every session of the user ends, and this browser continues in a new one.
-                users::set_password(conn, user_id, &hash, false)?;
-                sessions::start(
-                    conn,
-                    &sessions::NewSession {
-                        token: &token2,
-                        user_id,
-                        now: Utc::now().naive_utc(),
-                        ip: ip.as_deref(),
-                        user_agent: agent.as_deref(),
-                    },
-                )?;
-                let prefecture = users::prefecture_of(conn, user.scope)?;
-                audit::record(
-                    conn,
-                    Action::PasswordChange,
-                    audit::Entry {
-                        actor_id: Some(user_id),
-                        actor_login: Some(row.login_id.clone()),
-                        target_type: Some("user"),
-                        target_id: Some(user_id.to_string()),
-                        prefecture_id: prefecture,
-                        ip,
-                        detail: None,
-                    },
-                )?;
-                Ok(Some(Ok(())))
-            })
-            .await?
-    } else {
-        None
-    };
+    let deployment = state.deployment().await?;
+    let mut errors = PasswordErrors::default();
     match result {
-        Some(Ok(())) => {
+        Ok(()) => {
             session::sign_in(&session, &token)?;
             let mut viewer = viewer;
             if let Some(u) = viewer.user.as_mut() {
                 u.must_change_password = false;
             }
             viewer.csrf = session::csrf_token(&session);
-            let deployment = state.deployment().await?;
-            Ok(views::html(password_page(
-                &viewer,
-                &deployment,
-                min,
-                &PasswordErrors::default(),
-                true,
-            )?))
+            let body = password_page(&viewer, &deployment, min, &errors, true)?;
+            return Ok(views::html(body));
         }
-        other => {
-            if matches!(other, Some(Err(()))) {
-                errors.current = Some("今のパスワードが正しくありません".into());
-            }
-            let deployment = state.deployment().await?;
-            let body = password_page(&viewer, &deployment, min, &errors, false)?;
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type(actix_web::http::header::ContentType::html())
-                .body(body))
+        Err(auth::PasswordChangeError::Db(e)) => return Err(e.into()),
+        Err(e @ auth::PasswordChangeError::WrongCurrent) => errors.current = Some(e.to_string()),
+        Err(e @ auth::PasswordChangeError::Rule(PasswordError::Mismatch)) => {
+            errors.confirm = Some(e.to_string())
         }
+        Err(e) => errors.new_password = Some(e.to_string()),
     }
+    let body = password_page(&viewer, &deployment, min, &errors, false)?;
+    Ok(views::html_status(StatusCode::UNPROCESSABLE_ENTITY, body))
 }
 
 /// A browser's name from its User-Agent, as people call it.
@@ -526,47 +354,18 @@ pub async fn end_sessions(
     user: CurrentUser,
     CsrfForm(form): CsrfForm<EndSessionsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let current = viewer.session_id;
-    let (user_id, login, scope, ip) = (user.id, user.login_id.clone(), user.scope, viewer.ip);
-    let which = form.session.trim().to_string();
-    let ended = state
-        .db(move |conn| {
-            let now = Utc::now().naive_utc();
-            let ended = if which == "others" {
-                sessions::end_all(conn, user_id, current, EndReason::EndedByUser, now)?
-            } else {
-                match which.parse::<i32>() {
-                    // Never this session from here (signing out is the button for it);
-                    // another user's id changes nothing.
-                    Ok(id) if Some(id) != current => usize::from(sessions::end(
-                        conn,
-                        id,
-                        user_id,
-                        EndReason::EndedByUser,
-                        now,
-                    )?),
-                    _ => 0,
-                }
-            };
-            if ended > 0 {
-                let prefecture = users::prefecture_of(conn, scope)?;
-                audit::record(
-                    conn,
-                    Action::SessionsEnd,
-                    audit::Entry {
-                        actor_id: Some(user_id),
-                        actor_login: Some(login),
-                        target_type: Some("user"),
-                        target_id: Some(user_id.to_string()),
-                        prefecture_id: prefecture,
-                        ip,
-                        detail: Some(serde_json::json!({ "ended": ended, "by": "self" })),
-                    },
-                )?;
-            }
-            Ok(ended)
-        })
-        .await?;
+    let which = match form.session.trim() {
+        "others" => Some(auth::OwnSessions::Others),
+        id => id.parse().ok().map(auth::OwnSessions::One),
+    };
+    let ended = match which {
+        Some(which) => {
+            state
+                .run(move |conn| auth::end_own_sessions(conn, &signed_in(&user, &viewer), which))
+                .await?
+        }
+        None => 0,
+    };
     Ok(see_other(&format!("/account/sessions?ended={ended}")))
 }
 

@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::session::stored_csrf;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 pub struct CsrfForm<T>(pub T);
 

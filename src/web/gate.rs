@@ -20,7 +20,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::sessions;
 use crate::domain::auth::Role;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

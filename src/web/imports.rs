@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::Empty;
 use super::csrf::CsrfForm;
+use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
 use super::views;
 use crate::db::{areas, imports};
 use crate::domain::auth::Scope;
 use crate::domain::wareki;
-use crate::error::AppError;
 use crate::import::Listed;
 use crate::import::plan::{Actor, load_target};
-use crate::import::service::{self, ImportError, Summary};
+use crate::services::imports::institutions::{self, ImportError, Summary};
 
 /// The prefecture whose master the user keeps: its own, or (system administrator) the
 /// one chosen on the form. `None` when the user's scope is narrower than a prefecture.
@@ -70,7 +70,7 @@ async fn upload_page(
     let (recent, prefectures) = state
         .db(move |conn| {
             Ok((
-                imports::recent(conn, service::KIND, prefecture, 20)?,
+                imports::recent(conn, institutions::KIND, prefecture, 20)?,
                 areas::prefectures(conn)?,
             ))
         })
@@ -147,17 +147,13 @@ pub async fn upload(
     let result = state
         .db(move |conn| {
             let code = match prefecture {
-                Some(id) => {
-                    use crate::db::schema::areas as a;
-                    use diesel::prelude::*;
-                    a::table.find(id).select(a::code).first::<String>(conn)?
-                }
+                Some(id) => areas::code_of(conn, id)?,
                 None => upload.field("prefecture").to_string(),
             };
             let outcome = load_target(conn, &code)
                 .map_err(ImportError::from)
                 .and_then(|target| {
-                    service::preview(
+                    institutions::preview(
                         conn,
                         &upload.file_name,
                         &upload.bytes,
@@ -215,7 +211,7 @@ pub async fn show(
     };
     let id = path.into_inner();
     let row = state
-        .db(move |conn| Ok(imports::find(conn, service::KIND, id, prefecture)?))
+        .db(move |conn| Ok(imports::find(conn, institutions::KIND, id, prefecture)?))
         .await?
         .ok_or(AppError::NotFound)?;
     let plan: Summary = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
@@ -264,7 +260,7 @@ pub async fn apply(
                 login: &login,
                 ip,
             };
-            Ok(service::apply(conn, id, prefecture, &actor, &limits))
+            Ok(institutions::apply(conn, id, prefecture, &actor, &limits))
         })
         .await?;
     match result {
@@ -298,7 +294,7 @@ pub async fn retire_missing(
                 login: &login,
                 ip,
             };
-            Ok(service::retire_missing(conn, id, prefecture, &actor))
+            Ok(institutions::retire_missing(conn, id, prefecture, &actor))
         })
         .await?;
     match result {
@@ -325,7 +321,7 @@ pub async fn cancel(
     };
     let id = path.into_inner();
     let result = state
-        .db(move |conn| Ok(service::cancel(conn, id, prefecture)))
+        .db(move |conn| Ok(institutions::cancel(conn, id, prefecture)))
         .await?;
     match result {
         Ok(()) => Ok(see_other(&format!("/institutions/imports/{id}"))),
@@ -347,7 +343,7 @@ pub async fn rows_csv(
     let id = path.into_inner();
     let limits = state.settings.import_limits;
     let result = state
-        .db(move |conn| Ok(service::full_list(conn, id, prefecture, &limits)))
+        .db(move |conn| Ok(institutions::full_list(conn, id, prefecture, &limits)))
         .await?;
     let rows = match result {
         Ok(rows) => rows,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::csrf::CsrfForm;
+use super::error::AppError;
 use super::session::{CurrentUser, Viewer};
 use super::views;
 use crate::db::audit::{self, Action};
@@ -15,11 +16,11 @@ use crate::db::institutions::{self, ListedInstitution, SearchFilter, SortKey};
 use crate::db::{DbError, areas};
 use crate::domain::auth::Scope;
 use crate::domain::codes::InstitutionCode;
-use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
+use crate::domain::institution::{Category, Status, TargetFacts};
 use crate::domain::normalize::{self, excel_safe, search_key};
 use crate::domain::paging;
 use crate::domain::wareki;
-use crate::error::AppError;
+use crate::services::institutions::{self as edit, EditInput};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -386,31 +387,12 @@ struct HistoryRow {
     detail: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct EditForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    paper: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    municipality: String,
-    /// "" = follow the rule, "1" = target, "0" = not a target
-    #[serde(default)]
-    target_override: String,
-    #[serde(default)]
-    reason: String,
-}
-
 async fn detail_page(
     state: &AppState,
     viewer: &Viewer,
     user: &CurrentUser,
     id: i32,
-    form: Option<EditForm>,
+    form: Option<EditInput>,
     errors: std::collections::BTreeMap<&'static str, String>,
     notice: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
@@ -443,7 +425,7 @@ async fn detail_page(
     let Some((inst, override_value, override_reason, municipalities, history)) = loaded else {
         return Err(AppError::NotFound);
     };
-    let form = form.unwrap_or_else(|| EditForm {
+    let form = form.unwrap_or_else(|| EditInput {
         email: inst.email.clone().unwrap_or_default(),
         phone: inst.phone.clone().unwrap_or_default(),
         paper: if inst.paper_report { "1" } else { "0" }.into(),
@@ -534,154 +516,22 @@ pub async fn update(
     viewer: Viewer,
     user: CurrentUser,
     path: web::Path<i32>,
-    CsrfForm(form): CsrfForm<EditForm>,
+    CsrfForm(form): CsrfForm<EditInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let mut errors = std::collections::BTreeMap::new();
-    let email = form.email.trim().to_string();
-    if !email.is_empty()
-        && (!email.contains('@') || email.contains(char::is_whitespace) || email.len() > 254)
-    {
-        errors.insert(
-            "email",
-            "メールアドレスの形式が正しくありません".to_string(),
-        );
-    }
-    let phone = normalize::tidy(&normalize::nfkc(&form.phone));
-    if phone.chars().count() > 30 {
-        errors.insert(
-            "phone",
-            "電話番号は30文字以内で入力してください".to_string(),
-        );
-    }
-    let status = Status::from_code(&form.status);
-    if status.is_none() {
-        errors.insert("status", "状態を選んでください".to_string());
-    }
-    let override_value = match form.target_override.as_str() {
-        "1" => Some(true),
-        "0" => Some(false),
-        _ => None,
-    };
-    let reason = form.reason.trim().to_string();
-    if override_value.is_some() && reason.is_empty() {
-        errors.insert(
-            "reason",
-            "報告対象を手動で決めるときは理由を入力してください".to_string(),
-        );
-    }
-    if reason.chars().count() > 500 {
-        errors.insert("reason", "理由は500文字以内で入力してください".to_string());
-    }
-    if !errors.is_empty() {
-        return detail_page(&state, &viewer, &user, id, Some(form), errors, None).await;
-    }
-    let scope = user.scope;
-    let municipality: Option<i32> = form.municipality.parse().ok();
-    let (actor_id, actor_login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
-    let status = status.unwrap_or(Status::Active);
-    let paper = form.paper == "1";
+    let (actor, input) = (user.actor(&viewer), form.clone());
     let saved = state
-        .db(move |conn| {
-            crate::db::write_transaction(conn, |conn| -> Result<Result<(), &'static str>, DbError> {
-                let Some((old, old_override, old_reason, prefecture_id)) =
-                    institutions::full_within(conn, scope, id)?
-                else {
-                    return Ok(Err("not found"));
-                };
-                // The municipality must belong to the institution's prefecture and, for
-                // area officers, to their own area.
-                let jurisdiction = match municipality {
-                    None => None,
-                    Some(m) => match areas::municipalities_of(conn, prefecture_id)?
-                        .into_iter()
-                        .find(|x| x.id == m)
-                    {
-                        Some(found) => {
-                            let inside = match scope {
-                                Scope::Jurisdiction(j) => found.jurisdiction_id == j,
-                                Scope::Municipality(mm) => found.id == mm,
-                                _ => true,
-                            };
-                            if !inside {
-                                return Ok(Err("municipality"));
-                            }
-                            Some(found.jurisdiction_id)
-                        }
-                        None => return Ok(Err("municipality")),
-                    },
-                };
-                let facts = TargetFacts {
-                    category: Category::from_code(&old.category).unwrap_or(Category::Clinic),
-                    is_special_function: old.is_special_function,
-                    is_correctional: old.is_correctional,
-                    status,
-                };
-                let edit = institutions::OfficerEdit {
-                    email: Some(email.clone()).filter(|e| !e.is_empty()),
-                    phone: Some(phone.clone()).filter(|p| !p.is_empty()),
-                    paper_report: paper,
-                    status: status.code().to_string(),
-                    municipality_id: municipality,
-                    jurisdiction_id: jurisdiction,
-                    target_override: override_value,
-                    target_override_reason: override_value.map(|_| reason.clone()),
-                    is_target: is_reporting_target(facts, override_value),
-                    updated_at: Utc::now().naive_utc(),
-                };
-                institutions::save_edit(conn, id, &edit)?;
-                audit::record(
-                    conn,
-                    Action::InstitutionUpdate,
-                    audit::Entry {
-                        actor_id: Some(actor_id),
-                        actor_login: Some(actor_login.clone()),
-                        target_type: Some("institution"),
-                        target_id: Some(id.to_string()),
-                        prefecture_id: Some(prefecture_id),
-                        detail: Some(serde_json::json!({
-                            "before": {
-                                "email": old.email, "phone": old.phone, "paper": old.paper_report,
-                                "status": old.status, "municipality": old.municipality_id,
-                                "target_override": old_override, "reason": old_reason,
-                                "is_target": old.is_target,
-                            },
-                            "after": {
-                                "email": edit.email, "phone": edit.phone, "paper": edit.paper_report,
-                                "status": edit.status, "municipality": edit.municipality_id,
-                                "target_override": edit.target_override, "reason": edit.target_override_reason,
-                                "is_target": edit.is_target,
-                            },
-                        })),
-                        ip: ip.clone(),
-                    },
-                )?;
-                Ok(Ok(()))
-            })
-        })
+        .try_run(move |conn| edit::update(conn, &actor, id, &input))
         .await?;
     match saved {
         Ok(()) => {
             state.cache.clear_with_master();
-            detail_page(
-                &state,
-                &viewer,
-                &user,
-                id,
-                None,
-                Default::default(),
-                Some("保存しました。"),
-            )
-            .await
+            let notice = Some("保存しました。");
+            detail_page(&state, &viewer, &user, id, None, Default::default(), notice).await
         }
-        Err("not found") => Err(AppError::NotFound),
-        Err(_) => {
-            let mut errors = std::collections::BTreeMap::new();
-            errors.insert(
-                "municipality",
-                "担当範囲の市区町村を選んでください".to_string(),
-            );
+        Err(edit::EditError::Fields(errors)) => {
             detail_page(&state, &viewer, &user, id, Some(form), errors, None).await
         }
+        Err(e) => Err(e.into()),
     }
 }

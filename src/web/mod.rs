@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cache;
 pub mod charts;
 pub mod csrf;
+pub mod error;
 pub mod gate;
 pub mod imports;
 pub mod institutions;
@@ -28,7 +29,7 @@ use actix_web::{App, HttpServer, guard, web};
 
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbConnection, Pool};
-use crate::error::AppError;
+use crate::web::error::AppError;
 use gate::{Access, Gate};
 
 pub struct AppState {
@@ -36,7 +37,7 @@ pub struct AppState {
     pub database: DatabaseUrl,
     pub settings: Settings,
     pub cache: cache::Cache,
-    pub catalogs: std::sync::Arc<crate::reports::Catalogs>,
+    pub catalogs: std::sync::Arc<crate::services::reports::Catalogs>,
 }
 
 impl AppState {
@@ -60,7 +61,35 @@ impl AppState {
         Ok(d)
     }
 
-    /// Runs blocking database work on the blocking thread pool, never on an async worker.
+    /// Runs a service (or any blocking database work) on the blocking thread pool, never
+    /// on an async worker; its error becomes the page's.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        E: Into<AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.try_run(f).await?.map_err(Into::into)
+    }
+
+    /// Like [`AppState::run`], for a handler that shows some service errors itself (a
+    /// form with its messages): only a lost connection or a panic is an error here.
+    pub async fn try_run<T, E, F>(&self, f: F) -> Result<Result<T, E>, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        E: Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let outcome = web::block(move || match pool.get() {
+            Ok(mut conn) => Ok(f(&mut conn)),
+            Err(e) => Err(db::DbError::from(e)),
+        })
+        .await?;
+        Ok(outcome?)
+    }
+
+    /// Reads through `db` on the blocking thread pool, never on an async worker.
     pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, db::DbError> + Send + 'static,

@@ -15,9 +15,9 @@ use super::views;
 use crate::db::{self, imports};
 use crate::domain::auth::Scope;
 use crate::domain::wareki;
-use crate::error::AppError;
 use crate::import::ndb::{self, NdbError, Plan};
 use crate::import::plan::Actor;
+use crate::web::error::AppError;
 
 /// (the prefecture filter for stored imports, the prefecture id to record).
 async fn prefecture_of(

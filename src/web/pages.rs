@@ -10,7 +10,7 @@ use crate::db::{self, areas, institutions};
 use crate::domain::auth::Scope;
 use crate::domain::institution::{Category, Status};
 use crate::domain::wareki;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// The home page: a sign-in invitation for visitors, the scope's figures for officers,
 /// the institution's own card for clinic users.

@@ -6,47 +6,19 @@ use std::collections::BTreeMap;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::csrf::CsrfForm;
+use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
 use super::upload::{self, UploadProblem};
 use super::views;
-use crate::db::audit::{self, Action};
 use crate::db::{self, areas};
-use crate::domain::auth::Scope;
 use crate::domain::catalog::{self, Catalog};
-use crate::domain::report::Period;
 use crate::domain::wareki;
-use crate::error::AppError;
-
-/// The prefectures an administrator sets periods for.
-fn prefectures_in_scope(all: Vec<areas::Area>, scope: Scope) -> Vec<areas::Area> {
-    match scope {
-        Scope::All => all,
-        Scope::Prefecture(id) => all.into_iter().filter(|p| p.id == id).collect(),
-        _ => Vec::new(),
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct PeriodForm {
-    #[serde(default)]
-    prefecture: String,
-    #[serde(default)]
-    fiscal_year: String,
-    #[serde(default)]
-    opens_on: String,
-    #[serde(default)]
-    deadline: String,
-    #[serde(default)]
-    closes_on: String,
-    #[serde(default)]
-    contact: String,
-}
+use crate::services::periods::{self, PeriodInput, prefectures_in_scope};
 
 #[derive(Serialize)]
 struct PeriodRowView {
@@ -59,17 +31,11 @@ struct PeriodRowView {
     state: &'static str,
 }
 
-fn read_date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .ok()
-        .or_else(|| crate::domain::normalize::parse_date(text).ok())
-}
-
 async fn periods_page(
     state: &AppState,
     viewer: &Viewer,
     user: &CurrentUser,
-    form: Option<PeriodForm>,
+    form: Option<PeriodInput>,
     errors: BTreeMap<&'static str, String>,
     notice: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
@@ -110,12 +76,12 @@ async fn periods_page(
     let failed = !errors.is_empty();
     ctx.insert(
         "form",
-        &form.unwrap_or_else(|| PeriodForm {
+        &form.unwrap_or_else(|| PeriodInput {
             fiscal_year: current.to_string(),
             opens_on: format!("{}-01-01", current + 1),
             deadline: format!("{}-02-28", current + 1),
             closes_on: format!("{}-03-31", current + 1),
-            ..PeriodForm::default()
+            ..PeriodInput::default()
         }),
     );
     ctx.insert(
@@ -151,111 +117,22 @@ pub async fn set_period(
     state: web::Data<AppState>,
     viewer: Viewer,
     user: CurrentUser,
-    form: CsrfForm<PeriodForm>,
+    CsrfForm(form): CsrfForm<PeriodInput>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.0;
-    let mut errors = BTreeMap::new();
-    let fiscal_year: Option<i32> = crate::domain::normalize::digits(&form.fiscal_year)
-        .and_then(|d| d.parse().ok())
-        .filter(|y| (2024..=2100).contains(y));
-    if fiscal_year.is_none() {
-        errors.insert("fiscal_year", "年度を選んでください".to_string());
-    }
-    let mut date = |field: &'static str, text: &str| {
-        let d = read_date(text);
-        if d.is_none() {
-            errors.insert(
-                field,
-                "日付を 2027-01-01 や 令和9年1月1日 の形で入力してください".to_string(),
-            );
-        }
-        d
-    };
-    let opens_on = date("opens_on", &form.opens_on);
-    let deadline = date("deadline", &form.deadline);
-    let closes_on = date("closes_on", &form.closes_on);
-    let contact = form.contact.trim().to_string();
-    if contact.chars().count() > 200 {
-        errors.insert(
-            "contact",
-            "問い合わせ先は200文字以内で入力してください".into(),
-        );
-    }
-    let period = match (opens_on, deadline, closes_on) {
-        (Some(o), Some(d), Some(c)) => {
-            let p = Period {
-                opens_on: o,
-                deadline: d,
-                closes_on: c,
-            };
-            for problem in p.check() {
-                errors.insert("period", problem.to_string());
-            }
-            Some(p)
-        }
-        _ => None,
-    };
-    let scope = user.scope;
-    let wanted: Option<i32> = form.prefecture.parse().ok();
-    let prefecture = state
-        .db(move |conn| {
-            let mine = prefectures_in_scope(areas::prefectures(conn)?, scope);
-            Ok(match wanted {
-                Some(id) => mine.into_iter().find(|p| p.id == id),
-                None if mine.len() == 1 => mine.into_iter().next(),
-                None => None,
-            })
-        })
+    let (actor, input) = (user.actor(&viewer), form.clone());
+    let saved = state
+        .try_run(move |conn| periods::set(conn, &actor, &input))
         .await?;
-    if prefecture.is_none() {
-        errors.insert("prefecture", "都道府県を選んでください".to_string());
+    match saved {
+        Ok(()) => {
+            let notice = Some("報告期間を保存しました。");
+            periods_page(&state, &viewer, &user, None, BTreeMap::new(), notice).await
+        }
+        Err(periods::PeriodError::Fields(errors)) => {
+            periods_page(&state, &viewer, &user, Some(form), errors, None).await
+        }
+        Err(e) => Err(e.into()),
     }
-    let (Some(period), Some(fiscal_year), Some(prefecture), true) =
-        (period, fiscal_year, prefecture, errors.is_empty())
-    else {
-        return periods_page(&state, &viewer, &user, Some(form), errors, None).await;
-    };
-    let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
-    state
-        .db(move |conn| {
-            db::write_transaction(conn, |conn| {
-                db::reports::set_period(
-                    conn,
-                    prefecture.id,
-                    fiscal_year,
-                    period,
-                    &contact,
-                    chrono::Utc::now().naive_utc(),
-                )?;
-                audit::record(
-                    conn,
-                    Action::PeriodSet,
-                    audit::Entry {
-                        actor_id: Some(user_id),
-                        actor_login: Some(login),
-                        target_type: Some("period"),
-                        target_id: Some(format!("{}:{fiscal_year}", prefecture.code)),
-                        prefecture_id: Some(prefecture.id),
-                        detail: Some(serde_json::json!({
-                            "opens_on": period.opens_on, "deadline": period.deadline,
-                            "closes_on": period.closes_on, "contact": contact,
-                        })),
-                        ip,
-                    },
-                )?;
-                Ok(())
-            })
-        })
-        .await?;
-    periods_page(
-        &state,
-        &viewer,
-        &user,
-        None,
-        BTreeMap::new(),
-        Some("報告期間を保存しました。"),
-    )
-    .await
 }
 
 // ----- catalogs -----
@@ -384,7 +261,13 @@ pub async fn load_catalog(
     };
     let user_id = user.id;
     let result = state
-        .db(move |conn| Ok(crate::reports::load_catalog(conn, &body, Some(user_id))))
+        .db(move |conn| {
+            Ok(crate::services::reports::load_catalog(
+                conn,
+                &body,
+                Some(user_id),
+            ))
+        })
         .await?;
     match result {
         Ok(c) => Ok(see_other(&format!(

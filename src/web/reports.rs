@@ -23,32 +23,8 @@ use crate::domain::catalog::{Catalog, Function, Item, Kind};
 use crate::domain::determination::{self, Answers, Determination, Reason, condition_holds};
 use crate::domain::report::{self, FormValues, NdbMark, PeriodState, ReportKind, Status};
 use crate::domain::wareki;
-use crate::error::AppError;
-use crate::reports::{self as service, Actor, Loaded, ReportError, SaveOutcome, SubmitOutcome};
-
-impl From<ReportError> for AppError {
-    fn from(e: ReportError) -> Self {
-        match e {
-            ReportError::NotFound => AppError::NotFound,
-            ReportError::Db(d) => d.into(),
-            ReportError::BrokenCatalog { .. } => AppError::Internal(e.to_string()),
-            other => AppError::Conflict(other.to_string()),
-        }
-    }
-}
-
-impl Actor {
-    /// The signed-in user as the report services see them.
-    pub(super) fn of(user: &CurrentUser, viewer: &Viewer) -> Actor {
-        Actor {
-            user_id: user.id,
-            login: user.login_id.clone(),
-            scope: user.scope,
-            officer: user.role.is_officer(),
-            ip: viewer.ip.clone(),
-        }
-    }
-}
+use crate::services::reports::{self as service, Loaded, ReportError, SaveOutcome, SubmitOutcome};
+use crate::web::error::AppError;
 
 fn today() -> chrono::NaiveDate {
     wareki::today_jst(chrono::Utc::now())
@@ -529,7 +505,7 @@ pub async fn start(
     } else {
         form.code.clone()
     };
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let today = today();
     let result = state
@@ -612,11 +588,8 @@ pub async fn overview(
     let (versions, memos, seen) = state
         .db(move |conn| {
             let versions = store::versions(conn, id)?;
-            let memos = crate::review::memos(conn, id, institution_view)?;
-            let seen = crate::review::last_seen(conn, user_id, id)?;
-            if let Some(last) = memos.last() {
-                crate::review::mark_read(conn, user_id, id, last.id)?;
-            }
+            let (memos, seen) =
+                crate::services::review::read_thread(conn, user_id, id, institution_view)?;
             Ok((versions, memos, seen))
         })
         .await?;
@@ -663,7 +636,11 @@ pub(super) fn version_rows(versions: &[store::VersionRow]) -> Vec<Value> {
 
 /// A memo thread as the pages show it. A memo is unread when the other side wrote it
 /// after the newest one this user has seen.
-pub(super) fn memo_rows(memos: &[crate::review::Memo], seen: i32, for_officer: bool) -> Vec<Value> {
+pub(super) fn memo_rows(
+    memos: &[crate::services::review::Memo],
+    seen: i32,
+    for_officer: bool,
+) -> Vec<Value> {
     memos
         .iter()
         .map(|m| {
@@ -750,7 +727,7 @@ pub async fn save_section(
     let complete = values
         .get("action")
         .is_some_and(|v| v.iter().any(|a| a == "complete"));
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let section_id = section.clone();
     let sent = service::Sent::Form(values.clone());
@@ -932,7 +909,7 @@ pub async fn resolve(
             chosen.insert(key.clone(), v.clone());
         }
     }
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let section_id = section.clone();
     let outcome = state
@@ -1043,7 +1020,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let revision = form.0.rev;
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let today = today();
     let outcome = state
@@ -1092,7 +1069,7 @@ pub async fn pull_back(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let revision = form.0.rev;
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let done = state
         .db(move |conn| Ok(service::pull_back(conn, &catalogs, &actor, id, revision)))

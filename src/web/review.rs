@@ -28,20 +28,11 @@ use crate::domain::normalize::{self, search_key};
 use crate::domain::paging;
 use crate::domain::report::{self, ReportKind, Status};
 use crate::domain::wareki;
-use crate::error::AppError;
-use crate::reports::{self as service, Actor, ReportError};
-use crate::review::{self, ReviewError};
+use crate::services::reports::{self as service, ReportError};
+use crate::services::review::{self, ReviewError};
+use crate::web::error::AppError;
 
 pub const PER_PAGE: i64 = 50;
-
-impl From<ReviewError> for AppError {
-    fn from(e: ReviewError) -> Self {
-        match e {
-            ReviewError::Report(r) => r.into(),
-            other => AppError::Conflict(other.to_string()),
-        }
-    }
-}
 
 fn current_fiscal_year() -> i32 {
     wareki::fiscal_year_of(wareki::today_jst(Utc::now()))
@@ -602,11 +593,7 @@ async fn detail_page(
                     .get(1)
                     .map(|v| (v.answers.clone(), format!("第{}版", v.number)))
             };
-            let memos = review::memos(conn, id, false).map_err(DbError::from)?;
-            let seen = review::last_seen(conn, user_id, id).map_err(DbError::from)?;
-            if let Some(last) = memos.last() {
-                review::mark_read(conn, user_id, id, last.id).map_err(DbError::from)?;
-            }
+            let (memos, seen) = review::read_thread(conn, user_id, id, false)?;
             Ok(Some((loaded, versions, base, memos, seen)))
         })
         .await?
@@ -712,7 +699,7 @@ pub async fn confirm(
     form: CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let ConfirmForm { rev, structure } = form.0;
     let result = state
@@ -777,7 +764,7 @@ pub async fn send_back(
     form: CsrfForm<SendBackForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let SendBackForm { rev, reason } = form.0;
     let result = state
@@ -803,7 +790,7 @@ pub async fn add_memo(
     form: CsrfForm<MemoForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let officer = actor.officer;
     let catalogs = state.catalogs.clone();
     let MemoForm { body, internal } = form.0;
@@ -881,7 +868,7 @@ pub async fn bulk_preview(
             "確認する報告にチェックを入れてください".into(),
         ));
     }
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let id = state
         .db(move |conn| {
             review::bulk_preview(
@@ -907,7 +894,7 @@ pub async fn bulk_show(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let preview = state
         .db(move |conn| Ok(review::bulk_find(conn, &actor, id)))
         .await??;
@@ -925,7 +912,7 @@ pub async fn bulk_commit(
     _form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     state
         .db(move |conn| Ok(review::bulk_commit(conn, &actor, id)))
         .await??;
@@ -1136,7 +1123,7 @@ pub async fn news(
     viewer: Viewer,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    let actor = Actor::of(&user, &viewer);
+    let actor = user.actor(&viewer);
     let news = state
         .db(move |conn| Ok(review::news(conn, &actor)))
         .await??;

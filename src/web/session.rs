@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::domain::auth::{Role, Scope};
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 pub const COOKIE_NAME: &str = "kakari_session";
 /// The random token of the server-side session (`sessions` table).
@@ -38,6 +38,19 @@ pub struct CurrentUser {
     pub role_label: &'static str,
     pub scope: Scope,
     pub must_change_password: bool,
+}
+
+impl CurrentUser {
+    /// The signed-in user as the services see them.
+    pub fn actor(&self, viewer: &Viewer) -> crate::services::Actor {
+        crate::services::Actor {
+            user_id: self.id,
+            login: self.login_id.clone(),
+            scope: self.scope,
+            officer: self.role.is_officer(),
+            ip: viewer.ip.clone(),
+        }
+    }
 }
 
 /// Present on every request that passed the gate: the user if signed in, and the CSRF

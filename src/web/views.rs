@@ -233,7 +233,12 @@ pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
 }
 
 pub fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
+    html_status(StatusCode::OK, body)
+}
+
+/// A page with another status: 422 for a form sent back with messages, 201 on creation.
+pub fn html_status(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type(ContentType::html())
         .body(body)
 }

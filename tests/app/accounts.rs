@@ -442,10 +442,10 @@ fn area_admins_cannot_reach_beyond_their_area_or_role() {
     let app = TestApp::spawn_with(|conn| {
         kakari::demo::load(conn, 400, 1, false, DEMO_PASSWORD).unwrap();
         let hash = kakari::password::hash(DEMO_PASSWORD).unwrap();
-        let scope = kakari::accounts::parse_scope(conn, "area:46-05").unwrap();
-        kakari::accounts::create(
+        let scope = kakari::services::accounts::parse_scope(conn, "area:46-05").unwrap();
+        kakari::services::accounts::create(
             conn,
-            kakari::accounts::NewAccount {
+            kakari::services::accounts::NewAccount {
                 login_id: "aira-admin",
                 display_name: "姶良保健所 管理者",
                 email: None,
@@ -453,7 +453,7 @@ fn area_admins_cannot_reach_beyond_their_area_or_role() {
                 scope,
                 password_hash: hash,
                 must_change_password: false,
-                actor: "test",
+                by: kakari::services::accounts::By::System("cli"),
             },
         )
         .unwrap();
@@ -695,9 +695,9 @@ fn every_route_times_every_role() {
             .first::<Option<i32>>(conn)
             .unwrap()
             .unwrap();
-        kakari::accounts::create(
+        kakari::services::accounts::create(
             conn,
-            kakari::accounts::NewAccount {
+            kakari::services::accounts::NewAccount {
                 login_id: "matrix-target",
                 display_name: "target",
                 email: None,
@@ -705,7 +705,7 @@ fn every_route_times_every_role() {
                 scope: kakari::domain::auth::Scope::Institution(clinic),
                 password_hash: kakari::password::hash(DEMO_PASSWORD).unwrap(),
                 must_change_password: false,
-                actor: "test",
+                by: kakari::services::accounts::By::System("cli"),
             },
         )
         .unwrap();
@@ -716,7 +716,7 @@ fn every_route_times_every_role() {
             "/tests/fixtures/bureau/kagoshima_ika_small.xlsx"
         ))
         .unwrap();
-        kakari::import::service::preview(
+        kakari::services::imports::institutions::preview(
             conn,
             "a.xlsx",
             &file,
@@ -775,8 +775,19 @@ fn every_route_times_every_role() {
             .first(conn)
             .unwrap();
         assert!(
-            kakari::db::reports::submit(conn, report, 0, "draft", "submitted", now, officer)
-                .unwrap()
+            kakari::db::reports::transition(
+                conn,
+                kakari::db::reports::Guard {
+                    id: report,
+                    revision: 0,
+                    from: kakari::domain::report::Status::Draft,
+                },
+                kakari::domain::report::Status::Submitted,
+                kakari::db::reports::Change::Submitted,
+                now,
+                officer,
+            )
+            .unwrap()
         );
         // A stored NDB preview for the NDB routes.
         let code: String = kakari::db::schema::institutions::table
@@ -788,7 +799,7 @@ fn every_route_times_every_role() {
         let prefecture: i32 = kakari::db::areas::prefectures(conn).unwrap()[0].id;
         kakari::import::ndb::preview(
             conn,
-            &kakari::reports::Catalogs::default(),
+            &kakari::services::reports::Catalogs::default(),
             kakari::domain::auth::Scope::All,
             prefecture,
             &kakari::import::ndb::NdbFile {

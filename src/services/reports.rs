@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 
+pub use super::Actor;
+use super::{Failure, Kind};
 use crate::db::audit::{self, Action};
 use crate::db::institutions::{self, InstitutionCard};
 use crate::db::reports::{self as store, DraftUpdate, NewReport, NewVersion, ReportRow};
@@ -38,21 +40,17 @@ pub enum ReportError {
     Db(#[from] DbError),
 }
 
-impl From<diesel::result::Error> for ReportError {
-    fn from(e: diesel::result::Error) -> Self {
-        ReportError::Db(DbError::Query(e))
-    }
-}
+db_errors!(ReportError);
 
-/// Who is acting, for the version and the audit log.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: i32,
-    pub login: String,
-    pub scope: Scope,
-    /// An officer entering on behalf of the institution (代理入力).
-    pub officer: bool,
-    pub ip: Option<String>,
+impl Failure for ReportError {
+    fn kind(&self) -> Kind {
+        match self {
+            ReportError::NotFound => Kind::NotFound,
+            ReportError::Db(e) => e.kind(),
+            ReportError::BrokenCatalog { .. } => Kind::Internal,
+            _ => Kind::Conflict,
+        }
+    }
 }
 
 /// Parsed catalogs by (fiscal year, version). A version, once loaded, never changes
@@ -468,19 +466,8 @@ fn record(
     prefecture_id: i32,
     detail: Value,
 ) -> Result<(), ReportError> {
-    audit::record(
-        conn,
-        action,
-        audit::Entry {
-            actor_id: Some(actor.user_id),
-            actor_login: Some(actor.login.clone()),
-            target_type: Some("report"),
-            target_id: Some(report_id.to_string()),
-            prefecture_id: Some(prefecture_id),
-            detail: Some(detail),
-            ip: actor.ip.clone(),
-        },
-    )?;
+    let entry = actor.entry("report", report_id, Some(prefecture_id), Some(detail));
+    audit::record(conn, action, entry)?;
     Ok(())
 }
 
@@ -711,15 +698,13 @@ pub fn submit(
             return Ok(SubmitOutcome::Incomplete(problems));
         }
         let now = Utc::now().naive_utc();
-        if !store::submit(
-            conn,
+        let guard = store::Guard {
             id,
             revision,
-            &r.status,
-            next.code(),
-            now,
-            actor.user_id,
-        )? {
+            from: loaded.status,
+        };
+        let change = store::Change::Submitted;
+        if !store::transition(conn, guard, next, change, now, actor.user_id)? {
             return Ok(SubmitOutcome::Stale);
         }
         let number = r.versions + 1;
@@ -771,15 +756,12 @@ pub fn pull_back(
             loaded.report.was_returned,
         )?;
         let now = Utc::now().naive_utc();
-        if !store::change_status(
-            conn,
+        let guard = store::Guard {
             id,
             revision,
-            &loaded.report.status,
-            next.code(),
-            now,
-            actor.user_id,
-        )? {
+            from: loaded.status,
+        };
+        if !store::transition(conn, guard, next, store::Change::Plain, now, actor.user_id)? {
             return Ok(false);
         }
         record(

@@ -1,13 +1,14 @@
 //! How failures become pages.
 //!
-//! Policy: domain and import code return their own error enums; handlers return
-//! [`AppError`]. A user sees a Japanese page that never contains internal text; a 5xx is
+//! Policy: services return their own error enums, each telling its [`Kind`]; handlers
+//! return [`AppError`], and `?` turns any service error into it. A user sees a Japanese page that never contains internal text; a 5xx is
 //! logged with its whole chain and a reference number the user can quote on the phone.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::web::views;
+use super::views;
+use crate::services::{Failure, Kind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -42,11 +43,14 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
-impl From<crate::db::DbError> for AppError {
-    fn from(e: crate::db::DbError) -> Self {
-        match e {
-            crate::db::DbError::Query(q) => q.into(),
-            other => AppError::Internal(other.to_string()),
+/// Any service error: not-found stays a 404 (never telling whether the record exists
+/// elsewhere), messages written for users are shown, the rest is logged.
+impl<E: Failure> From<E> for AppError {
+    fn from(e: E) -> Self {
+        match e.kind() {
+            Kind::NotFound => AppError::NotFound,
+            Kind::Conflict | Kind::Invalid => AppError::Conflict(e.to_string()),
+            Kind::Internal => AppError::Internal(e.to_string()),
         }
     }
 }

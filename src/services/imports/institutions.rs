@@ -5,13 +5,13 @@ use chrono::Utc;
 
 use serde::{Deserialize, Serialize};
 
-use super::institutions::{self, Parsed, Rejected};
-use super::plan::{
-    self, Actor, Added, Missing, Plan, Target, TargetError, Unmatched, Updated, Warning,
-};
-use super::{FileError, Limits, Listed, read_grid};
 use crate::db::audit::{self, Action};
 use crate::db::{self, DbConnection, DbError, imports};
+use crate::import::institutions::{self, Parsed, Rejected};
+use crate::import::plan::{
+    self, Actor, Added, Missing, Plan, Target, TargetError, Unmatched, Updated, Warning,
+};
+use crate::import::{FileError, Limits, Listed, read_grid};
 
 /// The `imports.kind` of institution-master imports.
 pub const KIND: &str = "institutions";
@@ -42,11 +42,7 @@ pub enum ImportError {
     Db(#[from] DbError),
 }
 
-impl From<diesel::result::Error> for ImportError {
-    fn from(e: diesel::result::Error) -> Self {
-        ImportError::Db(DbError::Query(e))
-    }
-}
+db_errors!(ImportError);
 
 /// Reads the file for the target prefecture (the sheet is dropped once parsed).
 fn read(
@@ -155,14 +151,7 @@ fn reread(
     limits: &Limits,
 ) -> Result<(Parsed, Target), ImportError> {
     let bytes = imports::file_of(conn, row.id)?.ok_or(ImportError::FileGone)?;
-    let code: String = {
-        use crate::db::schema::areas;
-        use diesel::prelude::*;
-        areas::table
-            .find(row.prefecture_id)
-            .select(areas::code)
-            .first(conn)?
-    };
+    let code = db::areas::code_of(conn, row.prefecture_id)?;
     let target = plan::load_target(conn, &code)?;
     let parsed = read(&row.file_name, &bytes, &target, limits)?;
     Ok((parsed, target))

@@ -1,0 +1,93 @@
+//! The use cases, one module per area. Every write is one function that owns its
+//! transaction and writes its audit entry; the web handlers and the command line call
+//! the same functions. Services read and write through `db` only (no SQL here) and keep
+//! their rules in `domain`.
+
+/// A service error that holds a [`DbError`] in its `Db` variant takes diesel's errors
+/// through it, so `?` works on queries.
+macro_rules! db_errors {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<diesel::result::Error> for $error {
+            fn from(e: diesel::result::Error) -> Self {
+                <$error>::Db(crate::db::DbError::Query(e))
+            }
+        })*
+    };
+}
+
+pub mod accounts;
+pub mod auth;
+pub mod imports;
+pub mod institutions;
+pub mod notify;
+pub mod periods;
+pub mod reports;
+pub mod review;
+
+use crate::db::DbError;
+use crate::db::audit;
+use crate::domain::auth::Scope;
+
+/// Who is acting, for versions, `updated_by` columns and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i32,
+    pub login: String,
+    pub scope: Scope,
+    /// An officer (entering on behalf of an institution when filing: 代理入力).
+    pub officer: bool,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    /// An audit entry written by this actor about one record.
+    pub fn entry(
+        &self,
+        target_type: &'static str,
+        target_id: impl ToString,
+        prefecture_id: Option<i32>,
+        detail: Option<serde_json::Value>,
+    ) -> audit::Entry {
+        audit::Entry {
+            actor_id: Some(self.user_id),
+            actor_login: Some(self.login.clone()),
+            target_type: Some(target_type),
+            target_id: Some(target_id.to_string()),
+            prefecture_id,
+            detail,
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+/// How a service failure reaches a user: the web layer maps each kind to one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Missing or outside the actor's scope (never tells which).
+    NotFound,
+    /// The record moved on (stale page, finished import, closed period): a message.
+    Conflict,
+    /// The input is wrong: a message next to the field.
+    Invalid,
+    /// Our fault: logged with a reference number, never shown.
+    Internal,
+}
+
+/// What every service error tells the web layer.
+pub trait Failure: std::fmt::Display {
+    fn kind(&self) -> Kind;
+}
+
+impl Failure for DbError {
+    fn kind(&self) -> Kind {
+        match self {
+            DbError::Query(diesel::result::Error::NotFound) => Kind::NotFound,
+            _ => Kind::Internal,
+        }
+    }
+}
+
+/// A value kept as JSON text in a column (summaries, snapshots).
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
+    serde_json::to_string(value).map_err(|e| DbError::Task(e.to_string()))
+}
