@@ -46,6 +46,9 @@ enum Command {
         /// Password of the demo users (with --demo); generated and printed when omitted.
         #[arg(long, value_name = "PASSWORD")]
         demo_password: Option<String>,
+        /// The demo without its season (no NDB counts, reports, memos).
+        #[arg(long)]
+        no_reports: bool,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -65,9 +68,12 @@ enum Command {
         /// reporting-target institution, with the demo password.
         #[arg(long, default_value_t = 0)]
         clinic_users: usize,
-        /// Also make reports: last fiscal year confirmed for every target, and this
-        /// year's in every state (for the review screens and their benchmarks).
-        #[arg(long)]
+        /// Institutions, areas and users only: no season in progress (NDB counts, last
+        /// year confirmed, this year's reports in every state, memos, a send-back).
+        #[arg(long, conflicts_with = "reports")]
+        no_reports: bool,
+        /// The season in progress (the default; kept for scripts that name it).
+        #[arg(long, hide = true)]
         reports: bool,
         /// Password of the demo users; generated and printed when omitted.
         #[arg(long, value_name = "PASSWORD")]
@@ -179,8 +185,24 @@ enum ConfigAction {
     Check,
 }
 
+/// Commands other than `serve` write to a terminal or a pipe: when the reader goes away
+/// (`kakari reindex | head`), they end quietly as Unix tools do, instead of panicking in
+/// `println!`. The server keeps Rust's setting, under which a write to a closed socket
+/// is an error to handle rather than the end of the process.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        end_quietly_on_closed_pipe();
+    }
     // Offline checks need no settings or database.
     match &cli.command {
         Command::Catalog {
@@ -232,8 +254,16 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             demo: with_demo,
             institutions,
             demo_password,
+            no_reports,
             ..
-        } => serve(settings, with_demo, institutions, demo_password),
+        } => {
+            let demo = with_demo.then_some(DemoWanted {
+                institutions,
+                password: demo_password,
+                season: !no_reports,
+            });
+            serve(settings, demo)
+        }
         Command::Migrate => {
             let url = settings.database();
             let applied = db::migrate(&url).map_err(|e| e.to_string())?;
@@ -249,7 +279,8 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             reset,
             demo_password,
             clinic_users,
-            reports,
+            no_reports,
+            ..
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -261,15 +292,8 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
                 report.institutions, report.seconds
             );
             print_demo_users(&report, &password);
-            if reports {
-                let fy = kakari::domain::wareki::fiscal_year_of(kakari::domain::wareki::today_jst(
-                    chrono::Utc::now(),
-                ));
-                let made = demo::add_reports(&mut conn, fy, seed).map_err(|e| e.to_string())?;
-                println!(
-                    "報告を作りました: {} 件（版 {} 件、{:.1} 秒）",
-                    made.reports, made.versions, made.seconds
-                );
+            if !no_reports {
+                print_season(&mut conn, seed)?;
             }
             if clinic_users > 0 {
                 let logins = demo::add_clinic_users(&mut conn, clinic_users, &password)
@@ -307,7 +331,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
         Command::Reindex => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let rows = kakari::db::review_index::rebuild(&mut conn).map_err(|e| e.to_string())?;
+            let rows = kakari::services::review::reindex(&mut conn).map_err(|e| e.to_string())?;
             println!("報告状況の検索表を作り直しました: {rows} 行");
             Ok(())
         }
@@ -706,34 +730,46 @@ fn read_password() -> Result<String, String> {
     }
 }
 
-fn serve(
-    settings: Settings,
-    with_demo: bool,
+/// `serve --demo`: what to load when the database is empty.
+struct DemoWanted {
     institutions: usize,
-    demo_password: Option<String>,
-) -> Result<(), String> {
+    password: Option<String>,
+    season: bool,
+}
+
+/// The season in progress (see `demo::season`), with what it made.
+fn print_season(conn: &mut db::DbConnection, seed: u64) -> Result<(), String> {
+    let today = kakari::domain::wareki::today_jst(chrono::Utc::now());
+    let fy = kakari::domain::wareki::fiscal_year_of(today);
+    let made = demo::season(conn, fy, seed).map_err(|e| e.to_string())?;
+    println!(
+        "報告年度の途中を作りました: NDB算定回数 {} 件、報告 {} 件（版 {} 件）、差戻しとメモ（{:.1} 秒）",
+        made.ndb_counts, made.reports.reports, made.reports.versions, made.seconds
+    );
+    Ok(())
+}
+
+fn serve(settings: Settings, demo: Option<DemoWanted>) -> Result<(), String> {
     // Bind first: a port in use should fail before anything touches the database.
     let listener = app::bind(settings.bind).map_err(|e| e.to_string())?;
     let (url, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
-    if with_demo {
+    if let Some(wanted) = demo {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         if db::is_empty(&mut conn).map_err(|e| e.to_string())? {
             println!("デモデータを作成しています… (loading the demo prefecture)");
-            let password = demo_password.unwrap_or_else(kakari::password::generate);
-            let report = demo::load(
-                &mut conn,
-                institutions,
-                demo::DEFAULT_SEED,
-                false,
-                &password,
-            )
-            .map_err(|e| e.to_string())?;
+            let password = wanted.password.unwrap_or_else(kakari::password::generate);
+            let seed = demo::DEFAULT_SEED;
+            let report = demo::load(&mut conn, wanted.institutions, seed, false, &password)
+                .map_err(|e| e.to_string())?;
             println!(
                 "デモデータ: 鹿児島県, 医療機関 {} 件 ({:.1} 秒)",
                 report.institutions, report.seconds
             );
+            if wanted.season {
+                print_season(&mut conn, seed)?;
+            }
             print_demo_users(&report, &password);
-        } else if demo_password.is_some() {
+        } else if wanted.password.is_some() {
             println!(
                 "データベースに既にデータがあるため、デモは読み込みませんでした（--demo-password は使われません）。"
             );

@@ -533,3 +533,37 @@ pub fn save_edit(conn: &mut DbConnection, id: i32, edit: &OfficerEdit) -> QueryR
         .execute(conn)?;
     super::review_index::refresh_institutions(conn, &[id])
 }
+
+/// The reporting targets, (id, code), in id order.
+pub fn targets(conn: &mut DbConnection) -> QueryResult<Vec<(i32, String)>> {
+    institutions::table
+        .filter(institutions::is_target.eq(true))
+        .order(institutions::id)
+        .select((institutions::id, institutions::code))
+        .load(conn)
+}
+
+/// The first reporting-target clinic of a jurisdiction by code (the demo clinic's).
+pub fn first_target_clinic(
+    conn: &mut DbConnection,
+    jurisdiction_id: i32,
+) -> QueryResult<Option<(i32, String)>> {
+    institutions::table
+        .filter(institutions::jurisdiction_id.eq(jurisdiction_id))
+        .filter(institutions::is_target.eq(true))
+        .filter(institutions::category.eq(crate::domain::institution::Category::Clinic.code()))
+        .order(institutions::code)
+        .select((institutions::id, institutions::name))
+        .first(conn)
+        .optional()
+}
+
+/// The first `count` reporting targets by code, (id, name).
+pub fn first_targets(conn: &mut DbConnection, count: usize) -> QueryResult<Vec<(i32, String)>> {
+    institutions::table
+        .filter(institutions::is_target.eq(true))
+        .order(institutions::code)
+        .limit(i64::try_from(count).unwrap_or(i64::MAX))
+        .select((institutions::id, institutions::name))
+        .load(conn)
+}

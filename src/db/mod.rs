@@ -8,6 +8,7 @@ pub mod areas;
 pub mod audit;
 pub mod backup;
 pub mod bulk;
+pub mod changes;
 pub mod housekeeping;
 pub mod imports;
 pub mod institutions;
@@ -276,6 +277,10 @@ pub const TABLES_CHILDREN_FIRST: &[&str] = &[
     "meta",
 ];
 
+/// Tables `wipe` leaves alone: the change counters only ever go up, so that every
+/// process notices a reset too.
+pub const TABLES_KEPT_BY_WIPE: &[&str] = &["change_counters"];
+
 /// Deletes every row of every table (for `kakari demo --reset`), inside the caller's
 /// transaction.
 pub fn wipe(conn: &mut DbConnection) -> QueryResult<()> {
@@ -284,6 +289,22 @@ pub fn wipe(conn: &mut DbConnection) -> QueryResult<()> {
         diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;
     }
     Ok(())
+}
+
+/// Fresh planner statistics after a bulk load; on PostgreSQL also a visibility map, so
+/// index-only scans need not visit the table. Outside any transaction.
+pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
+    let sql = if matches!(conn, DbConnection::Pg(_)) {
+        "VACUUM ANALYZE"
+    } else {
+        "ANALYZE"
+    };
+    conn.batch_execute(sql)
+}
+
+/// Whether the database answers (the health check).
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
 }
 
 /// True when no prefecture has been installed yet.

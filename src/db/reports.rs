@@ -672,3 +672,115 @@ pub fn ndb_summary(conn: &mut DbConnection, fiscal_year: i32) -> QueryResult<(i6
         .first(conn)?;
     Ok((rows, codes))
 }
+
+// ----- many at once (the demo season and the benchmarks' data) -----
+
+pub fn insert_many(conn: &mut DbConnection, rows: &[NewReport]) -> QueryResult<usize> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(500) {
+        inserted += crate::per_backend!(&mut *conn, |c| {
+            diesel::insert_into(reports::table).values(chunk).execute(c)
+        })?;
+    }
+    Ok(inserted)
+}
+
+pub fn insert_versions(conn: &mut DbConnection, rows: &[NewVersion]) -> QueryResult<usize> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(1_000) {
+        inserted += crate::per_backend!(&mut *conn, |c| {
+            diesel::insert_into(report_versions::table)
+                .values(chunk)
+                .execute(c)
+        })?;
+    }
+    Ok(inserted)
+}
+
+/// Report ids of a fiscal year's cycle 0 by institution.
+pub fn ids_of_year(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+) -> QueryResult<std::collections::HashMap<i32, i32>> {
+    Ok(reports::table
+        .filter(reports::fiscal_year.eq(fiscal_year))
+        .filter(reports::cycle.eq(0))
+        .select((reports::institution_id, reports::id))
+        .load::<(i32, i32)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Marks the reports of a year in `status` as sent back once, with `reason`.
+pub fn mark_returned(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    status: Status,
+    reason: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(
+        reports::table
+            .filter(reports::fiscal_year.eq(fiscal_year))
+            .filter(reports::status.eq(status.code())),
+    )
+    .set((
+        reports::was_returned.eq(true),
+        reports::return_reason.eq(reason),
+    ))
+    .execute(conn)
+}
+
+/// Sets the submission time and version count of many reports at once.
+pub fn set_submitted(
+    conn: &mut DbConnection,
+    ids: &[i32],
+    at: NaiveDateTime,
+    versions: i32,
+) -> QueryResult<()> {
+    for chunk in ids.chunks(900) {
+        diesel::update(reports::table.filter(reports::id.eq_any(chunk)))
+            .set((
+                reports::submitted_at.eq(at),
+                reports::versions.eq(versions),
+                reports::confirmed_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Sets the confirmation time of a year's confirmed reports.
+pub fn set_confirmed_at(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        reports::table
+            .filter(reports::fiscal_year.eq(fiscal_year))
+            .filter(reports::status.eq(Status::Confirmed.code())),
+    )
+    .set(reports::confirmed_at.eq(at))
+    .execute(conn)
+}
+
+/// Every institution's NDB counts of a fiscal year, by institution code.
+pub fn ndb_of_year(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+) -> QueryResult<std::collections::HashMap<String, BTreeMap<String, i64>>> {
+    let rows: Vec<(String, String, i64)> = ndb_counts::table
+        .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+        .select((
+            ndb_counts::institution_code,
+            ndb_counts::item_key,
+            ndb_counts::count,
+        ))
+        .load(conn)?;
+    let mut out: std::collections::HashMap<String, BTreeMap<String, i64>> =
+        std::collections::HashMap::new();
+    for (code, key, count) in rows {
+        out.entry(code).or_default().insert(key, count);
+    }
+    Ok(out)
+}

@@ -286,6 +286,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    change_counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
 diesel::joinable!(reports -> institutions (institution_id));
 diesel::joinable!(report_versions -> reports (report_id));
 diesel::joinable!(report_memos -> reports (report_id));

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Actor, Failure, Kind};
 use crate::db::audit::{self, Action};
+use crate::db::changes::Counter;
 use crate::db::{self, DbConnection, DbError, areas, institutions};
 use crate::domain::auth::Scope;
 use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
@@ -149,7 +150,7 @@ pub fn update(
     input: &EditInput,
 ) -> Result<(), EditError> {
     let valid = validate(input)?;
-    db::write_transaction(conn, |conn| {
+    db::write_transaction(conn, |conn| -> Result<_, EditError> {
         let (old, old_override, old_reason, prefecture_id) =
             institutions::full_within(conn, actor.scope, id)?.ok_or(EditError::NotFound)?;
         let jurisdiction = jurisdiction_of(conn, actor.scope, prefecture_id, valid.municipality)?;
@@ -189,5 +190,7 @@ pub fn update(
         let entry = actor.entry("institution", id, Some(prefecture_id), Some(detail));
         audit::record(conn, Action::InstitutionUpdate, entry)?;
         Ok(())
-    })
+    })?;
+    super::changed(conn, &[Counter::Master]);
+    Ok(())
 }

@@ -24,8 +24,9 @@ pub mod periods;
 pub mod reports;
 pub mod review;
 
-use crate::db::DbError;
 use crate::db::audit;
+use crate::db::changes::{self, Counter};
+use crate::db::{DbConnection, DbError};
 use crate::domain::auth::Scope;
 
 /// Who is acting, for versions, `updated_by` columns and the audit log.
@@ -90,4 +91,16 @@ impl Failure for DbError {
 /// A value kept as JSON text in a column (summaries, snapshots).
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
     serde_json::to_string(value).map_err(|e| DbError::Task(e.to_string()))
+}
+
+/// After a committed change: every process's kept figures of these kinds are stale now.
+/// Called outside the change's transaction, so that no writer queues behind another's
+/// transaction for the counter. A failure is logged, not returned: the change itself is
+/// committed, and kept figures expire within 30 s anyway.
+pub(crate) fn changed(conn: &mut DbConnection, counters: &[Counter]) {
+    for counter in counters {
+        if let Err(e) = changes::bump(conn, *counter) {
+            tracing::warn!(error = %e, ?counter, "change counter not bumped");
+        }
+    }
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 pub use super::Actor;
 use super::{Failure, Kind};
 use crate::db::audit::{self, Action};
+use crate::db::changes::Counter;
 use crate::db::institutions::{self, InstitutionCard};
 use crate::db::reports::{self as store, DraftUpdate, NewReport, NewVersion, ReportRow};
 use crate::db::{self, DbConnection, DbError};
@@ -361,7 +362,7 @@ pub fn start(
         .ok_or(ReportError::NotFound)?;
     let catalog = catalogs.current(conn, fiscal_year)?;
     let checked = check_code(conn, &institution, typed_code)?;
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| {
         let latest = store::latest_cycle(conn, institution_id, fiscal_year)?;
         let (cycle, base_answers, base_ndb) = match (kind, &latest) {
             // One open report per institution, year and cycle: a second start (double
@@ -455,7 +456,9 @@ pub fn start(
             }),
         )?;
         Ok(id)
-    })
+    })?;
+    super::changed(conn, &[Counter::Reports]);
+    Ok(done)
 }
 
 fn record(
@@ -538,7 +541,7 @@ pub fn save_section(
         complete,
     } = save;
     let section = section.as_str();
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| {
         let loaded = load(conn, catalogs, actor.scope, id)?;
         if loaded.catalog.section(section).is_none() {
             return Err(ReportError::NotFound);
@@ -647,7 +650,11 @@ pub fn save_section(
             });
         }
         Ok(SaveOutcome::Saved { complete })
-    })
+    })?;
+    if matches!(done, SaveOutcome::Saved { .. }) {
+        super::changed(conn, &[Counter::Reports]);
+    }
+    Ok(done)
 }
 
 /// What became of a submission.
@@ -672,7 +679,7 @@ pub fn submit(
     revision: i32,
     today: NaiveDate,
 ) -> Result<SubmitOutcome, ReportError> {
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| {
         let loaded = load(conn, catalogs, actor.scope, id)?;
         let r = &loaded.report;
         if r.revision != revision {
@@ -737,7 +744,11 @@ pub fn submit(
             }),
         )?;
         Ok(SubmitOutcome::Submitted { number })
-    })
+    })?;
+    if matches!(done, SubmitOutcome::Submitted { .. }) {
+        super::changed(conn, &[Counter::Reports]);
+    }
+    Ok(done)
 }
 
 /// 引き戻し: a submitted report nobody has confirmed goes back to 一時保存.
@@ -748,7 +759,7 @@ pub fn pull_back(
     id: i32,
     revision: i32,
 ) -> Result<bool, ReportError> {
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| -> Result<_, ReportError> {
         let loaded = load(conn, catalogs, actor.scope, id)?;
         let next = report::next_status(
             loaded.status,
@@ -775,5 +786,9 @@ pub fn pull_back(
             }),
         )?;
         Ok(true)
-    })
+    })?;
+    if done {
+        super::changed(conn, &[Counter::Reports]);
+    }
+    Ok(done)
 }

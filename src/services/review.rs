@@ -8,6 +8,7 @@ use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::db::audit::{self, Action};
+use crate::db::changes::Counter;
 use crate::db::reports::{Change, Guard};
 use crate::db::review::{self as query, ReviewFilter, StatusFilter};
 use crate::db::{self, DbConnection, DbError, bulk, memos, users};
@@ -117,7 +118,9 @@ pub fn confirm(
             serde_json::json!({ "version": loaded.report.versions, "structure": needs_structure }),
         )?;
         Ok(())
-    })
+    })?;
+    super::changed(conn, &[Counter::Reports]);
+    Ok(())
 }
 
 /// 差戻し with a reason the institution reads.
@@ -168,7 +171,9 @@ pub fn send_back(
         )?;
         crate::services::notify::report_sent_back(conn, id, reason)?;
         Ok(())
-    })
+    })?;
+    super::changed(conn, &[Counter::Reports]);
+    Ok(())
 }
 
 // ----- 一括確認 -----
@@ -274,7 +279,7 @@ pub fn bulk_commit(
         bulk::find(conn, actor.user_id, id)?.ok_or(ReviewError::Report(ReportError::NotFound))?;
     let snapshot: Snapshot =
         serde_json::from_str(&row.snapshot).map_err(|e| DbError::Task(e.to_string()))?;
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| {
         // At most once: a second click finds it committed.
         if !bulk::claim(conn, id)? {
             return Err(ReviewError::Report(ReportError::Closed(
@@ -314,7 +319,9 @@ pub fn bulk_commit(
         };
         bulk::finish(conn, id, &super::to_json(&result)?, now)?;
         Ok(result)
-    })
+    })?;
+    super::changed(conn, &[Counter::Reports]);
+    Ok(done)
 }
 
 // ----- 疑義照会メモ -----
@@ -403,4 +410,12 @@ pub fn status_of(label: Option<&str>) -> &'static str {
         Some(s) => s.label(),
         None => report::NOT_REPORTED,
     }
+}
+
+/// Rebuilds the review search table (`kakari reindex`, after changes made by hand in the
+/// database); every process's kept figures are dropped. Returns the rows written.
+pub fn reindex(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let rows = db::review_index::rebuild(conn)?;
+    super::changed(conn, &[Counter::Reports, Counter::Master]);
+    Ok(rows)
 }

@@ -264,10 +264,7 @@ pub async fn apply(
         })
         .await?;
     match result {
-        Ok(_) => {
-            state.cache.clear_with_master();
-            Ok(see_other(&format!("/institutions/imports/{id}")))
-        }
+        Ok(_) => Ok(see_other(&format!("/institutions/imports/{id}"))),
         Err(ImportError::NotFound) => Err(AppError::NotFound),
         Err(ImportError::Db(e)) => Err(e.into()),
         Err(e) => Err(AppError::Conflict(e.to_string())),
@@ -298,12 +295,9 @@ pub async fn retire_missing(
         })
         .await?;
     match result {
-        Ok(n) => {
-            state.cache.clear_with_master();
-            Ok(see_other(&format!(
-                "/institutions/imports/{id}?retired={n}"
-            )))
-        }
+        Ok(n) => Ok(see_other(&format!(
+            "/institutions/imports/{id}?retired={n}"
+        ))),
         Err(ImportError::NotFound) => Err(AppError::NotFound),
         Err(ImportError::Db(e)) => Err(e.into()),
         Err(e) => Err(AppError::Conflict(e.to_string())),

@@ -525,7 +525,6 @@ pub async fn update(
         .await?;
     match saved {
         Ok(()) => {
-            state.cache.clear_with_master();
             let notice = Some("保存しました。");
             detail_page(&state, &viewer, &user, id, None, Default::default(), notice).await
         }

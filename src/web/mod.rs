@@ -89,6 +89,11 @@ impl AppState {
         Ok(outcome?)
     }
 
+    /// The change counters now, read before computing figures to keep (see `cache`).
+    pub async fn stamp(&self) -> Result<db::changes::Stamp, AppError> {
+        self.db(|conn| Ok(db::changes::stamp(conn)?)).await
+    }
+
     /// Reads through `db` on the blocking thread pool, never on an async worker.
     pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
     where

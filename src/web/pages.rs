@@ -37,7 +37,7 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
                             "fiscal_year": r.fiscal_year,
                             "status": crate::domain::report::Status::from_code(&r.status)
                                 .map_or("", crate::domain::report::Status::label),
-                            "return_reason": (r.status == "returned").then_some(r.return_reason).flatten(),
+                            "return_reason": (r.status == crate::domain::report::Status::Returned.code()).then_some(r.return_reason).flatten(),
                         })
                     })
                     .collect();
@@ -55,24 +55,18 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
     }
     let scope = user.scope;
     let shared = state.clone();
+    let stamp = state.stamp().await?;
     let counts = state
         .db(move |conn| {
-            Ok(shared.cache.counts_or(scope, || {
+            shared.cache.counts_or(scope, stamp, || {
                 let mut counts = institutions::scope_counts(conn, scope)?;
                 counts.scope_name = areas::scope_name(conn, scope)?;
-                Ok::<_, diesel::result::Error>(counts)
-            })?)
+                Ok(counts)
+            })
         })
         .await?;
     let fiscal_year = wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()));
-    let stats = match state.cache.stats(scope, fiscal_year) {
-        Some(s) => s,
-        None => {
-            let s = std::sync::Arc::new(super::review::stats(&state, scope, fiscal_year).await?);
-            state.cache.set_stats(scope, fiscal_year, s.clone());
-            s
-        }
-    };
+    let stats = super::review::kept_stats(&state, scope, fiscal_year, stamp).await?;
     ctx.insert("stats", stats.as_ref());
     let scope_name = counts.scope_name.clone();
     ctx.insert("counts", &counts);
@@ -93,14 +87,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         "postgresql"
     };
-    let ok = state
-        .db(|conn| {
-            use diesel::connection::SimpleConnection;
-            conn.batch_execute("SELECT 1").map_err(db::DbError::Query)?;
-            Ok(())
-        })
-        .await
-        .is_ok();
+    let ok = state.db(|conn| Ok(db::ping(conn)?)).await.is_ok();
     let body = Health {
         status: if ok { "ok" } else { "unavailable" },
         database,

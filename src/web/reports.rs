@@ -1032,7 +1032,6 @@ pub async fn submit(
         .await??;
     match outcome {
         SubmitOutcome::Submitted { .. } | SubmitOutcome::AlreadySubmitted { .. } => {
-            state.cache.clear();
             Ok(see_other(&format!("/reports/{id}?done=submitted")))
         }
         SubmitOutcome::Incomplete(_) => {
@@ -1075,7 +1074,6 @@ pub async fn pull_back(
         .db(move |conn| Ok(service::pull_back(conn, &catalogs, &actor, id, revision)))
         .await??;
     if done {
-        state.cache.clear();
         Ok(see_other(&format!("/reports/{id}?done=pulled")))
     } else {
         Err(AppError::Conflict(

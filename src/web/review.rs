@@ -18,6 +18,7 @@ use super::institutions::{choices, csv_bytes, csv_response};
 use super::reports::answer_text;
 use super::session::{CurrentUser, Viewer};
 use super::views;
+use crate::db::changes::Stamp;
 use crate::db::review::{self as query, ReviewFilter, ReviewRow, ReviewSort, StatusFilter};
 use crate::db::{self, DbError};
 use crate::domain::catalog::Catalog;
@@ -290,7 +291,7 @@ fn list_row(r: &ReviewRow, names: &std::collections::HashMap<i32, String>, unrea
 }
 
 async fn search_page(
-    state: &AppState,
+    state: &web::Data<AppState>,
     viewer: &Viewer,
     user: &CurrentUser,
     query: ReviewQuery,
@@ -311,8 +312,8 @@ async fn search_page(
         q.status.clear();
         format!("{scope:?}|{}", q.base_query())
     };
-    let cached_counts = state.cache.status_counts(&counts_key);
     let status = for_db.status;
+    let shared = state.clone();
     let (rows, has_next, counts, choices, page) = state
         .db(move |conn| {
             let choices = choices(conn, scope)?;
@@ -326,9 +327,16 @@ async fn search_page(
                 per_page: PER_PAGE,
             };
             let (mut rows, mut has_next) = query::search(conn, scope, fy, &for_db, request)?;
-            let counts = match cached_counts {
+            let stamp = crate::db::changes::stamp(conn)?;
+            let counts = match shared.cache.status_counts(&counts_key, stamp) {
                 Some(c) => c,
-                None => query::status_counts(conn, scope, fy, &for_db)?,
+                None => {
+                    let counts = query::status_counts(conn, scope, fy, &for_db)?;
+                    shared
+                        .cache
+                        .set_status_counts(counts_key, stamp, counts.clone());
+                    counts
+                }
             };
             // A page past the end (an old link, a typed number) shows the last page.
             if rows.is_empty() && request.page > 0 {
@@ -351,9 +359,6 @@ async fn search_page(
             Ok((rows, has_next, counts, choices, request.page))
         })
         .await?;
-    if searched {
-        state.cache.set_status_counts(counts_key, counts.clone());
-    }
     let deployment = state.deployment().await?;
     let mut ctx = views::page(viewer, &deployment);
     // The counts may be up to 30 s old; whether a next page exists is asked directly.
@@ -728,10 +733,7 @@ async fn after_review(
     done: &str,
 ) -> Result<HttpResponse, AppError> {
     match result {
-        Ok(()) => {
-            state.cache.clear();
-            Ok(see_other(&format!("/review/reports/{id}?done={done}")))
-        }
+        Ok(()) => Ok(see_other(&format!("/review/reports/{id}?done={done}"))),
         Err(ReviewError::Invalid(message)) => {
             detail_page(
                 state,
@@ -916,7 +918,6 @@ pub async fn bulk_commit(
     state
         .db(move |conn| Ok(review::bulk_commit(conn, &actor, id)))
         .await??;
-    state.cache.clear();
     Ok(see_other(&format!("/review/bulk/{id}")))
 }
 
@@ -943,15 +944,16 @@ pub struct Stats {
 /// The 件数集計 figures. The two heavy queries (per day, per 保健所) are independent
 /// and run on two pooled connections at once, so the page waits for the slower one
 /// only.
-pub async fn stats(
+async fn stats(
     state: &AppState,
     scope: crate::domain::auth::Scope,
     fiscal_year: i32,
+    stamp: Stamp,
 ) -> Result<Stats, AppError> {
     // Days before today are counted once a day (see `Cache::past_days`); today's
     // submissions are counted on every request.
     let today = wareki::today_jst(Utc::now());
-    let past = state.cache.past_days(scope, fiscal_year, today);
+    let past = state.cache.past_days(scope, fiscal_year, today, stamp);
     let since = past.is_some().then_some(today);
     let per_day =
         state.db(move |conn| Ok(query::submissions_per_day(conn, scope, fiscal_year, since)?));
@@ -963,9 +965,13 @@ pub async fn stats(
         Some(past) => per_day = past.iter().cloned().chain(per_day).collect(),
         None => {
             let before_today: Vec<_> = per_day.iter().filter(|r| r.0 < today).cloned().collect();
-            state
-                .cache
-                .set_past_days(scope, fiscal_year, today, std::sync::Arc::new(before_today));
+            state.cache.set_past_days(
+                scope,
+                fiscal_year,
+                today,
+                stamp,
+                std::sync::Arc::new(before_today),
+            );
         }
     }
     state
@@ -1084,6 +1090,24 @@ fn assemble(
     })
 }
 
+/// The 件数集計 figures, shared with the officer home page while no report or
+/// institution changed (and for at most 30 s).
+pub async fn kept_stats(
+    state: &AppState,
+    scope: crate::domain::auth::Scope,
+    fiscal_year: i32,
+    stamp: Stamp,
+) -> Result<std::sync::Arc<Stats>, AppError> {
+    if let Some(kept) = state.cache.stats(scope, fiscal_year, stamp) {
+        return Ok(kept);
+    }
+    let fresh = std::sync::Arc::new(stats(state, scope, fiscal_year, stamp).await?);
+    state
+        .cache
+        .set_stats(scope, fiscal_year, stamp, fresh.clone());
+    Ok(fresh)
+}
+
 #[derive(Deserialize)]
 pub struct StatsQuery {
     fy: Option<i32>,
@@ -1099,16 +1123,8 @@ pub async fn stats_page(
         .fy
         .filter(|y| (2024..=2100).contains(y))
         .unwrap_or_else(current_fiscal_year);
-    let scope = user.scope;
-    // Shared with the officer home page for 30 s, dropped on every status change.
-    let stats = match state.cache.stats(scope, fy) {
-        Some(s) => s,
-        None => {
-            let s = std::sync::Arc::new(stats(&state, scope, fy).await?);
-            state.cache.set_stats(scope, fy, s.clone());
-            s
-        }
-    };
+    let stamp = state.stamp().await?;
+    let stats = kept_stats(&state, user.scope, fy, stamp).await?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
     ctx.insert("stats", stats.as_ref());

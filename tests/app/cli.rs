@@ -278,3 +278,32 @@ fn report_check_prints_the_determination_and_its_exit_code_tells_completeness() 
     );
     assert_clear_failure(&out, "JSON");
 }
+
+/// `kakari … | head`: when the reader has gone, the command ends quietly (killed by
+/// SIGPIPE, as Unix tools are), never with a panic message.
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    let mut fds = [0; 2];
+    // SAFETY: a fresh pipe; both ends are owned below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    let db = TestDb::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_kakari"))
+        .args(["config", "check"])
+        .env("DATABASE_URL", db.url.as_str())
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run kakari");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}

@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::support::{DEMO_PASSWORD, TestApp};
-
 /// Pages fetched per user at most.
 const PAGES_PER_USER: usize = 400;
 /// Pages of one shape (the same route and query keys) fetched per user: a season has
@@ -53,13 +51,10 @@ fn links(html: &str) -> Vec<String> {
 
 #[test]
 fn every_link_every_demo_user_is_shown_answers() {
-    let app = TestApp::spawn_with(|conn| {
-        kakari::demo::load(conn, 400, 1, false, DEMO_PASSWORD).unwrap();
-        let fy = kakari::domain::wareki::fiscal_year_of(kakari::domain::wareki::today_jst(
-            chrono::Utc::now(),
-        ));
-        kakari::demo::add_reports(conn, fy, 1).unwrap();
-    });
+    // The demo season, then one bulk confirmation: 操作履歴 and the review lists hold
+    // several pages of rows, as in a real season.
+    let app = crate::season::with_season();
+    crate::season::bulk_confirm_all(&app.signed_in("demo-officer"), &app.base);
     let mut problems = Vec::new();
     for login in [
         "demo-sysadmin",

@@ -126,6 +126,7 @@ fn wipe_knows_every_table() {
     tables.sort();
     let mut known: Vec<String> = db::TABLES_CHILDREN_FIRST
         .iter()
+        .chain(db::TABLES_KEPT_BY_WIPE)
         .map(|s| s.to_string())
         .collect();
     known.sort();

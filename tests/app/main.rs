@@ -11,4 +11,5 @@ mod hardening;
 mod imports;
 mod reports;
 mod review;
+mod season;
 mod support;

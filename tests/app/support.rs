@@ -136,23 +136,22 @@ impl TestApp {
         db::migrate(&db.database()).expect("migrate");
         let (url, pool) = kakari::app::open_database(&settings).expect("open database");
         prepare(&mut pool.get().expect("connection"));
-        let listener = kakari::app::bind(settings.bind).expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = kakari::app::serve(settings, url, pool, listener).expect("server");
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            })
-        });
-        let handle = rx.recv().expect("server started");
+        let (base, handle) = start_server(settings, url, pool);
         TestApp {
-            base: format!("http://{addr}"),
+            base,
             db,
             client: client(),
             handle,
         }
+    }
+
+    /// A second server on the same database, with its own pool and its own kept
+    /// figures: what another `kakari serve` process is. Stops when dropped.
+    pub fn sibling(&self) -> Sibling {
+        let settings = self.db.settings();
+        let (url, pool) = kakari::app::open_database(&settings).expect("open database");
+        let (base, handle) = start_server(settings, url, pool);
+        Sibling { base, handle }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -164,14 +163,48 @@ impl TestApp {
     }
 }
 
+fn start_server(
+    settings: kakari::config::Settings,
+    url: kakari::db::DatabaseUrl,
+    pool: kakari::db::Pool,
+) -> (String, actix_web::dev::ServerHandle) {
+    let listener = kakari::app::bind(settings.bind).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = kakari::app::serve(settings, url, pool, listener).expect("server");
+            let _ = tx.send(server.handle());
+            let _ = server.await;
+        })
+    });
+    (format!("http://{addr}"), rx.recv().expect("server started"))
+}
+
+fn stop(handle: &actix_web::dev::ServerHandle) {
+    let handle = handle.clone();
+    let _ = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(handle.stop(false));
+    })
+    .join();
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the server before the database is dropped.
-        let handle = self.handle.clone();
-        let _ = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(handle.stop(false));
-        })
-        .join();
+        stop(&self.handle);
+    }
+}
+
+/// Another server process's stand-in (see [`TestApp::sibling`]).
+pub struct Sibling {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        stop(&self.handle);
     }
 }
 

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::db::audit::{self, Action};
+use crate::db::changes::Counter;
 use crate::db::{self, DbConnection, DbError, imports};
 use crate::import::institutions::{self, Parsed, Rejected};
 use crate::import::plan::{
@@ -250,7 +251,7 @@ pub fn apply(
         return Err(ImportError::AlreadyFinished);
     }
     let (parsed, target) = reread(conn, &row, limits)?;
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| {
         let now = plan::plan(conn, &parsed, &target)?;
         if now.fingerprint() != row.fingerprint {
             return Err(ImportError::Stale);
@@ -284,7 +285,9 @@ pub fn apply(
             },
         )?;
         Ok(done)
-    })
+    })?;
+    crate::services::changed(conn, &[Counter::Master]);
+    Ok(done)
 }
 
 pub fn cancel(
@@ -320,7 +323,7 @@ pub fn retire_missing(
     let done: Summary = serde_json::from_str(&row.summary)
         .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
     let ids: Vec<i32> = done.not_in_file.iter().map(|m| m.id).collect();
-    db::write_transaction(conn, |conn| {
+    let done = db::write_transaction(conn, |conn| -> Result<_, ImportError> {
         let mut changed = Vec::new();
         for chunk in ids.chunks(900) {
             let rows: Vec<(i32, String, bool, bool, Option<bool>, String)> = institutions::table
@@ -379,5 +382,7 @@ pub fn retire_missing(
             }),
         )?;
         Ok(changed.len())
-    })
+    })?;
+    crate::services::changed(conn, &[Counter::Master]);
+    Ok(done)
 }

@@ -1,0 +1,9 @@
+-- Counters bumped after every committed change that alters kept figures: "reports"
+-- (reports and their statuses) and "master" (institutions). Every server process reads
+-- them on requests that show kept figures (counts per status, 件数集計, the officer
+-- home), so a change made through one process is seen by all at once.
+CREATE TABLE change_counters (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO change_counters (name, value) VALUES ('reports', 0), ('master', 0);
