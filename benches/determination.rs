@@ -1,6 +1,13 @@
 //! Determination speed (issue: annual report entry, target < 20 µs per report).
 //! `cargo bench --bench determination` prints the median and p95 of batches.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark stops when its setup fails"
+)]
+
 use std::hint::black_box;
 use std::time::Instant;
 

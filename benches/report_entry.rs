@@ -11,6 +11,13 @@
 //! 入力完了, the report submitted, pulled back. Only the save and submit POSTs are
 //! timed (the GETs that read the form's token and revision are not).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark stops when its setup fails"
+)]
+
 use std::time::{Duration, Instant};
 
 use kakari::domain::catalog::{Catalog, Kind, shipped};

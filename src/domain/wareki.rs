@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
+/// Japan Standard Time. Evaluated when compiling: an invalid offset would not build.
+const JST: FixedOffset = FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
+
 pub fn jst() -> FixedOffset {
-    // 9 hours is always a valid offset.
-    FixedOffset::east_opt(9 * 3600)
-        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    JST
 }
 
 /// Converts a UTC timestamp (how the database stores time) to JST.

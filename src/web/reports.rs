@@ -289,8 +289,8 @@ async fn load(state: &AppState, user: &CurrentUser, id: i32) -> Result<Loaded, A
     let scope = user.scope;
     let catalogs = state.catalogs.clone();
     let loaded = state
-        .db(move |conn| Ok(service::load(conn, &catalogs, scope, id)))
-        .await??;
+        .run(move |conn| service::load(conn, &catalogs, scope, id))
+        .await?;
     Ok(loaded)
 }
 
@@ -732,8 +732,8 @@ pub async fn save_section(
     let section_id = section.clone();
     let sent = service::Sent::Form(values.clone());
     let outcome = state
-        .db(move |conn| {
-            Ok(service::save_section(
+        .run(move |conn| {
+            service::save_section(
                 conn,
                 &catalogs,
                 &actor,
@@ -744,9 +744,9 @@ pub async fn save_section(
                     revision,
                     complete,
                 },
-            ))
+            )
         })
-        .await??;
+        .await?;
     after_save(
         &state,
         &viewer,
@@ -913,8 +913,8 @@ pub async fn resolve(
     let catalogs = state.catalogs.clone();
     let section_id = section.clone();
     let outcome = state
-        .db(move |conn| {
-            Ok(service::save_section(
+        .run(move |conn| {
+            service::save_section(
                 conn,
                 &catalogs,
                 &actor,
@@ -925,9 +925,9 @@ pub async fn resolve(
                     revision,
                     complete,
                 },
-            ))
+            )
         })
-        .await??;
+        .await?;
     after_save(
         &state, &viewer, &user, id, &section, None, outcome, complete,
     )
@@ -1024,12 +1024,8 @@ pub async fn submit(
     let catalogs = state.catalogs.clone();
     let today = today();
     let outcome = state
-        .db(move |conn| {
-            Ok(service::submit(
-                conn, &catalogs, &actor, id, revision, today,
-            ))
-        })
-        .await??;
+        .run(move |conn| service::submit(conn, &catalogs, &actor, id, revision, today))
+        .await?;
     match outcome {
         SubmitOutcome::Submitted { .. } | SubmitOutcome::AlreadySubmitted { .. } => {
             Ok(see_other(&format!("/reports/{id}?done=submitted")))
@@ -1071,8 +1067,8 @@ pub async fn pull_back(
     let actor = user.actor(&viewer);
     let catalogs = state.catalogs.clone();
     let done = state
-        .db(move |conn| Ok(service::pull_back(conn, &catalogs, &actor, id, revision)))
-        .await??;
+        .run(move |conn| service::pull_back(conn, &catalogs, &actor, id, revision))
+        .await?;
     if done {
         Ok(see_other(&format!("/reports/{id}?done=pulled")))
     } else {
@@ -1095,14 +1091,12 @@ async fn load_version(
     let fiscal_year = l.report.fiscal_year;
     let catalogs = state.catalogs.clone();
     let (version, catalog) = state
-        .db(move |conn| {
-            let Some(v) = store::version(conn, id, number)? else {
-                return Ok(Err(ReportError::NotFound));
-            };
-            let catalog = catalogs.version(conn, fiscal_year, &v.catalog_version);
-            Ok(catalog.map(|c| (v, c)))
+        .run(move |conn| {
+            let v = store::version(conn, id, number)?.ok_or(ReportError::NotFound)?;
+            let catalog = catalogs.version(conn, fiscal_year, &v.catalog_version)?;
+            Ok::<_, ReportError>((v, catalog))
         })
-        .await??;
+        .await?;
     Ok((l, version, catalog))
 }
 

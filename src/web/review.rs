@@ -898,8 +898,8 @@ pub async fn bulk_show(
     let id = path.into_inner();
     let actor = user.actor(&viewer);
     let preview = state
-        .db(move |conn| Ok(review::bulk_find(conn, &actor, id)))
-        .await??;
+        .run(move |conn| review::bulk_find(conn, &actor, id))
+        .await?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
     ctx.insert("bulk", &preview);
@@ -916,8 +916,8 @@ pub async fn bulk_commit(
     let id = path.into_inner();
     let actor = user.actor(&viewer);
     state
-        .db(move |conn| Ok(review::bulk_commit(conn, &actor, id)))
-        .await??;
+        .run(move |conn| review::bulk_commit(conn, &actor, id))
+        .await?;
     Ok(see_other(&format!("/review/bulk/{id}")))
 }
 
@@ -1140,9 +1140,7 @@ pub async fn news(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor(&viewer);
-    let news = state
-        .db(move |conn| Ok(review::news(conn, &actor)))
-        .await??;
+    let news = state.run(move |conn| review::news(conn, &actor)).await?;
     let deployment = state.deployment().await?;
     let mut ctx = views::page(&viewer, &deployment);
     ctx.insert("since", &news.since.map(wareki::datetime_jst));

@@ -2,6 +2,13 @@
 //! SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is set), driven over
 //! HTTP and through the `kakari` command.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is the test failing"
+)]
+
 mod accounts;
 mod browser;
 mod cli;
