@@ -71,10 +71,9 @@ pub async fn users(
             last_login: l.user.last_login_at.map(wareki::datetime_jst),
         })
         .collect();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("users", &rows);
-    Ok(views::html(views::render("admin_users.html", &ctx)?))
+    ctx.html("admin/users.html")
 }
 
 #[derive(Serialize)]
@@ -139,16 +138,12 @@ async fn render_form(
     let options = state
         .db(move |conn| accounts::area_options(conn, scope))
         .await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("page", &page);
     ctx.insert("areas", &options);
     ctx.insert("roles", &role_options(admin.role));
     ctx.insert("min_password", &state.settings.password_min_length);
-    Ok(views::html_status(
-        status,
-        views::render("admin_user_form.html", &ctx)?,
-    ))
+    ctx.html_status(status, "admin/user_form.html")
 }
 
 pub async fn new_user_form(
@@ -486,8 +481,7 @@ pub async fn audit_log(
             ip: r.ip.unwrap_or_default(),
         })
         .collect();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("rows", &rows);
     ctx.insert("total", &total);
     ctx.insert("page", &page);
@@ -507,5 +501,5 @@ pub async fn audit_log(
     ctx.insert("query", &q);
     let actions: Vec<(&str, &str)> = Action::ALL.iter().map(|a| (a.code(), a.label())).collect();
     ctx.insert("actions", &actions);
-    Ok(views::html(views::render("audit.html", &ctx)?))
+    ctx.html("admin/audit.html")
 }

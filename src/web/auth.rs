@@ -45,20 +45,26 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-fn login_page(
+/// What the sign-in page shows besides the form.
+struct LoginPage<'a> {
+    login_id: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+async fn login_page(
+    state: &AppState,
     viewer: &Viewer,
-    deployment: &super::cache::Deployment,
-    login_id: &str,
-    next: &str,
-    error: Option<&str>,
-    notice: Option<&str>,
-) -> Result<String, AppError> {
-    let mut ctx = views::page(viewer, deployment);
-    ctx.insert("login_id", login_id);
-    ctx.insert("next", next);
-    ctx.insert("error", &error);
-    ctx.insert("notice", &notice);
-    Ok(views::render("login.html", &ctx)?)
+    shown: LoginPage<'_>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = views::Page::of(state, viewer).await?;
+    ctx.insert("login_id", shown.login_id);
+    ctx.insert("next", shown.next);
+    ctx.insert("error", &shown.error);
+    ctx.insert("notice", &shown.notice);
+    ctx.html_status(status, "auth/login.html")
 }
 
 pub async fn login_form(
@@ -71,15 +77,13 @@ pub async fn login_form(
         return Ok(see_other(next));
     }
     let notice = query.signed_out.as_ref().map(|_| "ログアウトしました。");
-    let deployment = state.deployment().await?;
-    Ok(views::html(login_page(
-        &viewer,
-        &deployment,
-        "",
+    let shown = LoginPage {
+        login_id: "",
         next,
-        None,
+        error: None,
         notice,
-    )?))
+    };
+    login_page(&state, &viewer, shown, StatusCode::OK).await
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
@@ -126,17 +130,13 @@ pub async fn login(
         must_change_password,
     } = outcome
     else {
-        let deployment = state.deployment().await?;
-        let next = safe_next(&form.next);
-        let body = login_page(
-            &viewer,
-            &deployment,
-            form.login_id.trim(),
-            next,
-            Some(LOGIN_FAILED),
-            None,
-        )?;
-        return Ok(views::html_status(StatusCode::UNAUTHORIZED, body));
+        let shown = LoginPage {
+            login_id: form.login_id.trim(),
+            next: safe_next(&form.next),
+            error: Some(LOGIN_FAILED),
+            notice: None,
+        };
+        return login_page(&state, &viewer, shown, StatusCode::UNAUTHORIZED).await;
     };
     session::sign_in(&session, &token)?;
     Ok(see_other(if must_change_password {
@@ -191,14 +191,15 @@ struct PasswordErrors {
     confirm: Option<String>,
 }
 
-fn password_page(
+async fn password_page(
+    state: &AppState,
     viewer: &Viewer,
-    deployment: &super::cache::Deployment,
-    min_length: u32,
     errors: &PasswordErrors,
     done: bool,
-) -> Result<String, AppError> {
-    let mut ctx = views::page(viewer, deployment);
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let min_length = state.settings.password_min_length;
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("min_length", &min_length);
     ctx.insert("errors", errors);
     ctx.insert("done", &done);
@@ -206,21 +207,15 @@ fn password_page(
         "forced",
         &viewer.user.as_ref().is_some_and(|u| u.must_change_password),
     );
-    Ok(views::render("password.html", &ctx)?)
+    ctx.html_status(status, "auth/password.html")
 }
 
 pub async fn password_form(
     state: web::Data<AppState>,
     viewer: Viewer,
 ) -> Result<HttpResponse, AppError> {
-    let deployment = state.deployment().await?;
-    Ok(views::html(password_page(
-        &viewer,
-        &deployment,
-        state.settings.password_min_length,
-        &PasswordErrors::default(),
-        false,
-    )?))
+    let errors = PasswordErrors::default();
+    password_page(&state, &viewer, &errors, false, StatusCode::OK).await
 }
 
 pub async fn change_password(
@@ -251,7 +246,6 @@ pub async fn change_password(
             auth::change_password(conn, &signed_in(&user, &viewer2), &change, &browser)
         })
         .await?;
-    let deployment = state.deployment().await?;
     let mut errors = PasswordErrors::default();
     match result {
         Ok(()) => {
@@ -261,8 +255,7 @@ pub async fn change_password(
                 u.must_change_password = false;
             }
             viewer.csrf = session::csrf_token(&session);
-            let body = password_page(&viewer, &deployment, min, &errors, true)?;
-            return Ok(views::html(body));
+            return password_page(&state, &viewer, &errors, true, StatusCode::OK).await;
         }
         Err(auth::PasswordChangeError::Db(e)) => return Err(e.into()),
         Err(e @ auth::PasswordChangeError::WrongCurrent) => errors.current = Some(e.to_string()),
@@ -271,8 +264,8 @@ pub async fn change_password(
         }
         Err(e) => errors.new_password = Some(e.to_string()),
     }
-    let body = password_page(&viewer, &deployment, min, &errors, false)?;
-    Ok(views::html_status(StatusCode::UNPROCESSABLE_ENTITY, body))
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    password_page(&state, &viewer, &errors, false, status).await
 }
 
 /// A browser's name from its User-Agent, as people call it.
@@ -331,14 +324,13 @@ pub async fn sessions_page(
         })
         .collect();
     let others = lines.iter().filter(|l| !l.current).count();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("sessions", &lines);
     ctx.insert("others", &others);
     ctx.insert("ended", &query.ended);
     ctx.insert("idle_minutes", &state.settings.session_idle_minutes);
     ctx.insert("max_hours", &state.settings.session_max_hours);
-    Ok(views::html(views::render("account_sessions.html", &ctx)?))
+    ctx.html("auth/sessions.html")
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,7 @@
 
 use super::upload::{self, UploadProblem};
 use actix_multipart::Multipart;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -90,15 +90,12 @@ async fn upload_page(
         .filter(|p| prefecture.is_none_or(|id| id == p.id))
         .map(|p| (p.code, p.name))
         .collect();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("recent", &recent);
     ctx.insert("prefectures", &prefectures);
     ctx.insert("error", &error);
     ctx.insert("max_mb", &state.settings.max_upload_mb);
-    Ok(HttpResponse::build(status)
-        .content_type(header::ContentType::html())
-        .body(views::render("import_upload.html", &ctx)?))
+    ctx.html_status(status, "imports/upload.html")
 }
 
 pub async fn upload_form(
@@ -215,8 +212,7 @@ pub async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     let plan: Summary = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("id", &row.id);
     ctx.insert("file_name", &row.file_name);
     ctx.insert("file_layout", layout_label(&row.layout));
@@ -237,7 +233,7 @@ pub async fn show(
     ctx.insert("warnings", &shown(&plan.warnings));
     ctx.insert("retired", &query.retired);
     ctx.insert("shown_rows", &crate::import::PREVIEW_ROWS);
-    Ok(views::html(views::render("import_preview.html", &ctx)?))
+    ctx.html("imports/preview.html")
 }
 
 pub async fn apply(

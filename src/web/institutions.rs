@@ -235,8 +235,7 @@ pub async fn search(
             Ok((rows, total, page, jurisdictions, municipalities))
         })
         .await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("rows", &rows);
     let capped = total > institutions::COUNT_CAP;
     let has_next = rows.len() as i64 == PER_PAGE && (capped || (page + 1) * PER_PAGE < total);
@@ -263,9 +262,7 @@ pub async fn search(
     } else {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(HttpResponse::build(status)
-        .content_type(header::ContentType::html())
-        .body(views::render("institutions.html", &ctx)?))
+    ctx.html_status(status, "institutions/search.html")
 }
 
 /// The header row of our CSV: the import template's columns first (so a downloaded
@@ -459,8 +456,7 @@ async fn detail_page(
             detail: h.detail.unwrap_or_default(),
         })
         .collect();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("institution", &inst);
     ctx.insert(
         "category",
@@ -488,9 +484,7 @@ async fn detail_page(
     } else {
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(HttpResponse::build(status)
-        .content_type(header::ContentType::html())
-        .body(views::render("institution.html", &ctx)?))
+    ctx.html_status(status, "institutions/detail.html")
 }
 
 pub async fn detail(

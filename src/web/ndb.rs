@@ -98,17 +98,14 @@ async fn upload_page(
             })
             .await?
     };
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("years", &years);
     ctx.insert("selected", &fiscal_year.unwrap_or(current - 1));
     ctx.insert("summaries", &summaries);
     ctx.insert("recent", &recent);
     ctx.insert("error", &error);
     ctx.insert("max_upload_mb", &state.settings.max_upload_mb);
-    Ok(HttpResponse::build(status)
-        .content_type(actix_web::http::header::ContentType::html())
-        .body(views::render("ndb_import.html", &ctx)?))
+    ctx.html_status(status, "ndb/upload.html")
 }
 
 pub async fn upload_form(
@@ -215,8 +212,7 @@ pub async fn show(
         .await?
         .ok_or(AppError::NotFound)?;
     let plan: Plan = serde_json::from_str(&row.summary).map_err(AppError::internal)?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("id", &row.id);
     ctx.insert("file_name", &row.file_name);
     ctx.insert("status", &row.status);
@@ -238,7 +234,7 @@ pub async fn show(
     );
     ctx.insert("shown_rows", &crate::import::PREVIEW_ROWS);
     ctx.insert("plan", &plan);
-    Ok(views::html(views::render("ndb_preview.html", &ctx)?))
+    ctx.html("ndb/preview.html")
 }
 
 #[derive(Deserialize)]

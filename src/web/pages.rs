@@ -16,14 +16,14 @@ use crate::web::error::AppError;
 /// the institution's own card for clinic users.
 pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, AppError> {
     let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::new(&viewer, &deployment);
     ctx.insert(
         "fiscal_year",
         &wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now())),
     );
     ctx.insert("prefectures", &deployment.prefectures);
     let Some(user) = viewer.user.clone() else {
-        return Ok(views::html(views::render("home.html", &ctx)?));
+        return ctx.html("pages/home.html");
     };
     if let Scope::Institution(id) = user.scope {
         let (card, filings) = state
@@ -51,7 +51,7 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
         ctx.insert("institution", &card);
         ctx.insert("category", &category);
         ctx.insert("status", &status);
-        return Ok(views::html(views::render("home_institution.html", &ctx)?));
+        return ctx.html("pages/home_institution.html");
     }
     let scope = user.scope;
     let shared = state.clone();
@@ -71,7 +71,7 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
     let scope_name = counts.scope_name.clone();
     ctx.insert("counts", &counts);
     ctx.insert("scope_name", &scope_name);
-    Ok(views::html(views::render("home_officer.html", &ctx)?))
+    ctx.html("pages/home_officer.html")
 }
 
 #[derive(serde::Serialize)]

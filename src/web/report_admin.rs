@@ -71,8 +71,7 @@ async fn periods_page(
         })
         .await?;
     let current = wareki::fiscal_year_of(today);
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     let failed = !errors.is_empty();
     ctx.insert(
         "form",
@@ -95,14 +94,12 @@ async fn periods_page(
     ctx.insert("rows", &rows);
     ctx.insert("errors", &errors);
     ctx.insert("notice", &notice);
-    let body = views::render("admin_periods.html", &ctx)?;
-    Ok(HttpResponse::build(if failed {
+    let status = if failed {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
-    })
-    .content_type(actix_web::http::header::ContentType::html())
-    .body(body))
+    };
+    ctx.html_status(status, "admin/periods.html")
 }
 
 pub async fn periods(
@@ -185,8 +182,7 @@ async fn catalogs_page(
         })
         .await?;
     let (current, loaded) = views_and_loaded;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("current", &current);
     ctx.insert(
         "loaded",
@@ -209,9 +205,7 @@ async fn catalogs_page(
             .filter(|y| catalog::shipped(**y).is_some())
             .collect::<Vec<_>>(),
     );
-    Ok(HttpResponse::build(status)
-        .content_type(actix_web::http::header::ContentType::html())
-        .body(views::render("admin_catalogs.html", &ctx)?))
+    ctx.html_status(status, "admin/catalogs.html")
 }
 
 pub async fn catalogs(

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -400,12 +401,11 @@ pub async fn filings(
         })
         .await?
         .ok_or(AppError::NotFound)?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("institution", &card);
     ctx.insert("rows", &rows);
     ctx.insert("officer", &officer);
-    Ok(views::html(views::render("report_filings.html", &ctx)?))
+    ctx.html("reports/filings.html")
 }
 
 // ----- start: 保険医療機関番号確認 -----
@@ -435,22 +435,19 @@ async fn start_page(
     typed: &str,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("institution", card);
     ctx.insert("fiscal_year", &fiscal_year);
     ctx.insert("kind", kind.code());
     ctx.insert("kind_label", kind.label());
     ctx.insert("typed", typed);
     ctx.insert("error", &error);
-    let body = views::render("report_start.html", &ctx)?;
-    Ok(if error.is_some() {
-        HttpResponse::UnprocessableEntity()
-            .content_type(header::ContentType::html())
-            .body(body)
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
     } else {
-        views::html(body)
-    })
+        StatusCode::OK
+    };
+    ctx.html_status(status, "reports/start.html")
 }
 
 /// A year no report can exist for (`-1`, `9999`) is a page that does not exist.
@@ -593,8 +590,7 @@ pub async fn overview(
             Ok((versions, memos, seen))
         })
         .await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     let notice = match query.done.as_str() {
         "saved" => Some("一時保存しました。"),
         "complete" => Some("入力完了にしました。"),
@@ -615,7 +611,7 @@ pub async fn overview(
     ctx.insert("versions", &version_rows(&versions));
     ctx.insert("officer", &user.role.is_officer());
     ctx.insert("memos", &memo_rows(&memos, seen, user.role.is_officer()));
-    Ok(views::html(views::render("report_overview.html", &ctx)?))
+    ctx.html("reports/overview.html")
 }
 
 /// The version history as the pages list it.
@@ -668,8 +664,7 @@ async fn section_page(
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let s = l.catalog.section(section).ok_or(AppError::NotFound)?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("report", &head(l));
     ctx.insert("institution", &l.institution);
     ctx.insert("section", s);
@@ -684,9 +679,7 @@ async fn section_page(
     ctx.insert("errors", errors);
     ctx.insert("general", general);
     ctx.insert("sections", &section_rows(l));
-    Ok(HttpResponse::build(status)
-        .content_type(header::ContentType::html())
-        .body(views::render("report_section.html", &ctx)?))
+    ctx.html_status(status, "reports/section.html")
 }
 
 pub async fn section_form(
@@ -859,8 +852,7 @@ async fn conflict_page(
             }
         })
         .collect();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("report", &head(l));
     ctx.insert("institution", &l.institution);
     ctx.insert("section", &l.catalog.section(section));
@@ -875,9 +867,7 @@ async fn conflict_page(
         "theirs_json",
         &serde_json::to_string(theirs).map_err(AppError::internal)?,
     );
-    Ok(HttpResponse::Conflict()
-        .content_type(header::ContentType::html())
-        .body(views::render("report_conflict.html", &ctx)?))
+    ctx.html_status(StatusCode::CONFLICT, "reports/conflict.html")
 }
 
 /// The choice made on the conflict page: per differing field, keep mine or theirs.
@@ -970,8 +960,7 @@ async fn confirm_page_for(
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let problems = determination::validate(&l.catalog, &l.answers);
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("report", &head(l));
     ctx.insert("institution", &l.institution);
     ctx.insert("sections", &all_sections(&l.catalog, &l.answers, &l.ndb));
@@ -991,9 +980,7 @@ async fn confirm_page_for(
         .collect();
     ctx.insert("problems", &labelled);
     ctx.insert("message", &message);
-    Ok(HttpResponse::build(status)
-        .content_type(header::ContentType::html())
-        .body(views::render("report_confirm.html", &ctx)?))
+    ctx.html_status(status, "reports/confirm.html")
 }
 
 pub async fn confirm_page(
@@ -1111,8 +1098,7 @@ pub async fn version_print(
     let answers = service::parse_map(&v.answers);
     let ndb = service::parse_map(&v.ndb);
     let d = determination::determine(&catalog, &answers);
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("report", &head(&l));
     ctx.insert("institution", &l.institution);
     ctx.insert("number", &v.number);
@@ -1127,7 +1113,7 @@ pub async fn version_print(
     ctx.insert("sections", &all_sections(&catalog, &answers, &ndb));
     ctx.insert("determination", &determination_view(&d));
     ctx.insert("printed_on", &wareki::date_wareki(today()));
-    Ok(views::html(views::render("report_print.html", &ctx)?))
+    ctx.html("reports/print.html")
 }
 
 pub async fn version_json(
@@ -1165,12 +1151,11 @@ pub async fn poster(
         .item("1-4")
         .and_then(|item| answers.get("1-4").map(|v| answer_text(item, v)))
         .unwrap_or_default();
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("institution", &l.institution);
     ctx.insert("report", &head(&l));
     ctx.insert("determination", &determination_view(&d));
     ctx.insert("areas", &areas);
     ctx.insert("submitted_at", &wareki::datetime_jst(v.submitted_at));
-    Ok(views::html(views::render("report_poster.html", &ctx)?))
+    ctx.html("reports/poster.html")
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -359,8 +359,7 @@ async fn search_page(
             Ok((rows, has_next, counts, choices, request.page))
         })
         .await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     // The counts may be up to 30 s old; whether a next page exists is asked directly.
     let total = query::matching(status, &counts);
     ctx.insert("rows", &rows);
@@ -406,13 +405,12 @@ async fn search_page(
             ("cc", "2号ニ", &query.cc),
         ],
     );
-    Ok(HttpResponse::build(if searched {
+    let status = if searched {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
-    })
-    .content_type(header::ContentType::html())
-    .body(views::render("review_search.html", &ctx)?))
+    };
+    ctx.html_status(status, "review/search.html")
 }
 
 pub async fn search(
@@ -618,8 +616,7 @@ async fn detail_page(
             &loaded.ndb,
         )
     });
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(viewer, &deployment);
+    let mut ctx = views::Page::of(state, viewer).await?;
     ctx.insert("report_id", &id);
     ctx.insert("institution", &loaded.institution);
     ctx.insert("fiscal_year", &loaded.report.fiscal_year);
@@ -658,9 +655,7 @@ async fn detail_page(
     );
     ctx.insert("notice", &notice);
     ctx.insert("error", &error);
-    Ok(HttpResponse::build(status)
-        .content_type(header::ContentType::html())
-        .body(views::render("review_detail.html", &ctx)?))
+    ctx.html_status(status, "review/detail.html")
 }
 
 pub async fn detail(
@@ -900,10 +895,9 @@ pub async fn bulk_show(
     let preview = state
         .run(move |conn| review::bulk_find(conn, &actor, id))
         .await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("bulk", &preview);
-    Ok(views::html(views::render("review_bulk.html", &ctx)?))
+    ctx.html("review/bulk.html")
 }
 
 pub async fn bulk_commit(
@@ -1125,11 +1119,10 @@ pub async fn stats_page(
         .unwrap_or_else(current_fiscal_year);
     let stamp = state.stamp().await?;
     let stats = kept_stats(&state, user.scope, fy, stamp).await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("stats", stats.as_ref());
     ctx.insert("years", &(fy - 2..=fy + 1).rev().collect::<Vec<_>>());
-    Ok(views::html(views::render("review_stats.html", &ctx)?))
+    ctx.html("review/stats.html")
 }
 
 // ----- 新着 -----
@@ -1141,8 +1134,7 @@ pub async fn news(
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor(&viewer);
     let news = state.run(move |conn| review::news(conn, &actor)).await?;
-    let deployment = state.deployment().await?;
-    let mut ctx = views::page(&viewer, &deployment);
+    let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("since", &news.since.map(wareki::datetime_jst));
     ctx.insert(
         "submitted",
@@ -1168,5 +1160,5 @@ pub async fn news(
             })
             .collect::<Vec<_>>(),
     );
-    Ok(views::html(views::render("review_news.html", &ctx)?))
+    ctx.html("review/news.html")
 }

@@ -9,11 +9,13 @@ use rand::Rng;
 use tera::{Context, Tera};
 
 use super::cache::Deployment;
+use super::error::AppError;
 use super::session::{CurrentUser, Viewer};
 use crate::domain::auth::Role;
 use crate::domain::wareki;
 
-/// The templates ship inside the binary: one file to install, nothing to lose.
+/// The templates ship inside the binary: one file to install, nothing to lose. Folders
+/// mirror the web modules; a test holds this list and the files together.
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
         &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
@@ -22,39 +24,39 @@ macro_rules! templates {
 
 const TEMPLATES: &[(&str, &str)] = templates![
     "base.html",
-    "home.html",
-    "error.html",
-    "login.html",
-    "password.html",
-    "home_officer.html",
-    "home_institution.html",
-    "admin_users.html",
-    "admin_user_form.html",
-    "audit.html",
-    "institution.html",
-    "institutions.html",
-    "import_upload.html",
-    "import_preview.html",
-    "_determination.html",
-    "_answers.html",
-    "report_filings.html",
-    "report_start.html",
-    "report_overview.html",
-    "report_section.html",
-    "report_conflict.html",
-    "report_confirm.html",
-    "report_print.html",
-    "report_poster.html",
-    "ndb_import.html",
-    "ndb_preview.html",
-    "admin_periods.html",
-    "admin_catalogs.html",
-    "review_search.html",
-    "review_detail.html",
-    "review_bulk.html",
-    "review_stats.html",
-    "review_news.html",
-    "account_sessions.html",
+    "pages/home.html",
+    "pages/error.html",
+    "auth/login.html",
+    "auth/password.html",
+    "pages/home_officer.html",
+    "pages/home_institution.html",
+    "admin/users.html",
+    "admin/user_form.html",
+    "admin/audit.html",
+    "institutions/detail.html",
+    "institutions/search.html",
+    "imports/upload.html",
+    "imports/preview.html",
+    "partials/determination.html",
+    "partials/answers.html",
+    "reports/filings.html",
+    "reports/start.html",
+    "reports/overview.html",
+    "reports/section.html",
+    "reports/conflict.html",
+    "reports/confirm.html",
+    "reports/print.html",
+    "reports/poster.html",
+    "ndb/upload.html",
+    "ndb/preview.html",
+    "admin/periods.html",
+    "admin/catalogs.html",
+    "review/search.html",
+    "review/detail.html",
+    "review/bulk.html",
+    "review/stats.html",
+    "review/news.html",
+    "auth/sessions.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -218,26 +220,53 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
     nav
 }
 
+/// A page being put together: the layout (header, menu) filled in for the viewer, then
+/// the page's own values, then one template rendered into the response.
+pub struct Page {
+    ctx: Context,
+}
+
+impl Page {
+    pub async fn of(state: &super::AppState, viewer: &Viewer) -> Result<Page, AppError> {
+        Ok(Page::new(viewer, &state.deployment().await?))
+    }
+
+    pub fn new(viewer: &Viewer, deployment: &Deployment) -> Page {
+        Page {
+            ctx: page(viewer, deployment),
+        }
+    }
+
+    pub fn insert<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        self.ctx.insert(key, value);
+    }
+
+    /// 200 with the rendered template.
+    pub fn html(self, template: &str) -> Result<HttpResponse, AppError> {
+        self.html_status(StatusCode::OK, template)
+    }
+
+    pub fn html_status(self, status: StatusCode, template: &str) -> Result<HttpResponse, AppError> {
+        Ok(html_status(status, render(template, &self.ctx)?))
+    }
+}
+
 /// A page context with the layout filled in.
-pub fn page(viewer: &Viewer, deployment: &Deployment) -> Context {
+fn page(viewer: &Viewer, deployment: &Deployment) -> Context {
     let mut ctx = Context::new();
     ctx.insert("layout", &Layout::for_viewer(viewer, deployment));
     ctx
 }
 
-pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
+fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
     match TERA.as_ref() {
         Ok(tera) => tera.render(name, ctx),
         Err(e) => Err(tera::Error::msg(e.clone())),
     }
 }
 
-pub fn html(body: String) -> HttpResponse {
-    html_status(StatusCode::OK, body)
-}
-
 /// A page with another status: 422 for a form sent back with messages, 201 on creation.
-pub fn html_status(status: StatusCode, body: String) -> HttpResponse {
+fn html_status(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(ContentType::html())
         .body(body)
@@ -299,8 +328,43 @@ pub fn error_page(
     ctx.insert("detail", &detail);
     ctx.insert("reference", &reference);
     let body =
-        render("error.html", &ctx).unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
+        render("pages/error.html", &ctx).unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
     HttpResponse::build(status)
         .content_type(ContentType::html())
         .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TEMPLATES;
+
+    fn files_under(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files_under(&path, base, out);
+            } else if path.extension().is_some_and(|e| e == "html") {
+                let name = path.strip_prefix(base).unwrap().to_string_lossy();
+                out.push(name.replace('\\', "/"));
+            }
+        }
+    }
+
+    /// Every template file is registered and every registered name is a file, so none
+    /// is left behind when pages move.
+    #[test]
+    fn template_registry_matches_the_files() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = Vec::new();
+        files_under(&base, &base, &mut files);
+        files.sort();
+        let mut registered: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        registered.sort();
+        assert_eq!(files, registered);
+    }
+
+    #[test]
+    fn every_template_compiles() {
+        super::init().unwrap();
+    }
 }
