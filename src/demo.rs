@@ -639,21 +639,16 @@ fn add_ndb_counts(
             csv.push_str(&format!("{code},{key},{count}\n"));
         }
     }
-    let actor = crate::import::plan::Actor {
-        user_id: None,
-        login: "demo",
-        ip: None,
-    };
-    let plan = crate::import::ndb::import_file(
-        conn,
-        catalogs,
+    let file_name = format!("demo-ndb-{fiscal_year}.csv");
+    let file = crate::services::imports::ndb::NdbFile {
         fiscal_year,
-        &format!("demo-ndb-{fiscal_year}.csv"),
-        csv.as_bytes(),
-        &actor,
-        &crate::import::Limits::default(),
-    )
-    .map_err(|e| DemoError::Users(e.to_string()))?;
+        file_name: &file_name,
+        bytes: csv.as_bytes(),
+    };
+    let by = crate::services::imports::By::system("demo");
+    let limits = crate::import::Limits::default();
+    let plan = crate::services::imports::ndb::import_file(conn, catalogs, &file, &by, &limits)
+        .map_err(|e| DemoError::Users(e.to_string()))?;
     Ok(plan.counts)
 }
 

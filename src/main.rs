@@ -536,7 +536,7 @@ fn import_ndb(
     dry_run: bool,
     limits: &kakari::import::Limits,
 ) -> Result<(), String> {
-    use kakari::import::ndb;
+    use kakari::services::imports::{By, ndb};
     let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
     let file_name = file
         .file_name()
@@ -544,34 +544,19 @@ fn import_ndb(
         .unwrap_or_default();
     let catalogs = kakari::services::reports::Catalogs::default();
     let started = std::time::Instant::now();
+    let file = ndb::NdbFile {
+        fiscal_year,
+        file_name: &file_name,
+        bytes: &bytes,
+    };
+    let everywhere = kakari::domain::auth::Scope::All;
     let plan = if dry_run {
-        ndb::read_and_plan(
-            conn,
-            &catalogs,
-            kakari::domain::auth::Scope::All,
-            fiscal_year,
-            &file_name,
-            &bytes,
-            limits,
-        )
-        .map_err(|e| e.to_string())?
-        .1
+        ndb::read_and_plan(conn, &catalogs, everywhere, &file, limits)
+            .map_err(|e| e.to_string())?
+            .1
     } else {
-        let actor = kakari::import::plan::Actor {
-            user_id: None,
-            login: "cli",
-            ip: None,
-        };
-        ndb::import_file(
-            conn,
-            &catalogs,
-            fiscal_year,
-            &file_name,
-            &bytes,
-            &actor,
-            limits,
-        )
-        .map_err(|e| e.to_string())?
+        ndb::import_file(conn, &catalogs, &file, &By::system("cli"), limits)
+            .map_err(|e| e.to_string())?
     };
     println!(
         "{} {}（{}）: 件数 {} / 医療機関 {}（うち置き換え {}）/ マスタにないコード {} / 不明な項目 {} / エラー {}（{:.1} 秒）",
@@ -612,8 +597,7 @@ fn import_institutions(
     dry_run: bool,
     limits: &kakari::import::Limits,
 ) -> Result<(), String> {
-    use kakari::import::plan;
-    use kakari::services::imports::institutions;
+    use kakari::services::imports::{By, institutions};
     let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
     let file_name = file
         .file_name()
@@ -639,7 +623,7 @@ fn import_institutions(
             }
         }
     };
-    let target = plan::load_target(conn, &code).map_err(|e| e.to_string())?;
+    let target = institutions::load_target(conn, &code).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let summary = if dry_run {
         let (_, p) = institutions::read_and_plan(conn, &file_name, &bytes, &target, limits)
@@ -648,12 +632,8 @@ fn import_institutions(
     } else {
         let id = institutions::preview(conn, &file_name, &bytes, &target, None, limits)
             .map_err(|e| e.to_string())?;
-        let actor = plan::Actor {
-            user_id: None,
-            login: "cli",
-            ip: None,
-        };
-        institutions::apply(conn, id, None, &actor, limits).map_err(|e| e.to_string())?
+        institutions::apply(conn, id, None, &By::system("cli"), limits)
+            .map_err(|e| e.to_string())?
     };
     println!(
         "{} {}（{}）: 追加 {} / 変更 {} / 変更なし {} / エラー {} / ファイルにない {} / 市区町村不明 {}（{:.1} 秒）",

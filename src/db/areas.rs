@@ -239,3 +239,31 @@ pub fn by_code(
 pub fn code_of(conn: &mut DbConnection, id: i32) -> QueryResult<String> {
     areas::table.find(id).select(areas::code).first(conn)
 }
+
+/// A prefecture by its two-digit code or its name: (id, code, name).
+pub fn prefecture_by_code_or_name(
+    conn: &mut DbConnection,
+    text: &str,
+) -> QueryResult<Option<(i32, String, String)>> {
+    areas::table
+        .filter(areas::kind.eq(AreaKind::Prefecture.code()))
+        .filter(areas::code.eq(text).or(areas::name.eq(text)))
+        .select((areas::id, areas::code, areas::name))
+        .first(conn)
+        .optional()
+}
+
+/// A municipality as address matching needs it: (id, name, district, jurisdiction id).
+pub type MunicipalityRow = (i32, String, Option<String>, Option<i32>);
+
+/// A prefecture's municipalities as address matching needs them.
+pub fn municipality_names(
+    conn: &mut DbConnection,
+    prefecture_code: &str,
+) -> QueryResult<Vec<MunicipalityRow>> {
+    areas::table
+        .filter(areas::kind.eq(AreaKind::Municipality.code()))
+        .filter(areas::prefecture_code.eq(prefecture_code))
+        .select((areas::id, areas::name, areas::district, areas::parent_id))
+        .load(conn)
+}

@@ -6,6 +6,25 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::schema::imports;
 
+/// Where a stored import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Read and shown; nothing written yet. The file is kept.
+    Previewed,
+    Applied,
+    Cancelled,
+}
+
+impl Stage {
+    pub fn code(self) -> &'static str {
+        match self {
+            Stage::Previewed => "previewed",
+            Stage::Applied => "applied",
+            Stage::Cancelled => "cancelled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = imports)]
 pub struct ImportRow {
@@ -43,15 +62,12 @@ pub struct NewImport<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewImport) -> QueryResult<i32> {
-    diesel::insert_into(imports::table)
-        .values(row)
-        .execute(conn)?;
-    imports::table
-        .filter(imports::created_at.eq(row.created_at))
-        .filter(imports::file_name.eq(row.file_name))
-        .order(imports::id.desc())
-        .select(imports::id)
-        .first(conn)
+    crate::per_backend!(&mut *conn, |c| {
+        diesel::insert_into(imports::table)
+            .values(row)
+            .returning(imports::id)
+            .get_result(c)
+    })
 }
 
 /// An import of one of the given prefectures (`None`: any), else `None` (404).
@@ -88,13 +104,14 @@ pub fn file_of(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Vec<u8>>>
 pub fn finish(
     conn: &mut DbConnection,
     id: i32,
-    status: &str,
+    stage: Stage,
     summary: Option<&str>,
 ) -> QueryResult<bool> {
     let now = Utc::now().naive_utc();
+    let status = stage.code();
     let target = imports::table
         .filter(imports::id.eq(id))
-        .filter(imports::status.eq("previewed"));
+        .filter(imports::status.eq(Stage::Previewed.code()));
     let n = match summary {
         Some(s) => diesel::update(target)
             .set((

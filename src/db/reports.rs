@@ -784,3 +784,22 @@ pub fn ndb_of_year(
     }
     Ok(out)
 }
+
+/// Which of `codes` already have NDB counts for the fiscal year.
+pub fn counted_codes(
+    conn: &mut DbConnection,
+    fiscal_year: i32,
+    codes: &[&str],
+) -> QueryResult<std::collections::BTreeSet<String>> {
+    let mut found = std::collections::BTreeSet::new();
+    for chunk in codes.chunks(900) {
+        let rows: Vec<String> = ndb_counts::table
+            .filter(ndb_counts::fiscal_year.eq(fiscal_year))
+            .filter(ndb_counts::institution_code.eq_any(chunk))
+            .select(ndb_counts::institution_code)
+            .distinct()
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

@@ -3,15 +3,14 @@
 //! - long: one row per institution and item (医療機関コード, 項目, 算定回数);
 //! - wide: one row per institution, one column per item key.
 //!
-//! Reading is pure ([`parse`]); [`plan`] compares with the master; [`apply`] replaces
-//! the counts of the file's institutions in one transaction.
+//! Reading is pure ([`parse`]), and so is comparing with the master ([`plan`]); storing,
+//! applying and cancelling are `services::imports::ndb`'s.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::Grid;
-use crate::db::{self, DbConnection, DbError};
 use crate::domain::codes::InstitutionCode;
 use crate::domain::normalize;
 
@@ -258,30 +257,17 @@ impl Plan {
 
 /// Compares the parsed file with the master. `master` holds the codes the importer may
 /// load counts for.
+/// Compares a parsed file with the master codes (`master`, within the importer's
+/// scope) and the codes that already have counts for the year (`counted`).
 pub fn plan(
-    conn: &mut DbConnection,
     fiscal_year: i32,
     parsed: &Parsed,
     master: &HashSet<String>,
-) -> Result<Plan, DbError> {
+    counted: &BTreeSet<String>,
+) -> Plan {
     let codes: BTreeSet<&str> = parsed.counts.iter().map(|c| c.code.as_str()).collect();
     let (known, unknown): (Vec<&str>, Vec<&str>) = codes.iter().partition(|c| master.contains(**c));
-    let counted: BTreeSet<String> = {
-        use crate::db::schema::ndb_counts;
-        use diesel::prelude::*;
-        let mut found = BTreeSet::new();
-        for chunk in known.chunks(900) {
-            let rows: Vec<String> = ndb_counts::table
-                .filter(ndb_counts::fiscal_year.eq(fiscal_year))
-                .filter(ndb_counts::institution_code.eq_any(chunk))
-                .select(ndb_counts::institution_code)
-                .distinct()
-                .load(conn)?;
-            found.extend(rows);
-        }
-        found
-    };
-    Ok(Plan {
+    Plan {
         fiscal_year,
         layout: Some(parsed.layout),
         counts: parsed
@@ -290,319 +276,13 @@ pub fn plan(
             .filter(|c| master.contains(&c.code))
             .count(),
         institutions: known.len(),
-        replaced: counted.len(),
+        replaced: known.iter().filter(|c| counted.contains(**c)).count(),
         unknown_keys: parsed.unknown_keys.keys().cloned().collect(),
         unknown_codes_total: unknown.len(),
         rejected_total: parsed.rejected.len(),
         unknown_codes: unknown.into_iter().map(str::to_string).collect(),
         rejected: parsed.rejected.clone(),
-    })
-}
-
-/// Replaces the counts of the file's known institutions, all or nothing.
-pub fn apply(
-    conn: &mut DbConnection,
-    fiscal_year: i32,
-    parsed: &Parsed,
-    master: &HashSet<String>,
-) -> Result<usize, DbError> {
-    let rows: Vec<db::reports::NdbCount> = parsed
-        .counts
-        .iter()
-        .filter(|c| master.contains(&c.code))
-        .map(|c| db::reports::NdbCount {
-            fiscal_year,
-            institution_code: &c.code,
-            item_key: &c.key,
-            count: c.count,
-        })
-        .collect();
-    Ok(db::reports::replace_ndb(conn, fiscal_year, &rows)?)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum NdbError {
-    #[error("{0}")]
-    File(#[from] super::FileError),
-    #[error("{0}")]
-    Layout(#[from] LayoutError),
-    #[error("{0}")]
-    Report(#[from] crate::services::reports::ReportError),
-    #[error("この年度の報告項目カタログにNDBの項目がありません")]
-    NoKeys,
-    #[error("取込が見つかりません")]
-    NotFound,
-    #[error("この取込はすでに反映または取消されています")]
-    AlreadyFinished,
-    #[error("この取込のファイルはもうありません（反映・取消の後や24時間後には消えます）")]
-    FileGone,
-    #[error("{0}")]
-    Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for NdbError {
-    fn from(e: diesel::result::Error) -> Self {
-        NdbError::Db(DbError::Query(e))
     }
-}
-
-/// The codes of the master the importer may load counts for.
-pub fn master_codes(
-    conn: &mut DbConnection,
-    scope: crate::domain::auth::Scope,
-) -> Result<HashSet<String>, DbError> {
-    use crate::db::schema::institutions;
-    use diesel::prelude::*;
-    let codes: Vec<String> = db::institutions::within(scope)
-        .select(institutions::code)
-        .load(conn)?;
-    Ok(codes.into_iter().collect())
-}
-
-fn known_keys(
-    conn: &mut DbConnection,
-    catalogs: &crate::services::reports::Catalogs,
-    fiscal_year: i32,
-) -> Result<BTreeSet<String>, NdbError> {
-    let catalog = catalogs.current(conn, fiscal_year)?;
-    let keys: BTreeSet<String> = catalog
-        .items
-        .iter()
-        .filter_map(|i| i.ndb_key.clone())
-        .collect();
-    if keys.is_empty() {
-        return Err(NdbError::NoKeys);
-    }
-    Ok(keys)
-}
-
-/// Reads a file and plans it without writing counts (the CLI's --dry-run and the
-/// page's preview).
-pub fn read_and_plan(
-    conn: &mut DbConnection,
-    catalogs: &crate::services::reports::Catalogs,
-    scope: crate::domain::auth::Scope,
-    fiscal_year: i32,
-    file_name: &str,
-    bytes: &[u8],
-    limits: &super::Limits,
-) -> Result<(Parsed, Plan), NdbError> {
-    let keys = known_keys(conn, catalogs, fiscal_year)?;
-    let parsed = {
-        let grid = super::read_grid(file_name, bytes, limits)?;
-        parse(&grid, &keys)?
-    };
-    let master = master_codes(conn, scope)?;
-    let plan = plan(conn, fiscal_year, &parsed, &master)?;
-    Ok((parsed, plan))
-}
-
-/// What a preview keeps besides the file.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    fiscal_year: i32,
-}
-
-/// An uploaded NDB file and the fiscal year it is for.
-pub struct NdbFile<'a> {
-    pub fiscal_year: i32,
-    pub file_name: &'a str,
-    pub bytes: &'a [u8],
-}
-
-/// Stores a preview; returns its id.
-pub fn preview(
-    conn: &mut DbConnection,
-    catalogs: &crate::services::reports::Catalogs,
-    scope: crate::domain::auth::Scope,
-    prefecture_id: i32,
-    file: &NdbFile,
-    by: Option<i32>,
-    limits: &super::Limits,
-) -> Result<i32, NdbError> {
-    let NdbFile {
-        fiscal_year,
-        file_name,
-        bytes,
-    } = *file;
-    let (parsed, plan) =
-        read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes, limits)?;
-    let layout = match parsed.layout {
-        Layout::Long => "ndb_long",
-        Layout::Wide => "ndb_wide",
-    };
-    drop(parsed);
-    let payload =
-        serde_json::to_string(&Stored { fiscal_year }).map_err(|e| DbError::Task(e.to_string()))?;
-    let summary = serde_json::to_string(&plan.kept()).map_err(|e| DbError::Task(e.to_string()))?;
-    Ok(db::imports::insert(
-        conn,
-        &db::imports::NewImport {
-            kind: KIND,
-            file_name,
-            layout,
-            prefecture_id,
-            created_by: by,
-            created_at: chrono::Utc::now().naive_utc(),
-            status: "previewed",
-            fingerprint: "",
-            payload: &payload,
-            summary: &summary,
-            applied_at: None,
-            file_data: Some(bytes),
-        },
-    )?)
-}
-
-/// The `imports.kind` of NDB imports.
-pub const KIND: &str = "ndb";
-
-/// Applies a stored preview in one transaction; at most once.
-pub fn apply_stored(
-    conn: &mut DbConnection,
-    import_id: i32,
-    prefecture: Option<i32>,
-    scope: crate::domain::auth::Scope,
-    actor: &super::plan::Actor,
-    catalogs: &crate::services::reports::Catalogs,
-    limits: &super::Limits,
-) -> Result<Plan, NdbError> {
-    let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
-    if row.status != "previewed" {
-        return Err(NdbError::AlreadyFinished);
-    }
-    let (fiscal_year, parsed) = reread(conn, catalogs, &row, limits)?;
-    db::write_transaction(conn, |conn| {
-        let master = master_codes(conn, scope)?;
-        let plan = plan(conn, fiscal_year, &parsed, &master)?;
-        let written = apply(conn, fiscal_year, &parsed, &master)?;
-        let summary = serde_json::to_string(&plan.clone().kept())
-            .map_err(|e| DbError::Task(e.to_string()))?;
-        if !db::imports::finish(conn, import_id, "applied", Some(&summary))? {
-            return Err(NdbError::AlreadyFinished);
-        }
-        db::audit::record(
-            conn,
-            db::audit::Action::NdbImport,
-            db::audit::Entry {
-                actor_id: actor.user_id,
-                actor_login: Some(actor.login.to_string()),
-                target_type: Some("import"),
-                target_id: Some(import_id.to_string()),
-                prefecture_id: Some(row.prefecture_id),
-                detail: Some(serde_json::json!({
-                    "file": row.file_name,
-                    "fiscal_year": fiscal_year,
-                    "counts": written,
-                    "institutions": plan.institutions,
-                })),
-                ip: actor.ip.clone(),
-            },
-        )?;
-        Ok(plan)
-    })
-}
-
-/// The stored file of a standing preview, read again.
-fn reread(
-    conn: &mut DbConnection,
-    catalogs: &crate::services::reports::Catalogs,
-    row: &db::imports::ImportRow,
-    limits: &super::Limits,
-) -> Result<(i32, Parsed), NdbError> {
-    let stored: Stored = serde_json::from_str(&row.payload).map_err(|_| NdbError::FileGone)?;
-    let bytes = db::imports::file_of(conn, row.id)?.ok_or(NdbError::FileGone)?;
-    let keys = known_keys(conn, catalogs, stored.fiscal_year)?;
-    let grid = super::read_grid(&row.file_name, &bytes, limits)?;
-    Ok((stored.fiscal_year, parse(&grid, &keys)?))
-}
-
-/// Every rejected row and every code not in the master of a standing preview, for the
-/// downloadable list: (区分, 行, 医療機関コード, 内容).
-pub fn full_list(
-    conn: &mut DbConnection,
-    catalogs: &crate::services::reports::Catalogs,
-    import_id: i32,
-    prefecture: Option<i32>,
-    scope: crate::domain::auth::Scope,
-    limits: &super::Limits,
-) -> Result<Vec<[String; 4]>, NdbError> {
-    let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
-    if row.status != "previewed" {
-        return Err(NdbError::FileGone);
-    }
-    let (fiscal_year, parsed) = reread(conn, catalogs, &row, limits)?;
-    let master = master_codes(conn, scope)?;
-    let plan = plan(conn, fiscal_year, &parsed, &master)?;
-    let mut out: Vec<[String; 4]> = plan
-        .rejected
-        .iter()
-        .map(|r| {
-            [
-                "エラー".to_string(),
-                r.row.to_string(),
-                r.code.clone(),
-                r.reason.clone(),
-            ]
-        })
-        .collect();
-    out.extend(plan.unknown_codes.iter().map(|c| {
-        [
-            "医療機関マスタにないコード".to_string(),
-            String::new(),
-            c.clone(),
-            String::new(),
-        ]
-    }));
-    Ok(out)
-}
-
-pub fn cancel_stored(
-    conn: &mut DbConnection,
-    import_id: i32,
-    prefecture: Option<i32>,
-) -> Result<(), NdbError> {
-    db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(NdbError::NotFound)?;
-    if db::imports::finish(conn, import_id, "cancelled", None)? {
-        Ok(())
-    } else {
-        Err(NdbError::AlreadyFinished)
-    }
-}
-
-/// Applies a file directly (the command line after its own preview).
-pub fn import_file(
-    conn: &mut DbConnection,
-    catalogs: &crate::services::reports::Catalogs,
-    fiscal_year: i32,
-    file_name: &str,
-    bytes: &[u8],
-    actor: &super::plan::Actor,
-    limits: &super::Limits,
-) -> Result<Plan, NdbError> {
-    let scope = crate::domain::auth::Scope::All;
-    let (parsed, _) = read_and_plan(conn, catalogs, scope, fiscal_year, file_name, bytes, limits)?;
-    db::write_transaction(conn, |conn| {
-        let master = master_codes(conn, scope)?;
-        let plan = plan(conn, fiscal_year, &parsed, &master)?;
-        let written = apply(conn, fiscal_year, &parsed, &master)?;
-        db::audit::record(
-            conn,
-            db::audit::Action::NdbImport,
-            db::audit::Entry {
-                actor_id: actor.user_id,
-                actor_login: Some(actor.login.to_string()),
-                target_type: Some("ndb"),
-                target_id: Some(fiscal_year.to_string()),
-                prefecture_id: None,
-                detail: Some(serde_json::json!({
-                    "file": file_name, "counts": written, "institutions": plan.institutions,
-                })),
-                ip: actor.ip.clone(),
-            },
-        )?;
-        Ok(plan)
-    })
 }
 
 #[cfg(test)]

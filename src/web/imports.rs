@@ -18,7 +18,7 @@ use crate::db::{areas, imports};
 use crate::domain::auth::Scope;
 use crate::domain::wareki;
 use crate::import::Listed;
-use crate::import::plan::{Actor, load_target};
+use crate::services::imports::By;
 use crate::services::imports::institutions::{self, ImportError, Summary};
 
 /// The prefecture whose master the user keeps: its own, or (system administrator) the
@@ -139,27 +139,17 @@ pub async fn upload(
         )
         .await;
     }
-    let user_id = user.id;
-    let limits = state.settings.import_limits;
+    let (user_id, limits) = (user.id, state.settings.import_limits);
     let result = state
-        .db(move |conn| {
-            let code = match prefecture {
-                Some(id) => areas::code_of(conn, id)?,
-                None => upload.field("prefecture").to_string(),
+        .try_run(move |conn| {
+            let file = institutions::Upload {
+                prefecture,
+                chosen_code: upload.field("prefecture"),
+                file_name: &upload.file_name,
+                bytes: &upload.bytes,
+                user_id,
             };
-            let outcome = load_target(conn, &code)
-                .map_err(ImportError::from)
-                .and_then(|target| {
-                    institutions::preview(
-                        conn,
-                        &upload.file_name,
-                        &upload.bytes,
-                        &target,
-                        Some(user_id),
-                        &limits,
-                    )
-                });
-            Ok(outcome)
+            institutions::preview_upload(conn, &file, &limits)
         })
         .await?;
     match result {
@@ -247,24 +237,11 @@ pub async fn apply(
         return Err(AppError::NotFound);
     };
     let id = path.into_inner();
-    let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
-    let limits = state.settings.import_limits;
-    let result = state
-        .db(move |conn| {
-            let actor = Actor {
-                user_id: Some(user_id),
-                login: &login,
-                ip,
-            };
-            Ok(institutions::apply(conn, id, prefecture, &actor, &limits))
-        })
+    let (by, limits) = (By::user(&user.actor(&viewer)), state.settings.import_limits);
+    state
+        .run(move |conn| institutions::apply(conn, id, prefecture, &by, &limits))
         .await?;
-    match result {
-        Ok(_) => Ok(see_other(&format!("/institutions/imports/{id}"))),
-        Err(ImportError::NotFound) => Err(AppError::NotFound),
-        Err(ImportError::Db(e)) => Err(e.into()),
-        Err(e) => Err(AppError::Conflict(e.to_string())),
-    }
+    Ok(see_other(&format!("/institutions/imports/{id}")))
 }
 
 /// 「ファイルにない機関を廃止にする」 after an applied import.
@@ -279,25 +256,13 @@ pub async fn retire_missing(
         return Err(AppError::NotFound);
     };
     let id = path.into_inner();
-    let (user_id, login, ip) = (user.id, user.login_id.clone(), viewer.ip.clone());
-    let result = state
-        .db(move |conn| {
-            let actor = Actor {
-                user_id: Some(user_id),
-                login: &login,
-                ip,
-            };
-            Ok(institutions::retire_missing(conn, id, prefecture, &actor))
-        })
+    let by = By::user(&user.actor(&viewer));
+    let retired = state
+        .run(move |conn| institutions::retire_missing(conn, id, prefecture, &by))
         .await?;
-    match result {
-        Ok(n) => Ok(see_other(&format!(
-            "/institutions/imports/{id}?retired={n}"
-        ))),
-        Err(ImportError::NotFound) => Err(AppError::NotFound),
-        Err(ImportError::Db(e)) => Err(e.into()),
-        Err(e) => Err(AppError::Conflict(e.to_string())),
-    }
+    Ok(see_other(&format!(
+        "/institutions/imports/{id}?retired={retired}"
+    )))
 }
 
 pub async fn cancel(
@@ -310,15 +275,10 @@ pub async fn cancel(
         return Err(AppError::NotFound);
     };
     let id = path.into_inner();
-    let result = state
-        .db(move |conn| Ok(institutions::cancel(conn, id, prefecture)))
+    state
+        .run(move |conn| institutions::cancel(conn, id, prefecture))
         .await?;
-    match result {
-        Ok(()) => Ok(see_other(&format!("/institutions/imports/{id}"))),
-        Err(ImportError::NotFound) => Err(AppError::NotFound),
-        Err(ImportError::Db(e)) => Err(e.into()),
-        Err(e) => Err(AppError::Conflict(e.to_string())),
-    }
+    Ok(see_other(&format!("/institutions/imports/{id}")))
 }
 
 /// Every row of a standing preview as CSV, group by group (the page shows the first).
@@ -332,15 +292,9 @@ pub async fn rows_csv(
     };
     let id = path.into_inner();
     let limits = state.settings.import_limits;
-    let result = state
-        .db(move |conn| Ok(institutions::full_list(conn, id, prefecture, &limits)))
+    let rows = state
+        .run(move |conn| institutions::full_list(conn, id, prefecture, &limits))
         .await?;
-    let rows = match result {
-        Ok(rows) => rows,
-        Err(ImportError::NotFound) => return Err(AppError::NotFound),
-        Err(ImportError::Db(e)) => return Err(e.into()),
-        Err(e) => return Err(AppError::Conflict(e.to_string())),
-    };
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
     let bytes =
         super::institutions::csv_bytes(&["区分", "行", "医療機関コード", "名称", "内容"], &rows)?;

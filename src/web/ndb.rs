@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::csrf::CsrfForm;
+use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
 use super::upload::{self, UploadProblem};
@@ -15,9 +16,8 @@ use super::views;
 use crate::db::{self, imports};
 use crate::domain::auth::Scope;
 use crate::domain::wareki;
-use crate::import::ndb::{self, NdbError, Plan};
-use crate::import::plan::Actor;
-use crate::web::error::AppError;
+use crate::import::ndb::{Layout, Plan};
+use crate::services::imports::{By, ndb};
 
 /// (the prefecture filter for stored imports, the prefecture id to record).
 async fn prefecture_of(
@@ -166,8 +166,8 @@ pub async fn upload(
     let catalogs = state.catalogs.clone();
     let limits = state.settings.import_limits;
     let result = state
-        .db(move |conn| {
-            Ok(ndb::preview(
+        .try_run(move |conn| {
+            ndb::preview(
                 conn,
                 &catalogs,
                 scope,
@@ -179,12 +179,12 @@ pub async fn upload(
                 },
                 Some(user_id),
                 &limits,
-            ))
+            )
         })
         .await?;
     match result {
         Ok(id) => Ok(see_other(&format!("/ndb/imports/{id}"))),
-        Err(NdbError::Db(e)) => Err(e.into()),
+        Err(ndb::NdbError::Db(e)) => Err(e.into()),
         Err(e) => {
             upload_page(
                 &state,
@@ -217,7 +217,7 @@ pub async fn show(
     ctx.insert("file_name", &row.file_name);
     ctx.insert("status", &row.status);
     ctx.insert("status_label", status_label(&row.status));
-    ctx.insert("layout_label", &plan.layout.map(ndb::Layout::label));
+    ctx.insert("layout_label", &plan.layout.map(Layout::label));
     ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
     ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
     ctx.insert("rejected_shown", &plan.rejected);
@@ -249,32 +249,13 @@ pub async fn apply(
 ) -> Result<HttpResponse, AppError> {
     let (filter, _) = prefecture_of(&state, &user).await?;
     let id = path.into_inner();
-    let (scope, user_id, login, ip) = (
-        user.scope,
-        user.id,
-        user.login_id.clone(),
-        viewer.ip.clone(),
-    );
+    let (scope, by) = (user.scope, By::user(&user.actor(&viewer)));
     let catalogs = state.catalogs.clone();
     let limits = state.settings.import_limits;
-    let result = state
-        .db(move |conn| {
-            let actor = Actor {
-                user_id: Some(user_id),
-                login: &login,
-                ip,
-            };
-            Ok(ndb::apply_stored(
-                conn, id, filter, scope, &actor, &catalogs, &limits,
-            ))
-        })
+    state
+        .run(move |conn| ndb::apply(conn, &catalogs, scope, id, filter, &by, &limits))
         .await?;
-    match result {
-        Ok(_) => Ok(see_other(&format!("/ndb/imports/{id}"))),
-        Err(NdbError::NotFound) => Err(AppError::NotFound),
-        Err(NdbError::Db(e)) => Err(e.into()),
-        Err(e) => Err(AppError::Conflict(e.to_string())),
-    }
+    Ok(see_other(&format!("/ndb/imports/{id}")))
 }
 
 pub async fn cancel(
@@ -285,15 +266,8 @@ pub async fn cancel(
 ) -> Result<HttpResponse, AppError> {
     let (filter, _) = prefecture_of(&state, &user).await?;
     let id = path.into_inner();
-    let result = state
-        .db(move |conn| Ok(ndb::cancel_stored(conn, id, filter)))
-        .await?;
-    match result {
-        Ok(()) => Ok(see_other(&format!("/ndb/imports/{id}"))),
-        Err(NdbError::NotFound) => Err(AppError::NotFound),
-        Err(NdbError::Db(e)) => Err(e.into()),
-        Err(e) => Err(AppError::Conflict(e.to_string())),
-    }
+    state.run(move |conn| ndb::cancel(conn, id, filter)).await?;
+    Ok(see_other(&format!("/ndb/imports/{id}")))
 }
 
 /// Every rejected row and unknown code of a standing preview as CSV.
@@ -307,15 +281,9 @@ pub async fn rows_csv(
     let scope = user.scope;
     let catalogs = state.catalogs.clone();
     let limits = state.settings.import_limits;
-    let result = state
-        .db(move |conn| Ok(ndb::full_list(conn, &catalogs, id, filter, scope, &limits)))
+    let rows = state
+        .run(move |conn| ndb::full_list(conn, &catalogs, id, filter, scope, &limits))
         .await?;
-    let rows = match result {
-        Ok(rows) => rows,
-        Err(NdbError::NotFound) => return Err(AppError::NotFound),
-        Err(NdbError::Db(e)) => return Err(e.into()),
-        Err(e) => return Err(AppError::Conflict(e.to_string())),
-    };
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
     let bytes = super::institutions::csv_bytes(&["区分", "行", "医療機関コード", "内容"], &rows)?;
     Ok(super::institutions::csv_response(

@@ -710,7 +710,7 @@ fn every_route_times_every_role() {
         )
         .unwrap();
         // A stored import preview for the import routes.
-        let target = kakari::import::plan::load_target(conn, "46").unwrap();
+        let target = kakari::services::imports::institutions::load_target(conn, "46").unwrap();
         let file = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/bureau/kagoshima_ika_small.xlsx"
@@ -797,12 +797,12 @@ fn every_route_times_every_role() {
             .unwrap();
         let csv = format!("医療機関コード,項目,算定回数\n{code},c_house_call,3\n");
         let prefecture: i32 = kakari::db::areas::prefectures(conn).unwrap()[0].id;
-        kakari::import::ndb::preview(
+        kakari::services::imports::ndb::preview(
             conn,
             &kakari::services::reports::Catalogs::default(),
             kakari::domain::auth::Scope::All,
             prefecture,
-            &kakari::import::ndb::NdbFile {
+            &kakari::services::imports::ndb::NdbFile {
                 fiscal_year: 2025,
                 file_name: "ndb.csv",
                 bytes: csv.as_bytes(),

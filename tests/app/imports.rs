@@ -4,8 +4,9 @@
 use diesel::prelude::*;
 use kakari::db::schema::{audit_log, institutions};
 use kakari::import::institutions::{Layout, LayoutError, parse};
-use kakari::import::plan::{self, Actor};
 use kakari::import::{FileError, Limits, read_grid};
+use kakari::services::imports::By;
+use kakari::services::imports::institutions as master;
 
 use crate::support::TestDb;
 
@@ -130,12 +131,8 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
     let mut conn = db.conn();
     // The demo prefecture's area tree with no institutions.
     kakari::demo::load(&mut conn, 0, 1, false, crate::support::DEMO_PASSWORD).unwrap();
-    let target = plan::load_target(&mut conn, "46").unwrap();
-    let actor = Actor {
-        user_id: None,
-        login: "test",
-        ip: None,
-    };
+    let target = master::load_target(&mut conn, "46").unwrap();
+    let by = By::system("cli");
     let grid = read_grid(
         "a.xlsx",
         &fixture("kagoshima_ika_small.xlsx"),
@@ -144,16 +141,13 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
     .unwrap();
     let parsed = parse(&grid, 46).unwrap();
 
-    let preview = plan::plan(&mut conn, &parsed, &target).unwrap();
+    let preview = master::plan_now(&mut conn, &parsed, &target).unwrap();
     assert_eq!(preview.added.len(), 45);
     assert_eq!(preview.unmatched.len(), 1, "the Kumamoto address");
     let n: i64 = institutions::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(n, 0, "a preview writes nothing");
 
-    let done = kakari::db::write_transaction(&mut conn, |c| {
-        plan::apply(c, &parsed, &target, &actor, None)
-    })
-    .unwrap();
+    let done = master::apply_parsed(&mut conn, &parsed, &target, &by).unwrap();
     assert_eq!(done.added.len(), 45);
     let n: i64 = institutions::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(n, 45);
@@ -192,7 +186,7 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
             46,
         )
         .unwrap();
-        let p = plan::plan(&mut conn, &again, &target).unwrap();
+        let p = master::plan_now(&mut conn, &again, &target).unwrap();
         assert_eq!(
             (p.added.len(), p.updated.len(), p.unchanged),
             (0, 0, 45),
@@ -205,15 +199,14 @@ fn import_adds_then_finds_nothing_to_change_then_updates() {
     let mut later = parsed.clone();
     later.records[0].name = "鹿児島中央病院".into();
     let gone = later.records.pop().unwrap();
-    let p = plan::plan(&mut conn, &later, &target).unwrap();
+    let p = master::plan_now(&mut conn, &later, &target).unwrap();
     assert_eq!(p.updated.len(), 1);
     assert_eq!(p.updated[0].changes[0].field, "名称");
     assert_eq!(p.updated[0].changes[0].old, "鹿児島病院");
     assert_eq!(p.updated[0].changes[0].new, "鹿児島中央病院");
     assert_eq!(p.not_in_file.len(), 1);
     assert_eq!(p.not_in_file[0].code, gone.code.as_str());
-    kakari::db::write_transaction(&mut conn, |c| plan::apply(c, &later, &target, &actor, None))
-        .unwrap();
+    master::apply_parsed(&mut conn, &later, &target, &by).unwrap();
     let name: String = institutions::table
         .filter(institutions::code.eq(parsed.records[0].code.as_str()))
         .select(institutions::name)
@@ -579,28 +572,16 @@ mod web {
     fn search_by_kana_code_and_flags_with_csv() {
         let app = demo_app();
         let officer = app.signed_in("demo-officer");
-        let target = kakari::import::plan::load_target(&mut app.db.conn(), "46").unwrap();
-        kakari::db::write_transaction(&mut app.db.conn(), |c| {
-            let grid = kakari::import::read_grid(
-                "a.xlsx",
-                &fixture("kagoshima_ika_small.xlsx"),
-                &kakari::import::Limits::default(),
-            )
-            .unwrap();
-            let parsed = kakari::import::institutions::parse(&grid, 46).unwrap();
-            kakari::import::plan::apply(
-                c,
-                &parsed,
-                &target,
-                &kakari::import::plan::Actor {
-                    user_id: None,
-                    login: "t",
-                    ip: None,
-                },
-                None,
-            )
-        })
+        use kakari::services::imports::{By, institutions as master};
+        let target = master::load_target(&mut app.db.conn(), "46").unwrap();
+        let grid = kakari::import::read_grid(
+            "a.xlsx",
+            &fixture("kagoshima_ika_small.xlsx"),
+            &kakari::import::Limits::default(),
+        )
         .unwrap();
+        let parsed = kakari::import::institutions::parse(&grid, 46).unwrap();
+        master::apply_parsed(&mut app.db.conn(), &parsed, &target, &By::system("cli")).unwrap();
         // 有村クリニック (serial 13) found by hiragana, and by its 7 printed digits.
         let page = officer
             .get(app.url("/institutions?q=有村+ｸﾘﾆｯｸ"))

@@ -1,18 +1,27 @@
-//! The import as officers and the command line run it: read and preview (stored), then
-//! apply in one transaction, or cancel.
+//! The institution-master import as officers and the command line run it: read and
+//! preview (stored), then apply in one transaction, or cancel; and afterwards, at the
+//! officer's choice, 廃止 for the institutions the file did not contain.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
-
 use serde::{Deserialize, Serialize};
 
+use super::{Applied, By, Preview, StageError, Staged};
 use crate::db::audit::{self, Action};
 use crate::db::changes::Counter;
-use crate::db::{self, DbConnection, DbError, imports};
-use crate::import::institutions::{self, Parsed, Rejected};
+use crate::db::imports::{ImportRow, Stage};
+use crate::db::{self, DbConnection, DbError};
+use crate::domain::area::{MunicipalityName, match_municipality};
+use crate::domain::codes::FeeTable;
+use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
+use crate::domain::normalize::search_key;
+use crate::import::institutions::{self, Parsed, Record, Rejected};
 use crate::import::plan::{
-    self, Actor, Added, Missing, Plan, Target, TargetError, Unmatched, Updated, Warning,
+    self, Added, Missing, Plan, Target, TargetError, Unmatched, Updated, Warning,
 };
 use crate::import::{FileError, Limits, Listed, read_grid};
+use crate::services::{Failure, Kind};
 
 /// The `imports.kind` of institution-master imports.
 pub const KIND: &str = "institutions";
@@ -27,12 +36,8 @@ pub enum ImportError {
     OtherPrefecture { file: String, target: String },
     #[error("{0}")]
     Target(#[from] TargetError),
-    #[error("取込が見つかりません")]
-    NotFound,
-    #[error("この取込はすでに反映または取消されています")]
-    AlreadyFinished,
-    #[error("この取込のファイルはもうありません（反映・取消の後や24時間後には消えます）")]
-    FileGone,
+    #[error("{0}")]
+    Stage(#[from] StageError),
     #[error("反映した取込についてだけ、ファイルにない機関を廃止にできます")]
     NotApplied,
     #[error(
@@ -44,6 +49,41 @@ pub enum ImportError {
 }
 
 db_errors!(ImportError);
+
+impl Failure for ImportError {
+    fn kind(&self) -> Kind {
+        match self {
+            ImportError::Stage(e) => e.kind(),
+            ImportError::Db(e) | ImportError::Target(TargetError::Db(e)) => e.kind(),
+            ImportError::NotApplied | ImportError::Stale => Kind::Conflict,
+            _ => Kind::Invalid,
+        }
+    }
+}
+
+/// Loads the prefecture by its 2-digit code, or by its name (as a bureau heading
+/// names it) when no code is given.
+pub fn load_target(conn: &mut DbConnection, code: &str) -> Result<Target, TargetError> {
+    let found = db::areas::prefecture_by_code_or_name(conn, code).map_err(DbError::from)?;
+    let (prefecture_id, prefecture_code, prefecture_name) =
+        found.ok_or_else(|| TargetError::UnknownPrefecture(code.to_string()))?;
+    let rows = db::areas::municipality_names(conn, &prefecture_code).map_err(DbError::from)?;
+    let jurisdiction_of = rows
+        .iter()
+        .filter_map(|(id, _, _, parent)| parent.map(|p| (*id, p)))
+        .collect();
+    let municipalities = rows
+        .into_iter()
+        .map(|(id, name, district, _)| MunicipalityName { id, name, district })
+        .collect();
+    Ok(Target {
+        prefecture_id,
+        prefecture_code,
+        prefecture_name,
+        municipalities,
+        jurisdiction_of,
+    })
+}
 
 /// Reads the file for the target prefecture (the sheet is dropped once parsed).
 fn read(
@@ -67,6 +107,16 @@ fn read(
     Ok(parsed)
 }
 
+/// Compares a parsed file with the target's master as it is now.
+pub fn plan_now(
+    conn: &mut DbConnection,
+    parsed: &Parsed,
+    target: &Target,
+) -> Result<Plan, DbError> {
+    let master = db::institutions::master_of(conn, target.prefecture_id)?;
+    Ok(plan::plan(&master, parsed, target))
+}
+
 /// Reads the file and compares it with the master, without changing the master.
 pub fn read_and_plan(
     conn: &mut DbConnection,
@@ -76,12 +126,8 @@ pub fn read_and_plan(
     limits: &Limits,
 ) -> Result<(Parsed, Plan), ImportError> {
     let parsed = read(file_name, bytes, target, limits)?;
-    let plan = plan::plan(conn, &parsed, target)?;
+    let plan = plan_now(conn, &parsed, target)?;
     Ok((parsed, plan))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ImportError> {
-    serde_json::to_string(value).map_err(|e| ImportError::Db(DbError::Task(e.to_string())))
 }
 
 /// What a stored preview or result keeps of a plan: the counts and the first rows of
@@ -125,37 +171,135 @@ pub fn preview(
     limits: &Limits,
 ) -> Result<i32, ImportError> {
     let (parsed, plan) = read_and_plan(conn, file_name, bytes, target, limits)?;
-    let id = imports::insert(
+    let summary = crate::services::to_json(&Summary::of(&plan))?;
+    Ok(super::store(
         conn,
-        &imports::NewImport {
+        &Preview {
             kind: KIND,
             file_name,
             layout: parsed.layout.code(),
             prefecture_id: target.prefecture_id,
-            created_by: user_id,
-            created_at: Utc::now().naive_utc(),
-            status: "previewed",
+            by: user_id,
             fingerprint: &plan.fingerprint(),
             payload: "",
-            summary: &to_json(&Summary::of(&plan))?,
-            applied_at: None,
-            file_data: Some(bytes),
+            summary: &summary,
+            bytes,
         },
-    )?;
-    Ok(id)
+    )?)
 }
 
-/// The stored file of a preview, read again.
-fn reread(
+/// Plans and writes a parsed file at once, in one transaction (for callers that already
+/// hold the parsed file, such as tests and tools; no stored preview).
+pub fn apply_parsed(
     conn: &mut DbConnection,
-    row: &imports::ImportRow,
+    parsed: &Parsed,
+    target: &Target,
+    by: &By,
+) -> Result<Plan, ImportError> {
+    let plan = db::write_transaction(conn, |conn| -> Result<Plan, ImportError> {
+        let plan = plan_now(conn, parsed, target)?;
+        write_plan(conn, parsed, target, &plan, by, None)?;
+        Ok(plan)
+    })?;
+    crate::services::changed(conn, &[Counter::Master]);
+    Ok(plan)
+}
+
+/// Previews an uploaded file for the user's prefecture (`prefecture`), or for the one
+/// the system administrator chose by its code on the form.
+pub struct Upload<'a> {
+    pub prefecture: Option<i32>,
+    pub chosen_code: &'a str,
+    pub file_name: &'a str,
+    pub bytes: &'a [u8],
+    pub user_id: i32,
+}
+
+pub fn preview_upload(
+    conn: &mut DbConnection,
+    upload: &Upload,
     limits: &Limits,
-) -> Result<(Parsed, Target), ImportError> {
-    let bytes = imports::file_of(conn, row.id)?.ok_or(ImportError::FileGone)?;
-    let code = db::areas::code_of(conn, row.prefecture_id)?;
-    let target = plan::load_target(conn, &code)?;
-    let parsed = read(&row.file_name, &bytes, &target, limits)?;
-    Ok((parsed, target))
+) -> Result<i32, ImportError> {
+    let code = match upload.prefecture {
+        Some(id) => db::areas::code_of(conn, id)?,
+        None => upload.chosen_code.to_string(),
+    };
+    let target = load_target(conn, &code)?;
+    let by = Some(upload.user_id);
+    preview(conn, upload.file_name, upload.bytes, &target, by, limits)
+}
+
+/// The master import in the staged flow.
+struct MasterImport<'a> {
+    limits: &'a Limits,
+}
+
+impl Staged for MasterImport<'_> {
+    const KIND: &'static str = KIND;
+    const ACTION: Action = Action::ImportApply;
+    const CHANGES: &'static [Counter] = &[Counter::Master];
+    type Read = (Parsed, Target);
+    type Done = Plan;
+    type Error = ImportError;
+
+    fn read(
+        &self,
+        conn: &mut DbConnection,
+        row: &ImportRow,
+        bytes: &[u8],
+    ) -> Result<(Parsed, Target), ImportError> {
+        let code = db::areas::code_of(conn, row.prefecture_id)?;
+        let target = load_target(conn, &code)?;
+        let parsed = read(&row.file_name, bytes, &target, self.limits)?;
+        Ok((parsed, target))
+    }
+
+    /// Refuses when the master changed since the preview (the officer would otherwise
+    /// apply something other than what was shown).
+    fn write(
+        &self,
+        conn: &mut DbConnection,
+        row: &ImportRow,
+        (parsed, target): (Parsed, Target),
+        by: &By,
+    ) -> Result<Applied<Plan>, ImportError> {
+        let plan = plan_now(conn, &parsed, &target)?;
+        if plan.fingerprint() != row.fingerprint {
+            return Err(ImportError::Stale);
+        }
+        write_plan(conn, &parsed, &target, &plan, by, Some(row.id))?;
+        Ok(Applied {
+            summary: crate::services::to_json(&Summary::of(&plan))?,
+            detail: serde_json::json!({
+                "file": row.file_name,
+                "added": plan.added.len(),
+                "updated": plan.updated.len(),
+                "unchanged": plan.unchanged,
+                "rejected": plan.rejected.iter().map(|r| r.rows).sum::<usize>(),
+            }),
+            done: plan,
+        })
+    }
+}
+
+/// Applies a stored preview in one transaction. The file is dropped with the preview;
+/// the result's summary stays until the cleanup.
+pub fn apply(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+    by: &By,
+    limits: &Limits,
+) -> Result<Plan, ImportError> {
+    super::apply(conn, &MasterImport { limits }, import_id, prefecture, by)
+}
+
+pub fn cancel(
+    conn: &mut DbConnection,
+    import_id: i32,
+    prefecture: Option<i32>,
+) -> Result<(), ImportError> {
+    Ok(super::cancel(conn, KIND, import_id, prefecture)?)
 }
 
 /// Every row of a standing preview, group by group, for the downloadable list:
@@ -166,12 +310,12 @@ pub fn full_list(
     prefecture: Option<i32>,
     limits: &Limits,
 ) -> Result<Vec<[String; 5]>, ImportError> {
-    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
-    if row.status != "previewed" {
-        return Err(ImportError::FileGone);
-    }
-    let (parsed, target) = reread(conn, &row, limits)?;
-    let plan = plan::plan(conn, &parsed, &target)?;
+    let (row, bytes) = match super::standing(conn, KIND, import_id, prefecture) {
+        Err(StageError::AlreadyFinished) => return Err(StageError::FileGone.into()),
+        other => other?,
+    };
+    let (parsed, target) = MasterImport { limits }.read(conn, &row, &bytes)?;
+    let plan = plan_now(conn, &parsed, &target)?;
     let mut out = Vec::new();
     let number = |n: usize| n.to_string();
     for r in &plan.rejected {
@@ -236,73 +380,6 @@ pub fn full_list(
     Ok(out)
 }
 
-/// Applies a stored preview in one transaction. Refuses when the master changed since
-/// the preview (the officer would otherwise apply something other than what was shown).
-/// The file is dropped with the preview; the result's summary stays until the cleanup.
-pub fn apply(
-    conn: &mut DbConnection,
-    import_id: i32,
-    prefecture: Option<i32>,
-    actor: &Actor,
-    limits: &Limits,
-) -> Result<Plan, ImportError> {
-    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
-    if row.status != "previewed" {
-        return Err(ImportError::AlreadyFinished);
-    }
-    let (parsed, target) = reread(conn, &row, limits)?;
-    let done = db::write_transaction(conn, |conn| {
-        let now = plan::plan(conn, &parsed, &target)?;
-        if now.fingerprint() != row.fingerprint {
-            return Err(ImportError::Stale);
-        }
-        let done = plan::apply(conn, &parsed, &target, actor, Some(import_id))?;
-        if !imports::finish(
-            conn,
-            import_id,
-            "applied",
-            Some(&to_json(&Summary::of(&done))?),
-        )? {
-            return Err(ImportError::AlreadyFinished);
-        }
-        audit::record(
-            conn,
-            Action::ImportApply,
-            audit::Entry {
-                actor_id: actor.user_id,
-                actor_login: Some(actor.login.to_string()),
-                target_type: Some("import"),
-                target_id: Some(import_id.to_string()),
-                prefecture_id: Some(target.prefecture_id),
-                detail: Some(serde_json::json!({
-                    "file": row.file_name,
-                    "added": done.added.len(),
-                    "updated": done.updated.len(),
-                    "unchanged": done.unchanged,
-                    "rejected": done.rejected.iter().map(|r| r.rows).sum::<usize>(),
-                })),
-                ip: actor.ip.clone(),
-            },
-        )?;
-        Ok(done)
-    })?;
-    crate::services::changed(conn, &[Counter::Master]);
-    Ok(done)
-}
-
-pub fn cancel(
-    conn: &mut DbConnection,
-    import_id: i32,
-    prefecture: Option<i32>,
-) -> Result<(), ImportError> {
-    imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
-    if imports::finish(conn, import_id, "cancelled", None)? {
-        Ok(())
-    } else {
-        Err(ImportError::AlreadyFinished)
-    }
-}
-
 /// Marks the institutions an applied import did not contain as 廃止 (the officer's
 /// choice after reading the list). Institutions already 廃止 are left as they are.
 /// Returns how many changed.
@@ -310,79 +387,207 @@ pub fn retire_missing(
     conn: &mut DbConnection,
     import_id: i32,
     prefecture: Option<i32>,
-    actor: &Actor,
+    by: &By,
 ) -> Result<usize, ImportError> {
-    use crate::db::schema::institutions;
-    use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
-    use diesel::prelude::*;
-
-    let row = imports::find(conn, KIND, import_id, prefecture)?.ok_or(ImportError::NotFound)?;
-    if row.status != "applied" {
+    let row = db::imports::find(conn, KIND, import_id, prefecture)?.ok_or(StageError::NotFound)?;
+    if row.status != Stage::Applied.code() {
         return Err(ImportError::NotApplied);
     }
     let done: Summary = serde_json::from_str(&row.summary)
         .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
     let ids: Vec<i32> = done.not_in_file.iter().map(|m| m.id).collect();
-    let done = db::write_transaction(conn, |conn| -> Result<_, ImportError> {
-        let mut changed = Vec::new();
-        for chunk in ids.chunks(900) {
-            let rows: Vec<(i32, String, bool, bool, Option<bool>, String)> = institutions::table
-                .filter(institutions::id.eq_any(chunk))
-                .filter(institutions::prefecture_id.eq(row.prefecture_id))
-                .filter(institutions::status.ne(Status::Abolished.code()))
-                .select((
-                    institutions::id,
-                    institutions::category,
-                    institutions::is_special_function,
-                    institutions::is_correctional,
-                    institutions::target_override,
-                    institutions::status,
-                ))
-                .load(conn)?;
-            changed.extend(rows);
-        }
+    let retired = db::write_transaction(conn, |conn| -> Result<usize, ImportError> {
+        let changed = db::institutions::not_abolished(conn, row.prefecture_id, &ids)?;
         let now = Utc::now().naive_utc();
+        let abolished = Status::Abolished;
         for (id, category, special, correctional, target_override, _) in &changed {
             let facts = TargetFacts {
                 category: Category::from_code(category).unwrap_or(Category::Clinic),
                 is_special_function: *special,
                 is_correctional: *correctional,
-                status: Status::Abolished,
+                status: abolished,
             };
-            diesel::update(institutions::table.find(id))
-                .set((
-                    institutions::status.eq(Status::Abolished.code()),
-                    institutions::is_target.eq(is_reporting_target(facts, *target_override)),
-                    institutions::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            let is_target = is_reporting_target(facts, *target_override);
+            db::institutions::set_status(conn, *id, abolished.code(), is_target, now)?;
         }
         let retired: Vec<i32> = changed.iter().map(|c| c.0).collect();
-        crate::db::review_index::refresh_institutions(conn, &retired)?;
+        db::review_index::refresh_institutions(conn, &retired)?;
         audit::record_many(
             conn,
             changed.iter().map(|(id, _, _, _, _, old_status)| {
-                (
-                    Action::InstitutionUpdate,
-                    audit::Entry {
-                        actor_id: actor.user_id,
-                        actor_login: Some(actor.login.to_string()),
-                        target_type: Some("institution"),
-                        target_id: Some(id.to_string()),
-                        prefecture_id: Some(row.prefecture_id),
-                        detail: Some(serde_json::json!({
-                            "import": import_id,
-                            "before": { "status": old_status },
-                            "after": { "status": Status::Abolished.code() },
-                            "reason": "取込ファイルにない機関を廃止に変更",
-                        })),
-                        ip: actor.ip.clone(),
-                    },
-                )
+                let detail = serde_json::json!({
+                    "import": import_id,
+                    "before": { "status": old_status },
+                    "after": { "status": abolished.code() },
+                    "reason": "取込ファイルにない機関を廃止に変更",
+                });
+                let entry = by.entry(
+                    "institution",
+                    Some(id.to_string()),
+                    Some(row.prefecture_id),
+                    detail,
+                );
+                (Action::InstitutionUpdate, entry)
             }),
         )?;
         Ok(changed.len())
     })?;
     crate::services::changed(conn, &[Counter::Master]);
-    Ok(done)
+    Ok(retired)
+}
+
+/// Writes `plan` (computed for `parsed` against the master as it is now, in the same
+/// transaction), with one audit entry per institution.
+fn write_plan(
+    conn: &mut DbConnection,
+    parsed: &Parsed,
+    target: &Target,
+    plan: &Plan,
+    by: &By,
+    import_id: Option<i32>,
+) -> Result<(), DbError> {
+    let records: HashMap<String, &Record> = parsed
+        .records
+        .iter()
+        .map(|r| (r.code.to_string(), r))
+        .collect();
+    let now = Utc::now().naive_utc();
+    let place = |r: &Record| {
+        let m = match_municipality(&r.address, &target.prefecture_name, &target.municipalities);
+        (m, m.and_then(|m| target.jurisdiction_of.get(&m).copied()))
+    };
+    let mut new_rows = Vec::with_capacity(plan.added.len());
+    for added in &plan.added {
+        let Some(r) = records.get(&added.code) else {
+            continue;
+        };
+        let (municipality_id, jurisdiction_id) = place(r);
+        let facts = TargetFacts {
+            category: r.category,
+            is_special_function: r.is_special_function.unwrap_or(false),
+            is_correctional: r.is_correctional.unwrap_or(false),
+            status: r.status,
+        };
+        new_rows.push(db::institutions::NewInstitution {
+            code: added.code.clone(),
+            prefecture_code: target.prefecture_code.clone(),
+            fee_table: r
+                .code
+                .fee_table()
+                .unwrap_or(FeeTable::Medical)
+                .digit()
+                .to_string(),
+            category: r.category.code().to_string(),
+            is_special_function: facts.is_special_function,
+            is_correctional: facts.is_correctional,
+            name: r.name.clone(),
+            name_kana: r.name_kana.clone(),
+            postcode: r.postcode.clone(),
+            address: r.address.clone(),
+            phone: r.phone.clone(),
+            email: r.email.clone(),
+            prefecture_id: target.prefecture_id,
+            jurisdiction_id,
+            municipality_id,
+            founder: r.founder.clone(),
+            manager: r.manager.clone(),
+            designated_on: r.designated_on,
+            departments: r.departments.clone(),
+            status: r.status.code().to_string(),
+            paper_report: r.paper_report.unwrap_or(false),
+            target_override: None,
+            target_override_reason: None,
+            is_target: is_reporting_target(facts, None),
+            created_at: now,
+            updated_at: now,
+            short_code: added.code[3..].to_string(),
+            search_key: search_key(&r.name),
+        });
+    }
+    db::institutions::insert_many(conn, &new_rows)?;
+
+    let mut entries = Vec::with_capacity(plan.added.len() + plan.updated.len());
+    let added_ids =
+        db::institutions::ids_by_code(conn, plan.added.iter().map(|a| a.code.as_str()))?;
+    for added in &plan.added {
+        entries.push((
+            Action::InstitutionCreate,
+            added_ids.get(&added.code).copied(),
+            serde_json::json!({ "import": import_id, "code": added.code, "name": added.name }),
+        ));
+    }
+
+    // Stored flags the file may leave unsaid, and the officers' overrides.
+    let stored: HashMap<i32, db::institutions::MasterRow> = if plan.updated.is_empty() {
+        HashMap::new()
+    } else {
+        db::institutions::master_of(conn, target.prefecture_id)?
+            .into_values()
+            .map(|e| (e.id, e))
+            .collect()
+    };
+    for updated in &plan.updated {
+        let Some(r) = records.get(&updated.code) else {
+            continue;
+        };
+        let (municipality_id, jurisdiction_id) = place(r);
+        let old = stored.get(&updated.id);
+        let facts = TargetFacts {
+            category: r.category,
+            is_special_function: r
+                .is_special_function
+                .unwrap_or_else(|| old.is_some_and(|o| o.is_special_function)),
+            is_correctional: r
+                .is_correctional
+                .unwrap_or_else(|| old.is_some_and(|o| o.is_correctional)),
+            status: r.status,
+        };
+        let is_target = is_reporting_target(facts, old.and_then(|o| o.target_override));
+        let name_key = search_key(&r.name);
+        let changes = db::institutions::ImportedChanges {
+            category: r.category.code(),
+            name: &r.name,
+            name_kana: r.name_kana.as_deref(),
+            postcode: r.postcode.as_deref(),
+            address: &r.address,
+            phone: r.phone.as_deref(),
+            email: r.email.as_deref(),
+            founder: r.founder.as_deref(),
+            manager: r.manager.as_deref(),
+            designated_on: r.designated_on,
+            departments: r.departments.as_deref(),
+            status: r.status.code(),
+            paper_report: r.paper_report,
+            is_special_function: r.is_special_function,
+            is_correctional: r.is_correctional,
+            municipality_id,
+            jurisdiction_id,
+            is_target,
+            search_key: &name_key,
+            updated_at: now,
+        };
+        db::institutions::save_imported(conn, updated.id, &changes)?;
+        entries.push((
+            Action::InstitutionUpdate,
+            Some(updated.id),
+            serde_json::json!({ "import": import_id, "changes": updated.changes }),
+        ));
+    }
+    let updated: Vec<i32> = plan.updated.iter().map(|u| u.id).collect();
+    crate::db::review_index::refresh_institutions(conn, &updated)?;
+    audit::record_many(
+        conn,
+        entries.into_iter().map(|(action, id, detail)| {
+            (
+                action,
+                by.entry(
+                    "institution",
+                    id.map(|i| i.to_string()),
+                    Some(target.prefecture_id),
+                    detail,
+                ),
+            )
+        }),
+    )?;
+    Ok(())
 }
