@@ -43,7 +43,7 @@ type Timed<T> = (Instant, Stamp, T);
 pub type DayCounts = std::sync::Arc<Vec<(NaiveDate, String, i64)>>;
 /// (JST day they were counted on, when, at which counters, the counts of the days before it).
 type PastDays = (NaiveDate, Instant, Stamp, DayCounts);
-type SharedStats = std::sync::Arc<super::review::Stats>;
+type SharedStats = std::sync::Arc<super::views::stats::Stats>;
 type StatusCounts = std::collections::BTreeMap<String, i64>;
 
 #[derive(Default)]

@@ -66,7 +66,7 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
         })
         .await?;
     let fiscal_year = wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()));
-    let stats = super::review::kept_stats(&state, scope, fiscal_year, stamp).await?;
+    let stats = super::review::stats::kept_stats(&state, scope, fiscal_year, stamp).await?;
     ctx.insert("stats", stats.as_ref());
     let scope_name = counts.scope_name.clone();
     ctx.insert("counts", &counts);

@@ -1,4 +1,8 @@
-//! Templates (embedded in the binary, compiled once) and the helpers pages share.
+//! Templates (embedded in the binary, compiled once), the page helper, and the view
+//! models several pages share (`report`).
+
+pub mod report;
+pub mod stats;
 
 use std::sync::LazyLock;
 
@@ -18,7 +22,7 @@ use crate::domain::wareki;
 /// mirror the web modules; a test holds this list and the files together.
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../../../templates/", $name)))),*]
     };
 }
 

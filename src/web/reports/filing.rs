@@ -1,0 +1,263 @@
+//! The filings of an institution and opening a report (保険医療機関番号確認).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::db::institutions::{self, InstitutionCard};
+use crate::db::reports as store;
+use crate::domain::report::{self, PeriodState, ReportKind, Status};
+use crate::domain::wareki;
+use crate::services::reports::{self as service, ReportError};
+use crate::web::AppState;
+use crate::web::csrf::CsrfForm;
+use crate::web::error::AppError;
+use crate::web::gate::see_other;
+use crate::web::session::{CurrentUser, Viewer};
+use crate::web::views;
+
+// ----- the filings of an institution -----
+
+#[derive(Serialize)]
+struct FilingRow {
+    fiscal_year: i32,
+    period: Option<store::PeriodRow>,
+    period_text: String,
+    open_to_institution: bool,
+    cycles: Vec<CycleRow>,
+    can_start: bool,
+    can_change: bool,
+}
+
+#[derive(Serialize)]
+struct CycleRow {
+    id: i32,
+    kind: &'static str,
+    status: &'static str,
+    versions: i32,
+    submitted_at: Option<String>,
+}
+
+fn period_text(period: Option<&store::PeriodRow>, today: chrono::NaiveDate) -> String {
+    let Some(p) = period else {
+        return "報告期間は未設定です".into();
+    };
+    let span = format!(
+        "{} 〜 {}（期限 {}）",
+        wareki::date_wareki(p.opens_on),
+        wareki::date_wareki(p.closes_on),
+        wareki::date_wareki(p.deadline)
+    );
+    match p.period().state(today) {
+        PeriodState::NotYet { .. } => format!("受付開始前　{span}"),
+        PeriodState::Open {
+            past_deadline: false,
+        } => format!("受付中　{span}"),
+        PeriodState::Open {
+            past_deadline: true,
+        } => format!("受付中（期限を過ぎています）　{span}"),
+        PeriodState::Closed => format!("受付終了　{span}"),
+    }
+}
+
+pub async fn filings(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<i32>,
+) -> Result<HttpResponse, AppError> {
+    let institution_id = path.into_inner();
+    let scope = user.scope;
+    let today = today();
+    let officer = user.role.is_officer();
+    let (card, rows) = state
+        .db(move |conn| {
+            let Some(card) = institutions::card_within(conn, scope, institution_id)? else {
+                return Ok(None);
+            };
+            let periods = store::periods(conn, card.prefecture_id)?;
+            let reports = store::of_institution(conn, institution_id)?;
+            let loaded: Vec<i32> = store::loaded_catalogs(conn)?
+                .into_iter()
+                .map(|c| c.fiscal_year)
+                .collect();
+            let mut years: Vec<i32> = periods.iter().map(|p| p.fiscal_year).collect();
+            years.extend(reports.iter().map(|r| r.fiscal_year));
+            years.sort_unstable_by(|a, b| b.cmp(a));
+            years.dedup();
+            let rows: Vec<FilingRow> = years
+                .into_iter()
+                .map(|fy| {
+                    let period = periods.iter().find(|p| p.fiscal_year == fy).cloned();
+                    let state = period.as_ref().map(|p| p.period().state(today));
+                    let cycles: Vec<&store::ReportRow> =
+                        reports.iter().filter(|r| r.fiscal_year == fy).collect();
+                    let latest_confirmed = cycles
+                        .first()
+                        .is_some_and(|r| r.status == Status::Confirmed.code());
+                    FilingRow {
+                        fiscal_year: fy,
+                        period_text: period_text(period.as_ref(), today),
+                        open_to_institution: report::may_file(ReportKind::Periodic, false, state),
+                        can_start: cycles.is_empty()
+                            && report::may_file(ReportKind::Periodic, officer, state)
+                            && (crate::domain::catalog::shipped(fy).is_some()
+                                || loaded.contains(&fy)),
+                        can_change: latest_confirmed,
+                        cycles: cycles
+                            .iter()
+                            .map(|r| CycleRow {
+                                id: r.id,
+                                kind: ReportKind::from_code(&r.kind).map_or("", ReportKind::label),
+                                status: Status::from_code(&r.status).map_or("", Status::label),
+                                versions: r.versions,
+                                submitted_at: r.submitted_at.map(wareki::datetime_jst),
+                            })
+                            .collect(),
+                        period,
+                    }
+                })
+                .collect();
+            Ok(Some((card, rows)))
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut ctx = views::Page::of(&state, &viewer).await?;
+    ctx.insert("institution", &card);
+    ctx.insert("rows", &rows);
+    ctx.insert("officer", &officer);
+    ctx.html("reports/filings.html")
+}
+
+// ----- start: 保険医療機関番号確認 -----
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    #[serde(default)]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    skip: Option<String>,
+}
+
+async fn start_page(
+    state: &AppState,
+    viewer: &Viewer,
+    card: &InstitutionCard,
+    fiscal_year: i32,
+    kind: ReportKind,
+    typed: &str,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = views::Page::of(state, viewer).await?;
+    ctx.insert("institution", card);
+    ctx.insert("fiscal_year", &fiscal_year);
+    ctx.insert("kind", kind.code());
+    ctx.insert("kind_label", kind.label());
+    ctx.insert("typed", typed);
+    ctx.insert("error", &error);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.html_status(status, "reports/start.html")
+}
+
+/// A year no report can exist for (`-1`, `9999`) is a page that does not exist.
+fn reporting_year(fiscal_year: i32) -> Result<(), AppError> {
+    let today = crate::domain::wareki::today_jst(chrono::Utc::now());
+    if crate::domain::report::is_reporting_year(fiscal_year, today) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+fn kind_of(text: &str) -> ReportKind {
+    ReportKind::from_code(text).unwrap_or(ReportKind::Periodic)
+}
+
+async fn card(state: &AppState, user: &CurrentUser, id: i32) -> Result<InstitutionCard, AppError> {
+    let scope = user.scope;
+    state
+        .db(move |conn| Ok(institutions::card_within(conn, scope, id)?))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn start_form(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<(i32, i32)>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (institution_id, fiscal_year) = path.into_inner();
+    reporting_year(fiscal_year)?;
+    let card = card(&state, &user, institution_id).await?;
+    let kind = kind_of(&query.kind);
+    start_page(&state, &viewer, &card, fiscal_year, kind, "", None).await
+}
+
+pub async fn start(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    user: CurrentUser,
+    path: web::Path<(i32, i32)>,
+    form: CsrfForm<StartForm>,
+) -> Result<HttpResponse, AppError> {
+    let (institution_id, fiscal_year) = path.into_inner();
+    reporting_year(fiscal_year)?;
+    let form = form.0;
+    let kind = kind_of(&form.kind);
+    let typed = if form.skip.is_some() {
+        String::new()
+    } else {
+        form.code.clone()
+    };
+    let actor = user.actor(&viewer);
+    let catalogs = state.catalogs.clone();
+    let today = today();
+    let result = state
+        .db(move |conn| {
+            Ok(service::start(
+                conn,
+                &catalogs,
+                &actor,
+                &service::StartRequest {
+                    institution_id,
+                    fiscal_year,
+                    kind,
+                    typed_code: typed,
+                    today,
+                },
+            ))
+        })
+        .await?;
+    match result {
+        Ok(id) => Ok(see_other(&format!("/reports/{id}"))),
+        Err(ReportError::Code(message)) => {
+            let card = card(&state, &user, institution_id).await?;
+            start_page(
+                &state,
+                &viewer,
+                &card,
+                fiscal_year,
+                kind,
+                &form.code,
+                Some(message),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
