@@ -5,6 +5,7 @@
 //! (no database); `cli` commands in `main.rs` call the same services as `web`.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;

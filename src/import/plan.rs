@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::institutions::{Layout, Parsed, Record, Rejected};
 use crate::db::DbError;
-use crate::db::institutions::MasterRow;
+use crate::db::master::MasterRow;
 use crate::domain::area::{MunicipalityName, match_municipality};
 use crate::domain::institution::{Category, Status};
 
@@ -212,7 +212,7 @@ fn changes(
 }
 
 /// Compares a parsed file with the master of the target prefecture (`existing`, by
-/// code, as `db::institutions::master_of` reads it).
+/// code, as `db::master::master_of` reads it).
 pub fn plan(existing: &HashMap<String, MasterRow>, parsed: &Parsed, target: &Target) -> Plan {
     let mut plan = Plan {
         rejected: parsed.rejected.clone(),

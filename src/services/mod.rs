@@ -17,6 +17,7 @@ macro_rules! db_errors {
 
 pub mod accounts;
 pub mod auth;
+pub mod catalogs;
 pub mod imports;
 pub mod institutions;
 pub mod notify;

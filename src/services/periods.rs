@@ -1,5 +1,5 @@
 //! Reporting periods (受付期間) per prefecture and fiscal year. Catalogs are loaded
-//! through `services::reports::load_catalog`.
+//! through `services::catalogs::load_catalog`.
 
 use std::collections::BTreeMap;
 
@@ -124,7 +124,7 @@ pub fn set(conn: &mut DbConnection, actor: &Actor, input: &PeriodInput) -> Resul
     };
     db::write_transaction(conn, |conn| {
         let now = chrono::Utc::now().naive_utc();
-        db::reports::set_period(conn, prefecture.id, fiscal_year, period, &contact, now)?;
+        db::periods::set_period(conn, prefecture.id, fiscal_year, period, &contact, now)?;
         let detail = serde_json::json!({
             "opens_on": period.opens_on, "deadline": period.deadline,
             "closes_on": period.closes_on, "contact": contact,

@@ -14,7 +14,8 @@ use crate::db::review::{self as query, ReviewFilter, StatusFilter};
 use crate::db::{self, DbConnection, DbError, bulk, memos, users};
 use crate::domain::report::{self, Status, Transition};
 
-use super::reports::{Catalogs, ReportError, load};
+use super::catalogs::Catalogs;
+use super::reports::{ReportError, load};
 use super::{Actor, Failure, Kind};
 pub use crate::db::memos::Memo;
 

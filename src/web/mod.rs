@@ -37,7 +37,7 @@ pub struct AppState {
     pub database: DatabaseUrl,
     pub settings: Settings,
     pub cache: cache::Cache,
-    pub catalogs: std::sync::Arc<crate::services::reports::Catalogs>,
+    pub catalogs: std::sync::Arc<crate::services::catalogs::Catalogs>,
 }
 
 impl AppState {

@@ -78,7 +78,7 @@ async fn upload_page(
             .db(move |conn| {
                 let mut summaries = Vec::new();
                 for fy in years {
-                    let (rows, institutions) = db::reports::ndb_summary(conn, fy)?;
+                    let (rows, institutions) = db::ndb::ndb_summary(conn, fy)?;
                     summaries.push(YearSummary {
                         fiscal_year: fy,
                         rows,

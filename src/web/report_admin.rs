@@ -46,7 +46,7 @@ async fn periods_page(
             let prefectures = prefectures_in_scope(areas::prefectures(conn)?, scope);
             let mut rows = Vec::new();
             for p in &prefectures {
-                for r in db::reports::periods(conn, p.id)? {
+                for r in db::periods::periods(conn, p.id)? {
                     rows.push(PeriodRowView {
                         prefecture: p.name.clone(),
                         fiscal_year: r.fiscal_year,
@@ -173,11 +173,11 @@ async fn catalogs_page(
             let mut out = Vec::new();
             for fy in [2025, 2026, 2027] {
                 if let Ok(c) = catalogs.current(conn, fy) {
-                    let loaded = db::reports::loaded_catalog(conn, fy)?.is_some();
+                    let loaded = db::periods::loaded_catalog(conn, fy)?.is_some();
                     out.push(view_of(&c, if loaded { "読込" } else { "同梱" }));
                 }
             }
-            let loaded = db::reports::loaded_catalogs(conn)?;
+            let loaded = db::periods::loaded_catalogs(conn)?;
             Ok((out, loaded))
         })
         .await?;
@@ -256,7 +256,7 @@ pub async fn load_catalog(
     let user_id = user.id;
     let result = state
         .db(move |conn| {
-            Ok(crate::services::reports::load_catalog(
+            Ok(crate::services::catalogs::load_catalog(
                 conn,
                 &body,
                 Some(user_id),

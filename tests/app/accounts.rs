@@ -799,7 +799,7 @@ fn every_route_times_every_role() {
         let prefecture: i32 = kakari::db::areas::prefectures(conn).unwrap()[0].id;
         kakari::services::imports::ndb::preview(
             conn,
-            &kakari::services::reports::Catalogs::default(),
+            &kakari::services::catalogs::Catalogs::default(),
             kakari::domain::auth::Scope::All,
             prefecture,
             &kakari::services::imports::ndb::NdbFile {

@@ -462,7 +462,7 @@ fn set_period(app: &TestApp, opens: i64, deadline: i64, closes: i64) {
         .select(institutions::prefecture_id)
         .first(&mut *app.db.conn())
         .unwrap();
-    kakari::db::reports::set_period(
+    kakari::db::periods::set_period(
         &mut app.db.conn(),
         prefecture,
         fiscal_year(),

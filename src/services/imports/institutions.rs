@@ -113,7 +113,7 @@ pub fn plan_now(
     parsed: &Parsed,
     target: &Target,
 ) -> Result<Plan, DbError> {
-    let master = db::institutions::master_of(conn, target.prefecture_id)?;
+    let master = db::master::master_of(conn, target.prefecture_id)?;
     Ok(plan::plan(&master, parsed, target))
 }
 
@@ -397,7 +397,7 @@ pub fn retire_missing(
         .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
     let ids: Vec<i32> = done.not_in_file.iter().map(|m| m.id).collect();
     let retired = db::write_transaction(conn, |conn| -> Result<usize, ImportError> {
-        let changed = db::institutions::not_abolished(conn, row.prefecture_id, &ids)?;
+        let changed = db::master::not_abolished(conn, row.prefecture_id, &ids)?;
         let now = Utc::now().naive_utc();
         let abolished = Status::Abolished;
         for (id, category, special, correctional, target_override, _) in &changed {
@@ -408,7 +408,7 @@ pub fn retire_missing(
                 status: abolished,
             };
             let is_target = is_reporting_target(facts, *target_override);
-            db::institutions::set_status(conn, *id, abolished.code(), is_target, now)?;
+            db::master::set_status(conn, *id, abolished.code(), is_target, now)?;
         }
         let retired: Vec<i32> = changed.iter().map(|c| c.0).collect();
         db::review_index::refresh_institutions(conn, &retired)?;
@@ -518,10 +518,10 @@ fn write_plan(
     }
 
     // Stored flags the file may leave unsaid, and the officers' overrides.
-    let stored: HashMap<i32, db::institutions::MasterRow> = if plan.updated.is_empty() {
+    let stored: HashMap<i32, db::master::MasterRow> = if plan.updated.is_empty() {
         HashMap::new()
     } else {
-        db::institutions::master_of(conn, target.prefecture_id)?
+        db::master::master_of(conn, target.prefecture_id)?
             .into_values()
             .map(|e| (e.id, e))
             .collect()
@@ -544,7 +544,7 @@ fn write_plan(
         };
         let is_target = is_reporting_target(facts, old.and_then(|o| o.target_override));
         let name_key = search_key(&r.name);
-        let changes = db::institutions::ImportedChanges {
+        let changes = db::master::ImportedChanges {
             category: r.category.code(),
             name: &r.name,
             name_kana: r.name_kana.as_deref(),
@@ -566,7 +566,7 @@ fn write_plan(
             search_key: &name_key,
             updated_at: now,
         };
-        db::institutions::save_imported(conn, updated.id, &changes)?;
+        db::master::save_imported(conn, updated.id, &changes)?;
         entries.push((
             Action::InstitutionUpdate,
             Some(updated.id),

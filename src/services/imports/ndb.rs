@@ -13,7 +13,8 @@ use crate::db::{self, DbConnection, DbError};
 use crate::domain::auth::Scope;
 use crate::import::ndb::{Layout, LayoutError, Parsed, Plan, parse, plan};
 use crate::import::{FileError, Limits, read_grid};
-use crate::services::reports::{Catalogs, ReportError};
+use crate::services::catalogs::Catalogs;
+use crate::services::reports::ReportError;
 use crate::services::{Failure, Kind};
 
 /// The `imports.kind` of NDB imports.
@@ -84,7 +85,7 @@ fn plan_now(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let counted = db::reports::counted_codes(conn, fiscal_year, &known)?;
+    let counted = db::ndb::counted_codes(conn, fiscal_year, &known)?;
     Ok((plan(fiscal_year, parsed, &master, &counted), master))
 }
 
@@ -95,18 +96,18 @@ fn write_counts(
     parsed: &Parsed,
     master: &HashSet<String>,
 ) -> Result<usize, DbError> {
-    let rows: Vec<db::reports::NdbCount> = parsed
+    let rows: Vec<db::ndb::NdbCount> = parsed
         .counts
         .iter()
         .filter(|c| master.contains(&c.code))
-        .map(|c| db::reports::NdbCount {
+        .map(|c| db::ndb::NdbCount {
             fiscal_year,
             institution_code: &c.code,
             item_key: &c.key,
             count: c.count,
         })
         .collect();
-    Ok(db::reports::replace_ndb(conn, fiscal_year, &rows)?)
+    Ok(db::ndb::replace_ndb(conn, fiscal_year, &rows)?)
 }
 
 fn read(

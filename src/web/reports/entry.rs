@@ -86,41 +86,64 @@ pub async fn save_section(
         .get("rev")
         .and_then(|v| v.first())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| AppError::BadRequest("フォームが古いか壊れています".into()))?;
+        .ok_or_else(stale_form)?;
     let complete = values
         .get("action")
         .is_some_and(|v| v.iter().any(|a| a == "complete"));
-    let actor = user.actor(&viewer);
-    let catalogs = state.catalogs.clone();
-    let section_id = section.clone();
-    let sent = service::Sent::Form(values.clone());
-    let outcome = state
-        .run(move |conn| {
-            service::save_section(
-                conn,
-                &catalogs,
-                &actor,
-                service::SectionSave {
-                    report_id: id,
-                    section: section_id,
-                    sent,
-                    revision,
-                    complete,
-                },
-            )
-        })
-        .await?;
-    after_save(
-        &state,
-        &viewer,
-        &user,
-        id,
-        &section,
-        Some(&values),
-        outcome,
+    let save = service::SectionSave {
+        report_id: id,
+        section: section.clone(),
+        sent: service::Sent::Form(values.clone()),
+        revision,
         complete,
-    )
-    .await
+    };
+    let page = Entry {
+        state: &state,
+        viewer: &viewer,
+        id,
+        section: &section,
+    };
+    page.save(&user, save, Some(&values)).await
+}
+
+fn stale_form() -> AppError {
+    AppError::BadRequest("フォームが古いか壊れています".into())
+}
+
+/// The section being saved, and what its pages need.
+struct Entry<'a> {
+    state: &'a AppState,
+    viewer: &'a Viewer,
+    id: i32,
+    section: &'a str,
+}
+
+impl Entry<'_> {
+    /// Saves through the report service, then shows what became of it.
+    async fn save(
+        &self,
+        user: &CurrentUser,
+        save: service::SectionSave,
+        typed: Option<&FormValues>,
+    ) -> Result<HttpResponse, AppError> {
+        let complete = save.complete;
+        let (actor, catalogs) = (user.actor(self.viewer), self.state.catalogs.clone());
+        let outcome = self
+            .state
+            .run(move |conn| service::save_section(conn, &catalogs, &actor, save))
+            .await?;
+        after_save(
+            self.state,
+            self.viewer,
+            user,
+            self.id,
+            self.section,
+            typed,
+            outcome,
+            complete,
+        )
+        .await
+    }
 }
 
 /// Where a section save leads: the overview, or (only then is the report read again)
@@ -250,16 +273,31 @@ pub async fn resolve(
 ) -> Result<HttpResponse, AppError> {
     let (id, section) = path.into_inner();
     let values = report::form_values(form.0);
+    let (revision, complete, chosen) = chosen_answers(&values).ok_or_else(stale_form)?;
+    let save = service::SectionSave {
+        report_id: id,
+        section: section.clone(),
+        sent: service::Sent::Answers(chosen),
+        revision,
+        complete,
+    };
+    let page = Entry {
+        state: &state,
+        viewer: &viewer,
+        id,
+        section: &section,
+    };
+    page.save(&user, save, None).await
+}
+
+/// The conflict page's answer: per differing field, mine or theirs; with the revision
+/// and the button. `None` when the form is not one we made.
+fn chosen_answers(values: &FormValues) -> Option<(i32, bool, Answers)> {
     let field = |name: &str| values.get(name).and_then(|v| v.first()).cloned();
-    let bad = || AppError::BadRequest("フォームが古いか壊れています".into());
-    let revision: i32 = field("rev").and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+    let revision: i32 = field("rev")?.parse().ok()?;
     let complete = field("action").is_some_and(|a| a == "complete");
-    let mine: Answers = field("mine")
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .ok_or_else(bad)?;
-    let theirs: Answers = field("theirs")
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .ok_or_else(bad)?;
+    let mine: Answers = serde_json::from_str(&field("mine")?).ok()?;
+    let theirs: Answers = serde_json::from_str(&field("theirs")?).ok()?;
     let mut chosen = Answers::new();
     let keys: std::collections::BTreeSet<&String> = mine.keys().chain(theirs.keys()).collect();
     for key in keys {
@@ -269,27 +307,5 @@ pub async fn resolve(
             chosen.insert(key.clone(), v.clone());
         }
     }
-    let actor = user.actor(&viewer);
-    let catalogs = state.catalogs.clone();
-    let section_id = section.clone();
-    let outcome = state
-        .run(move |conn| {
-            service::save_section(
-                conn,
-                &catalogs,
-                &actor,
-                service::SectionSave {
-                    report_id: id,
-                    section: section_id,
-                    sent: service::Sent::Answers(chosen),
-                    revision,
-                    complete,
-                },
-            )
-        })
-        .await?;
-    after_save(
-        &state, &viewer, &user, id, &section, None, outcome, complete,
-    )
-    .await
+    Some((revision, complete, chosen))
 }

@@ -22,7 +22,7 @@ use crate::web::views;
 #[derive(Serialize)]
 struct FilingRow {
     fiscal_year: i32,
-    period: Option<store::PeriodRow>,
+    period: Option<crate::db::periods::PeriodRow>,
     period_text: String,
     open_to_institution: bool,
     cycles: Vec<CycleRow>,
@@ -39,7 +39,7 @@ struct CycleRow {
     submitted_at: Option<String>,
 }
 
-fn period_text(period: Option<&store::PeriodRow>, today: chrono::NaiveDate) -> String {
+fn period_text(period: Option<&crate::db::periods::PeriodRow>, today: chrono::NaiveDate) -> String {
     let Some(p) = period else {
         return "報告期間は未設定です".into();
     };
@@ -68,59 +68,9 @@ pub async fn filings(
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
     let institution_id = path.into_inner();
-    let scope = user.scope;
-    let today = today();
-    let officer = user.role.is_officer();
+    let (scope, officer) = (user.scope, user.role.is_officer());
     let (card, rows) = state
-        .db(move |conn| {
-            let Some(card) = institutions::card_within(conn, scope, institution_id)? else {
-                return Ok(None);
-            };
-            let periods = store::periods(conn, card.prefecture_id)?;
-            let reports = store::of_institution(conn, institution_id)?;
-            let loaded: Vec<i32> = store::loaded_catalogs(conn)?
-                .into_iter()
-                .map(|c| c.fiscal_year)
-                .collect();
-            let mut years: Vec<i32> = periods.iter().map(|p| p.fiscal_year).collect();
-            years.extend(reports.iter().map(|r| r.fiscal_year));
-            years.sort_unstable_by(|a, b| b.cmp(a));
-            years.dedup();
-            let rows: Vec<FilingRow> = years
-                .into_iter()
-                .map(|fy| {
-                    let period = periods.iter().find(|p| p.fiscal_year == fy).cloned();
-                    let state = period.as_ref().map(|p| p.period().state(today));
-                    let cycles: Vec<&store::ReportRow> =
-                        reports.iter().filter(|r| r.fiscal_year == fy).collect();
-                    let latest_confirmed = cycles
-                        .first()
-                        .is_some_and(|r| r.status == Status::Confirmed.code());
-                    FilingRow {
-                        fiscal_year: fy,
-                        period_text: period_text(period.as_ref(), today),
-                        open_to_institution: report::may_file(ReportKind::Periodic, false, state),
-                        can_start: cycles.is_empty()
-                            && report::may_file(ReportKind::Periodic, officer, state)
-                            && (crate::domain::catalog::shipped(fy).is_some()
-                                || loaded.contains(&fy)),
-                        can_change: latest_confirmed,
-                        cycles: cycles
-                            .iter()
-                            .map(|r| CycleRow {
-                                id: r.id,
-                                kind: ReportKind::from_code(&r.kind).map_or("", ReportKind::label),
-                                status: Status::from_code(&r.status).map_or("", Status::label),
-                                versions: r.versions,
-                                submitted_at: r.submitted_at.map(wareki::datetime_jst),
-                            })
-                            .collect(),
-                        period,
-                    }
-                })
-                .collect();
-            Ok(Some((card, rows)))
-        })
+        .db(move |conn| filings_of(conn, scope, institution_id, officer))
         .await?
         .ok_or(AppError::NotFound)?;
     let mut ctx = views::Page::of(&state, &viewer).await?;
@@ -128,6 +78,61 @@ pub async fn filings(
     ctx.insert("rows", &rows);
     ctx.insert("officer", &officer);
     ctx.html("reports/filings.html")
+}
+
+/// The institution (within the scope) and one row per fiscal year that has a period or
+/// a report, newest first, with what the user may do in it.
+fn filings_of(
+    conn: &mut crate::db::DbConnection,
+    scope: crate::domain::auth::Scope,
+    institution_id: i32,
+    officer: bool,
+) -> Result<Option<(InstitutionCard, Vec<FilingRow>)>, crate::db::DbError> {
+    let Some(card) = institutions::card_within(conn, scope, institution_id)? else {
+        return Ok(None);
+    };
+    let today = today();
+    let periods = crate::db::periods::periods(conn, card.prefecture_id)?;
+    let reports = store::of_institution(conn, institution_id)?;
+    let loaded: Vec<i32> = crate::db::periods::loaded_catalogs(conn)?
+        .into_iter()
+        .map(|c| c.fiscal_year)
+        .collect();
+    let mut years: Vec<i32> = periods.iter().map(|p| p.fiscal_year).collect();
+    years.extend(reports.iter().map(|r| r.fiscal_year));
+    years.sort_unstable_by(|a, b| b.cmp(a));
+    years.dedup();
+    let row = |fy: i32| {
+        let period = periods.iter().find(|p| p.fiscal_year == fy).cloned();
+        let state = period.as_ref().map(|p| p.period().state(today));
+        let cycles: Vec<&store::ReportRow> =
+            reports.iter().filter(|r| r.fiscal_year == fy).collect();
+        let has_catalog = crate::domain::catalog::shipped(fy).is_some() || loaded.contains(&fy);
+        FilingRow {
+            fiscal_year: fy,
+            period_text: period_text(period.as_ref(), today),
+            open_to_institution: report::may_file(ReportKind::Periodic, false, state),
+            can_start: cycles.is_empty()
+                && report::may_file(ReportKind::Periodic, officer, state)
+                && has_catalog,
+            can_change: cycles
+                .first()
+                .is_some_and(|r| r.status == Status::Confirmed.code()),
+            cycles: cycles.iter().map(|r| cycle_row(r)).collect(),
+            period,
+        }
+    };
+    Ok(Some((card, years.into_iter().map(row).collect())))
+}
+
+fn cycle_row(r: &store::ReportRow) -> CycleRow {
+    CycleRow {
+        id: r.id,
+        kind: ReportKind::from_code(&r.kind).map_or("", ReportKind::label),
+        status: Status::from_code(&r.status).map_or("", Status::label),
+        versions: r.versions,
+        submitted_at: r.submitted_at.map(wareki::datetime_jst),
+    }
 }
 
 // ----- start: 保険医療機関番号確認 -----
@@ -152,9 +157,7 @@ async fn start_page(
     state: &AppState,
     viewer: &Viewer,
     card: &InstitutionCard,
-    fiscal_year: i32,
-    kind: ReportKind,
-    typed: &str,
+    (fiscal_year, kind, typed): (i32, ReportKind, &str),
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = views::Page::of(state, viewer).await?;
@@ -205,7 +208,7 @@ pub async fn start_form(
     reporting_year(fiscal_year)?;
     let card = card(&state, &user, institution_id).await?;
     let kind = kind_of(&query.kind);
-    start_page(&state, &viewer, &card, fiscal_year, kind, "", None).await
+    start_page(&state, &viewer, &card, (fiscal_year, kind, ""), None).await
 }
 
 pub async fn start(
@@ -213,50 +216,32 @@ pub async fn start(
     viewer: Viewer,
     user: CurrentUser,
     path: web::Path<(i32, i32)>,
-    form: CsrfForm<StartForm>,
+    CsrfForm(form): CsrfForm<StartForm>,
 ) -> Result<HttpResponse, AppError> {
     let (institution_id, fiscal_year) = path.into_inner();
     reporting_year(fiscal_year)?;
-    let form = form.0;
     let kind = kind_of(&form.kind);
-    let typed = if form.skip.is_some() {
-        String::new()
-    } else {
-        form.code.clone()
+    let request = service::StartRequest {
+        institution_id,
+        fiscal_year,
+        kind,
+        typed_code: if form.skip.is_some() {
+            String::new()
+        } else {
+            form.code.clone()
+        },
+        today: today(),
     };
-    let actor = user.actor(&viewer);
-    let catalogs = state.catalogs.clone();
-    let today = today();
+    let (actor, catalogs) = (user.actor(&viewer), state.catalogs.clone());
     let result = state
-        .db(move |conn| {
-            Ok(service::start(
-                conn,
-                &catalogs,
-                &actor,
-                &service::StartRequest {
-                    institution_id,
-                    fiscal_year,
-                    kind,
-                    typed_code: typed,
-                    today,
-                },
-            ))
-        })
+        .try_run(move |conn| service::start(conn, &catalogs, &actor, &request))
         .await?;
     match result {
         Ok(id) => Ok(see_other(&format!("/reports/{id}"))),
         Err(ReportError::Code(message)) => {
             let card = card(&state, &user, institution_id).await?;
-            start_page(
-                &state,
-                &viewer,
-                &card,
-                fiscal_year,
-                kind,
-                &form.code,
-                Some(message),
-            )
-            .await
+            let asked = (fiscal_year, kind, form.code.as_str());
+            start_page(&state, &viewer, &card, asked, Some(message)).await
         }
         Err(e) => Err(e.into()),
     }

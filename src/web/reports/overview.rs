@@ -1,6 +1,7 @@
 //! A report's overview with the live determination, the confirmation page, 報告 and
 //! 引き戻し.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
@@ -24,6 +25,18 @@ pub struct OverviewQuery {
     done: String,
 }
 
+/// The line shown after an action redirected to the overview (`?done=…`).
+fn done_notice(done: &str) -> Option<&'static str> {
+    match done {
+        "saved" => Some("一時保存しました。"),
+        "complete" => Some("入力完了にしました。"),
+        "submitted" => Some("報告しました。控えを印刷できます。"),
+        "memo" => Some("メッセージを送りました。"),
+        "pulled" => Some("報告を引き戻しました。修正して、もう一度報告してください。"),
+        _ => None,
+    }
+}
+
 pub async fn overview(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -44,15 +57,7 @@ pub async fn overview(
         })
         .await?;
     let mut ctx = views::Page::of(&state, &viewer).await?;
-    let notice = match query.done.as_str() {
-        "saved" => Some("一時保存しました。"),
-        "complete" => Some("入力完了にしました。"),
-        "submitted" => Some("報告しました。控えを印刷できます。"),
-        "memo" => Some("メッセージを送りました。"),
-        "pulled" => Some("報告を引き戻しました。修正して、もう一度報告してください。"),
-        _ => None,
-    };
-    ctx.insert("notice", &notice);
+    ctx.insert("notice", &done_notice(&query.done));
     ctx.insert("report", &head(&l));
     ctx.insert("institution", &l.institution);
     ctx.insert("sections", &section_rows(&l));
@@ -128,33 +133,21 @@ pub async fn submit(
     let outcome = state
         .run(move |conn| service::submit(conn, &catalogs, &actor, id, revision, today))
         .await?;
-    match outcome {
+    let (message, status) = match outcome {
         SubmitOutcome::Submitted { .. } | SubmitOutcome::AlreadySubmitted { .. } => {
-            Ok(see_other(&format!("/reports/{id}?done=submitted")))
+            return Ok(see_other(&format!("/reports/{id}?done=submitted")));
         }
-        SubmitOutcome::Incomplete(_) => {
-            let l = load(&state, &user, id).await?;
-            confirm_page_for(
-                &state,
-                &viewer,
-                &l,
-                Some("未回答または誤りのある項目があるため、報告できません。"),
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        SubmitOutcome::Stale => {
-            let l = load(&state, &user, id).await?;
-            confirm_page_for(
-                &state,
-                &viewer,
-                &l,
-                Some("この画面を開いた後に内容が変わりました。最新の内容を確かめてから、もう一度報告してください。"),
-                actix_web::http::StatusCode::CONFLICT,
-            )
-            .await
-        }
-    }
+        SubmitOutcome::Incomplete(_) => (
+            "未回答または誤りのある項目があるため、報告できません。",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        SubmitOutcome::Stale => (
+            "この画面を開いた後に内容が変わりました。最新の内容を確かめてから、もう一度報告してください。",
+            StatusCode::CONFLICT,
+        ),
+    };
+    let l = load(&state, &user, id).await?;
+    confirm_page_for(&state, &viewer, &l, Some(message), status).await
 }
 
 pub async fn pull_back(

@@ -3,9 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::*;
-use crate::db::DbError;
-use crate::services::reports::ReportError;
-use crate::services::review::{self, ReviewError};
+use crate::services::review::{self};
 use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::error::AppError;
@@ -21,7 +19,19 @@ pub async fn bulk_preview(
     user: CurrentUser,
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = form.0;
+    let (fy, filter, ticked) = bulk_request(form.0)?;
+    let actor = user.actor(&viewer);
+    let id = state
+        .run(move |conn| review::bulk_preview(conn, &actor, fy, &filter, ticked.as_deref()))
+        .await?;
+    Ok(see_other(&format!("/review/bulk/{id}")))
+}
+
+/// The search the officer was looking at (fiscal year and filter) and, with
+/// `which=ticked`, the ticked reports only; otherwise every confirmable report found.
+fn bulk_request(
+    pairs: Vec<(String, String)>,
+) -> Result<(i32, ReviewFilter, Option<Vec<i32>>), AppError> {
     let ticked: Vec<i32> = pairs
         .iter()
         .filter(|(k, _)| k == "report")
@@ -31,12 +41,10 @@ pub async fn bulk_preview(
         .into_iter()
         .filter(|(k, _)| k != "report" && k != "csrf")
         .collect();
-    // "which=ticked": only the ticked reports; otherwise every confirmable report found.
     let only_ticked = rest.iter().any(|(k, v)| k == "which" && v == "ticked");
     let encoded = serde_urlencoded::to_string(&rest).unwrap_or_default();
     let query: ReviewQuery = serde_urlencoded::from_str(&encoded)
         .map_err(|e| AppError::BadRequest(format!("入力内容を読み取れませんでした ({e})")))?;
-    let fy = query.fiscal_year();
     let filter = query
         .filter()
         .map_err(|e| AppError::BadRequest(e.into_values().collect::<Vec<_>>().join(" ")))?;
@@ -45,23 +53,7 @@ pub async fn bulk_preview(
             "確認する報告にチェックを入れてください".into(),
         ));
     }
-    let actor = user.actor(&viewer);
-    let id = state
-        .db(move |conn| {
-            review::bulk_preview(
-                conn,
-                &actor,
-                fy,
-                &filter,
-                only_ticked.then_some(ticked.as_slice()),
-            )
-            .map_err(|e| match e {
-                ReviewError::Report(ReportError::Db(d)) => d,
-                other => DbError::Task(other.to_string()),
-            })
-        })
-        .await?;
-    Ok(see_other(&format!("/review/bulk/{id}")))
+    Ok((query.fiscal_year(), filter, only_ticked.then_some(ticked)))
 }
 
 pub async fn bulk_show(

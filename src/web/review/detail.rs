@@ -77,16 +77,28 @@ pub struct DetailQuery {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// What the detail page shows besides the report.
+struct Shown<'a> {
+    id: i32,
+    /// The version the 差異表示 compares with ("" for the default).
+    against: &'a str,
+    notice: Option<&'a str>,
+    error: Option<String>,
+}
+
 async fn detail_page(
     state: &AppState,
     viewer: &Viewer,
     user: &CurrentUser,
-    id: i32,
-    against: &str,
-    notice: Option<&str>,
-    error: Option<String>,
+    shown: Shown<'_>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let Shown {
+        id,
+        against,
+        notice,
+        error,
+    } = shown;
     let scope = user.scope;
     let catalogs = state.catalogs.clone();
     let user_id = user.id;
@@ -190,17 +202,13 @@ pub async fn detail(
         "memo" => Some("メモを追加しました。"),
         _ => None,
     };
-    detail_page(
-        &state,
-        &viewer,
-        &user,
-        path.into_inner(),
-        &query.against,
+    let shown = Shown {
+        id: path.into_inner(),
+        against: &query.against,
         notice,
-        None,
-        StatusCode::OK,
-    )
-    .await
+        error: None,
+    };
+    detail_page(&state, &viewer, &user, shown, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -249,17 +257,13 @@ async fn after_review(
     match result {
         Ok(()) => Ok(see_other(&format!("/review/reports/{id}?done={done}"))),
         Err(ReviewError::Invalid(message)) => {
-            detail_page(
-                state,
-                viewer,
-                user,
+            let shown = Shown {
                 id,
-                "",
-                None,
-                Some(message),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+                against: "",
+                notice: None,
+                error: Some(message),
+            };
+            detail_page(state, viewer, user, shown, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
@@ -303,51 +307,34 @@ pub async fn add_memo(
     viewer: Viewer,
     user: CurrentUser,
     path: web::Path<i32>,
-    form: CsrfForm<MemoForm>,
+    CsrfForm(form): CsrfForm<MemoForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let actor = user.actor(&viewer);
+    let (actor, catalogs) = (user.actor(&viewer), state.catalogs.clone());
     let officer = actor.officer;
-    let catalogs = state.catalogs.clone();
-    let MemoForm { body, internal } = form.0;
     let name = user.display_name.clone();
     let result = state
-        .db(move |conn| {
-            Ok(review::add_memo(
-                conn,
-                &catalogs,
-                &actor,
-                &name,
-                id,
-                &body,
-                internal.is_some(),
-            ))
+        .try_run(move |conn| {
+            let internal = form.internal.is_some();
+            review::add_memo(conn, &catalogs, &actor, &name, id, &form.body, internal)
         })
         .await?;
-    let back = if officer {
-        format!("/review/reports/{id}?done=memo#memos")
-    } else {
-        format!("/reports/{id}?done=memo#memos")
-    };
     match result {
-        Ok(()) => Ok(see_other(&back)),
-        Err(ReviewError::Invalid(message)) => {
-            if officer {
-                detail_page(
-                    &state,
-                    &viewer,
-                    &user,
-                    id,
-                    "",
-                    None,
-                    Some(message),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            } else {
-                Err(AppError::BadRequest(message))
-            }
+        Ok(()) if officer => Ok(see_other(&format!("/review/reports/{id}?done=memo#memos"))),
+        Ok(()) => Ok(see_other(&format!("/reports/{id}?done=memo#memos"))),
+        // The officer's page shows the message next to the memo box; an institution's
+        // form checks length and emptiness in the browser first.
+        Err(ReviewError::Invalid(message)) if officer => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let shown = Shown {
+                id,
+                against: "",
+                notice: None,
+                error: Some(message),
+            };
+            detail_page(&state, &viewer, &user, shown, status).await
         }
+        Err(ReviewError::Invalid(message)) => Err(AppError::BadRequest(message)),
         Err(e) => Err(e.into()),
     }
 }

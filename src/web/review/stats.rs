@@ -107,7 +107,7 @@ fn assemble(
         _ => db::areas::prefectures(conn)?.first().map(|p| p.id),
     };
     let period = match prefecture {
-        Some(p) => db::reports::period(conn, p, fiscal_year)?,
+        Some(p) => db::periods::period(conn, p, fiscal_year)?,
         None => None,
     };
     let today = wareki::today_jst(Utc::now());

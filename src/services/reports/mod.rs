@@ -2,26 +2,30 @@
 //! pull back, open a 変更報告. Every function takes the caller's scope and answers
 //! `NotFound` for reports outside it. Pure rules live in `domain::report`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 pub use super::Actor;
+use super::catalogs::Catalogs;
 use super::{Failure, Kind};
+
+mod entry;
+
 use crate::db::audit::{self, Action};
 use crate::db::changes::Counter;
 use crate::db::institutions::{self, InstitutionCard};
-use crate::db::reports::{self as store, DraftUpdate, NewReport, NewVersion, ReportRow};
+use crate::db::reports::{self as store, NewReport, NewVersion, ReportRow};
 use crate::db::{self, DbConnection, DbError};
 use crate::domain::auth::Scope;
-use crate::domain::catalog::{self, Catalog};
+use crate::domain::catalog::Catalog;
 use crate::domain::codes::InstitutionCode;
 use crate::domain::determination::{self, AnswerProblem, Answers, Determination};
 use crate::domain::report::{
     self, IllegalTransition, PeriodState, ReportKind, SectionMarks, Status, Transition,
 };
+pub use entry::{SaveOutcome, SectionSave, Sent, save_section, section_answers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -51,150 +55,6 @@ impl Failure for ReportError {
             ReportError::BrokenCatalog { .. } => Kind::Internal,
             _ => Kind::Conflict,
         }
-    }
-}
-
-/// Parsed catalogs by (fiscal year, version). A version, once loaded, never changes
-/// (the table refuses a second body under the same version), so the cache needs no
-/// invalidation.
-#[derive(Default)]
-pub struct Catalogs {
-    parsed: Mutex<HashMap<(i32, String), Arc<Catalog>>>,
-    shipped: Mutex<HashMap<i32, Arc<Catalog>>>,
-}
-
-impl Catalogs {
-    fn cached(&self, fiscal_year: i32, version: &str) -> Option<Arc<Catalog>> {
-        self.parsed
-            .lock()
-            .ok()?
-            .get(&(fiscal_year, version.to_string()))
-            .cloned()
-    }
-
-    fn parse_and_keep(&self, fiscal_year: i32, body: &str) -> Result<Arc<Catalog>, ReportError> {
-        let parsed = Catalog::parse(body).map_err(|problems| ReportError::BrokenCatalog {
-            version: format!("{fiscal_year}"),
-            problem: problems
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        })?;
-        let parsed = Arc::new(parsed);
-        if let Ok(mut map) = self.parsed.lock() {
-            map.insert((fiscal_year, parsed.version.clone()), parsed.clone());
-        }
-        Ok(parsed)
-    }
-
-    /// The catalog reports of this fiscal year are filed with now: the newest one an
-    /// administrator loaded, else the shipped one.
-    pub fn current(
-        &self,
-        conn: &mut DbConnection,
-        fiscal_year: i32,
-    ) -> Result<Arc<Catalog>, ReportError> {
-        if let Some((version, body)) = store::loaded_catalog(conn, fiscal_year)? {
-            if let Some(c) = self.cached(fiscal_year, &version) {
-                return Ok(c);
-            }
-            return self.parse_and_keep(fiscal_year, &body);
-        }
-        self.shipped(fiscal_year)
-    }
-
-    fn shipped(&self, fiscal_year: i32) -> Result<Arc<Catalog>, ReportError> {
-        if let Some(c) = self
-            .shipped
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&fiscal_year).cloned())
-        {
-            return Ok(c);
-        }
-        let body = catalog::shipped(fiscal_year).ok_or(ReportError::NoCatalog { fiscal_year })?;
-        let parsed = self.parse_and_keep(fiscal_year, body)?;
-        if let Ok(mut map) = self.shipped.lock() {
-            map.insert(fiscal_year, parsed.clone());
-        }
-        Ok(parsed)
-    }
-
-    /// The catalog a report or version was filed with.
-    pub fn version(
-        &self,
-        conn: &mut DbConnection,
-        fiscal_year: i32,
-        version: &str,
-    ) -> Result<Arc<Catalog>, ReportError> {
-        if let Some(c) = self.cached(fiscal_year, version) {
-            return Ok(c);
-        }
-        if let Some(body) = store::catalog_body(conn, fiscal_year, version)? {
-            return self.parse_and_keep(fiscal_year, &body);
-        }
-        let shipped = self.shipped(fiscal_year)?;
-        if shipped.version == version {
-            Ok(shipped)
-        } else {
-            Err(ReportError::NoCatalog { fiscal_year })
-        }
-    }
-}
-
-/// Loads a corrected catalog for a fiscal year (CLI and admin page). Refused once any
-/// report of that year was submitted, and for a version already loaded.
-pub fn load_catalog(
-    conn: &mut DbConnection,
-    body: &str,
-    by: Option<i32>,
-) -> Result<Catalog, Vec<String>> {
-    let parsed = Catalog::parse(body)
-        .map_err(|ps| ps.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    let result = db::write_transaction(conn, |conn| -> Result<Result<(), String>, DbError> {
-        if store::versions_in_year(conn, parsed.fiscal_year)? > 0 {
-            return Ok(Err(format!(
-                "{}年度はすでに報告が提出されているため、カタログを差し替えられません",
-                parsed.fiscal_year
-            )));
-        }
-        let shipped_same = catalog::shipped(parsed.fiscal_year)
-            .and_then(|b| Catalog::parse(b).ok())
-            .is_some_and(|c| c.version == parsed.version);
-        if shipped_same || store::catalog_body(conn, parsed.fiscal_year, &parsed.version)?.is_some()
-        {
-            return Ok(Err(format!(
-                "版 {} はすでにあります。新しい版番号（version）を付けてください",
-                parsed.version
-            )));
-        }
-        store::insert_catalog(
-            conn,
-            parsed.fiscal_year,
-            &parsed.version,
-            body,
-            by,
-            Utc::now().naive_utc(),
-        )?;
-        audit::record(
-            conn,
-            Action::CatalogLoad,
-            audit::Entry {
-                actor_id: by,
-                actor_login: None,
-                target_type: Some("catalog"),
-                target_id: Some(format!("{}:{}", parsed.fiscal_year, parsed.version)),
-                prefecture_id: None,
-                detail: None,
-                ip: None,
-            },
-        )?;
-        Ok(Ok(()))
-    });
-    match result {
-        Ok(Ok(())) => Ok(parsed),
-        Ok(Err(message)) => Err(vec![message]),
-        Err(e) => Err(vec![e.to_string()]),
     }
 }
 
@@ -260,14 +120,17 @@ pub fn period_state(
     prefecture_id: i32,
     fiscal_year: i32,
     today: NaiveDate,
-) -> Result<(Option<store::PeriodRow>, Option<PeriodState>), ReportError> {
-    let row = store::period(conn, prefecture_id, fiscal_year)?;
+) -> Result<(Option<crate::db::periods::PeriodRow>, Option<PeriodState>), ReportError> {
+    let row = crate::db::periods::period(conn, prefecture_id, fiscal_year)?;
     let state = row.as_ref().map(|p| p.period().state(today));
     Ok((row, state))
 }
 
 /// Why an institution cannot file now, in words with whom to call.
-fn closed_message(row: Option<&store::PeriodRow>, state: Option<PeriodState>) -> String {
+fn closed_message(
+    row: Option<&crate::db::periods::PeriodRow>,
+    state: Option<PeriodState>,
+) -> String {
     let contact = row
         .map(|r| r.contact.trim())
         .filter(|c| !c.is_empty())
@@ -331,8 +194,6 @@ pub fn check_code(
     }
 }
 
-/// Opens the 定期報告 of a fiscal year (or returns the one already open), or a 変更報告
-/// after the year's latest cycle was confirmed. Returns the report id.
 /// What a user asked to start.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
@@ -344,6 +205,8 @@ pub struct StartRequest {
     pub today: NaiveDate,
 }
 
+/// Opens the 定期報告 of a fiscal year (or returns the one already open), or a 変更報告
+/// after the year's latest cycle was confirmed. Returns the report id.
 pub fn start(
     conn: &mut DbConnection,
     catalogs: &Catalogs,
@@ -396,7 +259,7 @@ pub fn start(
                     .unwrap_or_default();
                 let (answers, ndb) = match &checked {
                     CodeCheck::Matched { code } => {
-                        let counts = store::ndb_of(conn, fiscal_year, code)?;
+                        let counts = crate::db::ndb::ndb_of(conn, fiscal_year, code)?;
                         report::preprint(&catalog, &carried, &counts)
                     }
                     CodeCheck::Skipped => (carried, Map::new()),
@@ -472,189 +335,6 @@ fn record(
     let entry = actor.entry("report", report_id, Some(prefecture_id), Some(detail));
     audit::record(conn, action, entry)?;
     Ok(())
-}
-
-/// What became of a section save.
-#[derive(Debug)]
-pub enum SaveOutcome {
-    Saved {
-        complete: bool,
-    },
-    /// Nothing saved: the values as read, with messages per field and for the form.
-    Invalid {
-        errors: std::collections::BTreeMap<String, String>,
-        general: Vec<String>,
-    },
-    /// Someone saved since this form was opened: both sides of this section.
-    Conflict {
-        mine: Answers,
-        theirs: Answers,
-        revision: i32,
-    },
-}
-
-/// The answers of one section only.
-pub fn section_answers(catalog: &Catalog, answers: &Answers, section: &str) -> Answers {
-    answers
-        .iter()
-        .filter(|(k, _)| {
-            let base = k.split(':').next().unwrap_or(k);
-            catalog.item(base).is_some_and(|i| i.section == section)
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// Saves one section (一時保存, or 入力完了 when `complete`), only if the form was made
-/// from the current revision.
-/// What the user sent for a section: the entry form as posted, or answers already
-/// chosen (the conflict page).
-#[derive(Debug, Clone)]
-pub enum Sent {
-    Form(report::FormValues),
-    Answers(Answers),
-}
-
-/// One section's answers as the user sent them.
-#[derive(Debug, Clone)]
-pub struct SectionSave {
-    pub report_id: i32,
-    pub section: String,
-    pub sent: Sent,
-    /// The draft revision the form was made from.
-    pub revision: i32,
-    /// 入力完了 rather than 一時保存.
-    pub complete: bool,
-}
-
-pub fn save_section(
-    conn: &mut DbConnection,
-    catalogs: &Catalogs,
-    actor: &Actor,
-    save: SectionSave,
-) -> Result<SaveOutcome, ReportError> {
-    let SectionSave {
-        report_id: id,
-        section,
-        sent,
-        revision,
-        complete,
-    } = save;
-    let section = section.as_str();
-    let done = db::write_transaction(conn, |conn| {
-        let loaded = load(conn, catalogs, actor.scope, id)?;
-        if loaded.catalog.section(section).is_none() {
-            return Err(ReportError::NotFound);
-        }
-        if !loaded.status.editable() {
-            return Err(IllegalTransition {
-                from: loaded.status.label(),
-                action: "編集",
-            }
-            .into());
-        }
-        let catalog = &loaded.catalog;
-        // The form is read here, with the catalog the save is checked against, so a
-        // save costs one read of the report.
-        let mine = match sent {
-            Sent::Answers(a) => a,
-            Sent::Form(form) => {
-                let input = report::read_section(catalog, section, &form);
-                if !input.errors.is_empty() || !input.unknown.is_empty() {
-                    let general = input
-                        .unknown
-                        .iter()
-                        .map(|k| {
-                            format!("報告項目にない項目「{k}」が送信されました。保存していません。")
-                        })
-                        .chain(
-                            (!input.errors.is_empty()).then(|| {
-                                "保存していません。赤字の項目を直してください。".to_string()
-                            }),
-                        )
-                        .collect();
-                    return Ok(SaveOutcome::Invalid {
-                        errors: input.errors,
-                        general,
-                    });
-                }
-                input.answers
-            }
-        };
-        // Values of the wrong kind never reach the draft, whatever was posted.
-        let wrong: Vec<AnswerProblem> = determination::validate(catalog, &mine)
-            .into_iter()
-            .filter(|p| mine.contains_key(&p.item))
-            .collect();
-        let foreign: Vec<&String> = mine
-            .keys()
-            .filter(|k| {
-                let base = k.split(':').next().unwrap_or(k);
-                catalog.item(base).is_none_or(|i| i.section != section)
-            })
-            .collect();
-        if !wrong.is_empty() || !foreign.is_empty() {
-            return Ok(SaveOutcome::Invalid {
-                errors: wrong.into_iter().map(|p| (p.item, p.message)).collect(),
-                general: foreign
-                    .iter()
-                    .map(|k| format!("報告項目にない項目「{k}」が送信されました"))
-                    .collect(),
-            });
-        }
-        if loaded.report.revision != revision {
-            return Ok(SaveOutcome::Conflict {
-                theirs: section_answers(catalog, &loaded.answers, section),
-                mine,
-                revision: loaded.report.revision,
-            });
-        }
-        let merged = report::merge_section(catalog, &loaded.answers, section, &mine);
-        if complete {
-            let problems = report::section_problems(catalog, section, &merged);
-            if !problems.is_empty() {
-                return Ok(SaveOutcome::Invalid {
-                    errors: problems.into_iter().map(|p| (p.item, p.message)).collect(),
-                    general: vec![
-                        "入力完了にできません。表示された項目を確かめてください。".into(),
-                    ],
-                });
-            }
-        }
-        let mut marks = loaded.marks.clone();
-        marks.insert(
-            section.to_string(),
-            if complete { "complete" } else { "saved" }.to_string(),
-        );
-        let d = determination::determine(catalog, &merged);
-        let saved = store::save_draft(
-            conn,
-            id,
-            revision,
-            &DraftUpdate {
-                answers: &to_json(&merged)?,
-                sections: &to_json(&marks)?,
-                catalog_version: &catalog.version,
-                determination: &d,
-                proxy: loaded.report.proxy || actor.officer,
-                by: actor.user_id,
-                at: Utc::now().naive_utc(),
-            },
-        )?;
-        if !saved {
-            let now = load(conn, catalogs, actor.scope, id)?;
-            return Ok(SaveOutcome::Conflict {
-                theirs: section_answers(catalog, &now.answers, section),
-                mine,
-                revision: now.report.revision,
-            });
-        }
-        Ok(SaveOutcome::Saved { complete })
-    })?;
-    if matches!(done, SaveOutcome::Saved { .. }) {
-        super::changed(conn, &[Counter::Reports]);
-    }
-    Ok(done)
 }
 
 /// What became of a submission.
