@@ -14,7 +14,8 @@ use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
 use super::views;
 use crate::db::audit::{self, Action};
-use crate::db::users;
+use crate::db::sessions::SessionRow;
+use crate::db::{DbConnection, DbError, users};
 use crate::domain::auth::{Role, Scope};
 use crate::domain::wareki;
 use crate::services::Actor;
@@ -125,6 +126,24 @@ impl FormPage {
             other => Err(other.into()),
         }
     }
+
+    /// The form after saving: with the notice, or with the service's messages (422).
+    fn after_save<T>(
+        self,
+        saved: Result<T, accounts::AccountError>,
+        notice: &str,
+    ) -> Result<(FormPage, StatusCode), AppError> {
+        match saved {
+            Ok(_) => Ok((
+                FormPage {
+                    notice: Some(notice.into()),
+                    ..self
+                },
+                StatusCode::OK,
+            )),
+            Err(e) => Ok((self.with_errors(e)?, StatusCode::UNPROCESSABLE_ENTITY)),
+        }
+    }
 }
 
 async fn render_form(
@@ -222,20 +241,14 @@ pub async fn user_form(
     let (actor, role) = admin_of(&admin, &viewer);
     let (form, user, sessions) = state
         .run(move |conn| {
-            let (user, scope) = accounts::target(
+            stored_user(
                 conn,
                 &accounts::Admin {
                     actor: &actor,
                     role,
                 },
                 id,
-            )?;
-            let sessions = crate::db::sessions::live_of(conn, id)?;
-            Ok::<_, accounts::AccountError>((
-                accounts::input_of(conn, &user, scope)?,
-                user,
-                sessions,
-            ))
+            )
         })
         .await?;
     let now = Utc::now().naive_utc();
@@ -251,6 +264,18 @@ pub async fn user_form(
         ..FormPage::of(form, false)
     };
     render_form(&state, &viewer, &admin, page, StatusCode::OK).await
+}
+
+/// A user within the administrator's reach: its form as stored, the user, and its
+/// sessions not yet ended.
+fn stored_user(
+    conn: &mut DbConnection,
+    admin: &accounts::Admin,
+    id: i32,
+) -> Result<(UserInput, users::User, Vec<SessionRow>), accounts::AccountError> {
+    let (user, scope) = accounts::target(conn, admin, id)?;
+    let sessions = crate::db::sessions::live_of(conn, id)?;
+    Ok((accounts::input_of(conn, &user, scope)?, user, sessions))
 }
 
 pub async fn update_user(
@@ -282,19 +307,7 @@ pub async fn update_user(
         active: user.active,
         ..FormPage::of(form, false)
     };
-    let (page, status) = match result {
-        Ok(_) => (
-            FormPage {
-                notice: Some("変更を保存しました。".into()),
-                ..page
-            },
-            StatusCode::OK,
-        ),
-        Err(e) => (
-            FormPage::with_errors(page, e)?,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-    };
+    let (page, status) = page.after_save(result, "変更を保存しました。")?;
     render_form(&state, &viewer, &admin, page, status).await
 }
 
@@ -414,6 +427,29 @@ pub struct AuditQuery {
     page: Option<i64>,
 }
 
+impl AuditQuery {
+    fn filter(&self) -> audit::Filter {
+        audit::Filter {
+            action: Action::from_code(&self.action).map(|a| a.code().to_string()),
+            actor_login: Some(self.login.trim().to_string()).filter(|s| !s.is_empty()),
+            from: jst_day_start(&self.from),
+            until: jst_day_start(&self.to).map(|d| d + chrono::Duration::days(1)),
+            ..audit::Filter::default()
+        }
+    }
+
+    /// The filter again for the page links (the template has no URL encoder).
+    fn filter_query(&self) -> String {
+        serde_urlencoded::to_string([
+            ("action", self.action.as_str()),
+            ("login", self.login.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+        ])
+        .unwrap_or_default()
+    }
+}
+
 #[derive(Serialize)]
 struct AuditRow {
     at: String,
@@ -422,6 +458,24 @@ struct AuditRow {
     target: String,
     detail: String,
     ip: String,
+}
+
+impl AuditRow {
+    fn of(r: audit::LogRow) -> AuditRow {
+        AuditRow {
+            at: wareki::datetime_jst(r.at),
+            actor: r.actor_login.unwrap_or_default(),
+            action: Action::from_code(&r.action)
+                .map(|a| a.label().to_string())
+                .unwrap_or(r.action),
+            target: match (r.target_type, r.target_id) {
+                (Some(t), Some(id)) => format!("{t} #{id}"),
+                _ => String::new(),
+            },
+            detail: r.detail.unwrap_or_default(),
+            ip: r.ip.unwrap_or_default(),
+        }
+    }
 }
 
 /// A JST calendar day typed as 2026-01-05 (full-width digits too) → its UTC start.
@@ -446,41 +500,12 @@ pub async fn audit_log(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
-    let mut filter = audit::Filter {
-        action: Action::from_code(&q.action).map(|a| a.code().to_string()),
-        actor_login: Some(q.login.trim().to_string()).filter(|s| !s.is_empty()),
-        from: jst_day_start(&q.from),
-        until: jst_day_start(&q.to).map(|d| d + chrono::Duration::days(1)),
-        ..audit::Filter::default()
-    };
-    let scope = admin.scope;
+    let (filter, scope) = (q.filter(), admin.scope);
     let requested = q.page.unwrap_or(0);
     let (rows, total, page) = state
-        .db(move |conn| {
-            if scope != Scope::All {
-                // Administrators of a prefecture see its entries only; entries that name
-                // no prefecture (unknown login IDs) are for the system administrator.
-                filter.prefecture_id = Some(users::prefecture_of(conn, scope)?.unwrap_or(-1));
-            }
-            Ok(audit::list(conn, &filter, requested)?)
-        })
+        .db(move |conn| audit_within(conn, scope, filter, requested))
         .await?;
-    let rows: Vec<AuditRow> = rows
-        .into_iter()
-        .map(|r| AuditRow {
-            at: wareki::datetime_jst(r.at),
-            actor: r.actor_login.unwrap_or_default(),
-            action: Action::from_code(&r.action)
-                .map(|a| a.label().to_string())
-                .unwrap_or(r.action),
-            target: match (r.target_type, r.target_id) {
-                (Some(t), Some(id)) => format!("{t} #{id}"),
-                _ => String::new(),
-            },
-            detail: r.detail.unwrap_or_default(),
-            ip: r.ip.unwrap_or_default(),
-        })
-        .collect();
+    let rows: Vec<AuditRow> = rows.into_iter().map(AuditRow::of).collect();
     let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("rows", &rows);
     ctx.insert("total", &total);
@@ -489,17 +514,25 @@ pub async fn audit_log(
         "pages",
         &((total + audit::PAGE_SIZE - 1) / audit::PAGE_SIZE).max(1),
     );
-    // The filter again for the page links (the template has no URL encoder).
-    let filter_query = serde_urlencoded::to_string([
-        ("action", q.action.as_str()),
-        ("login", q.login.as_str()),
-        ("from", q.from.as_str()),
-        ("to", q.to.as_str()),
-    ])
-    .unwrap_or_default();
-    ctx.insert("filter_query", &filter_query);
+    ctx.insert("filter_query", &q.filter_query());
     ctx.insert("query", &q);
     let actions: Vec<(&str, &str)> = Action::ALL.iter().map(|a| (a.code(), a.label())).collect();
     ctx.insert("actions", &actions);
     ctx.html("admin/audit.html")
+}
+
+/// One page of the log as the administrator's scope sees it: its rows, the total, and
+/// the page shown.
+fn audit_within(
+    conn: &mut DbConnection,
+    scope: Scope,
+    mut filter: audit::Filter,
+    requested: i64,
+) -> Result<(Vec<audit::LogRow>, i64, i64), DbError> {
+    if scope != Scope::All {
+        // Administrators of a prefecture see its entries only; entries that name
+        // no prefecture (unknown login IDs) are for the system administrator.
+        filter.prefecture_id = Some(users::prefecture_of(conn, scope)?.unwrap_or(-1));
+    }
+    Ok(audit::list(conn, &filter, requested)?)
 }

@@ -101,31 +101,7 @@ pub async fn login(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = session::random_token();
-    let (token2, agent, ip) = (token.clone(), user_agent(&req), viewer.ip.clone());
-    // Signing in again in the same browser replaces the session it had.
-    let replaced = viewer.session_id.zip(viewer.user.as_ref().map(|u| u.id));
-    let typed = form.login_id.trim().chars().take(64).collect::<String>();
-    let policy = LockoutPolicy {
-        max_failures: state.settings.lockout_attempts as i32,
-        lock_for: Duration::minutes(i64::from(state.settings.lockout_minutes)),
-    };
-    let password_typed = form.password.clone();
-    // Hashing happens on the blocking pool with the database work, never on an async
-    // worker, so other requests keep being served while argon2 runs.
-    let outcome = state
-        .run(move |conn| {
-            let browser = auth::Browser {
-                token: &token2,
-                ip: ip.as_deref(),
-                user_agent: agent.as_deref(),
-            };
-            let replaced = replaced.map(|(session_id, user_id)| auth::Replaced {
-                session_id,
-                user_id,
-            });
-            auth::sign_in(conn, &typed, &password_typed, policy, &browser, replaced)
-        })
-        .await?;
+    let outcome = check_sign_in(&state, &viewer, &req, &form, token.clone()).await?;
     let auth::SignIn::SignedIn {
         must_change_password,
     } = outcome
@@ -144,6 +120,42 @@ pub async fn login(
     } else {
         safe_next(&form.next)
     }))
+}
+
+/// Checks the typed ID and password and records the outcome: the new session under
+/// `token` on success, the failure (and any lock) otherwise.
+async fn check_sign_in(
+    state: &AppState,
+    viewer: &Viewer,
+    req: &HttpRequest,
+    form: &LoginForm,
+    token: String,
+) -> Result<auth::SignIn, AppError> {
+    let (agent, ip) = (user_agent(req), viewer.ip.clone());
+    // Signing in again in the same browser replaces the session it had.
+    let replaced = viewer.session_id.zip(viewer.user.as_ref().map(|u| u.id));
+    let typed = form.login_id.trim().chars().take(64).collect::<String>();
+    let password_typed = form.password.clone();
+    let policy = LockoutPolicy {
+        max_failures: state.settings.lockout_attempts as i32,
+        lock_for: Duration::minutes(i64::from(state.settings.lockout_minutes)),
+    };
+    // Hashing happens on the blocking pool with the database work, never on an async
+    // worker, so other requests keep being served while argon2 runs.
+    state
+        .run(move |conn| {
+            let browser = auth::Browser {
+                token: &token,
+                ip: ip.as_deref(),
+                user_agent: agent.as_deref(),
+            };
+            let replaced = replaced.map(|(session_id, user_id)| auth::Replaced {
+                session_id,
+                user_id,
+            });
+            auth::sign_in(conn, &typed, &password_typed, policy, &browser, replaced)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -191,6 +203,23 @@ struct PasswordErrors {
     confirm: Option<String>,
 }
 
+impl PasswordErrors {
+    /// The refusal's message next to the field it is about; a database failure is
+    /// the page's error.
+    fn of(e: auth::PasswordChangeError) -> Result<PasswordErrors, AppError> {
+        let mut errors = PasswordErrors::default();
+        match e {
+            auth::PasswordChangeError::Db(e) => return Err(e.into()),
+            e @ auth::PasswordChangeError::WrongCurrent => errors.current = Some(e.to_string()),
+            e @ auth::PasswordChangeError::Rule(PasswordError::Mismatch) => {
+                errors.confirm = Some(e.to_string())
+            }
+            e => errors.new_password = Some(e.to_string()),
+        }
+        Ok(errors)
+    }
+}
+
 async fn password_page(
     state: &AppState,
     viewer: &Viewer,
@@ -227,10 +256,38 @@ pub async fn change_password(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = session::random_token();
-    let (token2, agent) = (token.clone(), user_agent(&req));
+    let result = save_password(&state, &viewer, user, &req, form, token.clone()).await?;
+    let errors = match result {
+        Ok(()) => {
+            session::sign_in(&session, &token)?;
+            let mut viewer = viewer;
+            if let Some(u) = viewer.user.as_mut() {
+                u.must_change_password = false;
+            }
+            viewer.csrf = session::csrf_token(&session);
+            let errors = PasswordErrors::default();
+            return password_page(&state, &viewer, &errors, true, StatusCode::OK).await;
+        }
+        Err(e) => PasswordErrors::of(e)?,
+    };
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    password_page(&state, &viewer, &errors, false, status).await
+}
+
+/// Changes the password and moves the user to a new session under `token`; a refused
+/// change is the form's to show.
+async fn save_password(
+    state: &AppState,
+    viewer: &Viewer,
+    user: CurrentUser,
+    req: &HttpRequest,
+    form: PasswordForm,
+    token: String,
+) -> Result<Result<(), auth::PasswordChangeError>, AppError> {
+    let agent = user_agent(req);
     let min = state.settings.password_min_length;
-    let viewer2 = viewer.clone();
-    let result = state
+    let viewer = viewer.clone();
+    state
         .try_run(move |conn| {
             let change = auth::PasswordChange {
                 current: &form.current,
@@ -239,33 +296,13 @@ pub async fn change_password(
                 min_length: min as usize,
             };
             let browser = auth::Browser {
-                token: &token2,
-                ip: viewer2.ip.as_deref(),
+                token: &token,
+                ip: viewer.ip.as_deref(),
                 user_agent: agent.as_deref(),
             };
-            auth::change_password(conn, &signed_in(&user, &viewer2), &change, &browser)
+            auth::change_password(conn, &signed_in(&user, &viewer), &change, &browser)
         })
-        .await?;
-    let mut errors = PasswordErrors::default();
-    match result {
-        Ok(()) => {
-            session::sign_in(&session, &token)?;
-            let mut viewer = viewer;
-            if let Some(u) = viewer.user.as_mut() {
-                u.must_change_password = false;
-            }
-            viewer.csrf = session::csrf_token(&session);
-            return password_page(&state, &viewer, &errors, true, StatusCode::OK).await;
-        }
-        Err(auth::PasswordChangeError::Db(e)) => return Err(e.into()),
-        Err(e @ auth::PasswordChangeError::WrongCurrent) => errors.current = Some(e.to_string()),
-        Err(e @ auth::PasswordChangeError::Rule(PasswordError::Mismatch)) => {
-            errors.confirm = Some(e.to_string())
-        }
-        Err(e) => errors.new_password = Some(e.to_string()),
-    }
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    password_page(&state, &viewer, &errors, false, status).await
+        .await
 }
 
 /// A browser's name from its User-Agent, as people call it.

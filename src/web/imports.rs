@@ -1,7 +1,7 @@
 //! Importing the institution master: upload → preview (nothing changed yet) → apply in
 //! one transaction, or cancel.
 
-use super::upload::{self, UploadProblem};
+use super::upload::{self, Refusal};
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -116,31 +116,31 @@ pub async fn upload(
     let Some(prefecture) = prefecture_scope(&user) else {
         return Err(AppError::Forbidden);
     };
-    let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
-    let upload = match upload::read(&req, payload, &viewer.csrf, limit).await {
-        Ok(u) => u,
-        Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
-        Err(problem) => {
-            let status = match problem {
-                UploadProblem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let message = problem.message(state.settings.max_upload_mb);
-            return upload_page(&state, &viewer, &user, Some(message), status).await;
+    match stage_upload(&state, &viewer, &user, prefecture, &req, payload).await {
+        Ok(id) => Ok(see_other(&format!("/institutions/imports/{id}"))),
+        Err(Refusal::Page(message, status)) => {
+            upload_page(&state, &viewer, &user, Some(message), status).await
         }
-    };
+        Err(Refusal::Error(e)) => Err(e),
+    }
+}
+
+/// Receives the file and stores its preview (nothing changed yet): the import's id.
+async fn stage_upload(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    prefecture: Option<i32>,
+    req: &HttpRequest,
+    payload: Multipart,
+) -> Result<i32, Refusal> {
+    let max_mb = state.settings.max_upload_mb;
+    let upload = upload::receive(req, payload, &viewer.csrf, max_mb).await?;
     if upload.bytes.is_empty() {
-        return upload_page(
-            &state,
-            &viewer,
-            &user,
-            Some("ファイルを選んでください。".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return Err(Refusal::unprocessable("ファイルを選んでください。"));
     }
     let (user_id, limits) = (user.id, state.settings.import_limits);
-    let result = state
+    let staged = state
         .try_run(move |conn| {
             let file = institutions::Upload {
                 prefecture,
@@ -152,20 +152,10 @@ pub async fn upload(
             institutions::preview_upload(conn, &file, &limits)
         })
         .await?;
-    match result {
-        Ok(id) => Ok(see_other(&format!("/institutions/imports/{id}"))),
-        Err(ImportError::Db(e)) => Err(e.into()),
-        Err(e) => {
-            upload_page(
-                &state,
-                &viewer,
-                &user,
-                Some(e.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    staged.map_err(|e| match e {
+        ImportError::Db(e) => Refusal::Error(e.into()),
+        e => Refusal::unprocessable(e.to_string()),
+    })
 }
 
 #[derive(Serialize)]

@@ -208,61 +208,88 @@ pub async fn search(
     let (sort, desc) = query.sort();
     let requested = query.page.unwrap_or(0).clamp(0, paging::MAX_PAGE);
     let filter = query.filter();
-    let scope = user.scope;
-    let filter_for_db = filter.clone().unwrap_or_default();
-    let searched = filter.is_ok();
-    let (rows, total, page, jurisdictions, municipalities) = state
-        .db(move |conn| {
-            let AreaChoices {
-                jurisdictions,
-                municipalities,
-                names,
-            } = choices(conn, scope)?;
-            let mut page = requested;
-            let (mut rows, total) = if searched {
-                institutions::search(conn, scope, &filter_for_db, sort, desc, page, PER_PAGE)?
-            } else {
-                (Vec::new(), 0)
-            };
-            // A page past the end (an old link, a typed number) shows the last page.
-            if rows.is_empty() && page > 0 && total > 0 {
-                page = paging::within(page, total.min(institutions::COUNT_CAP), PER_PAGE);
-                rows =
-                    institutions::search(conn, scope, &filter_for_db, sort, desc, page, PER_PAGE)?
-                        .0;
-            }
-            let rows: Vec<Row> = rows.iter().map(|l| row(l, &names)).collect();
-            Ok((rows, total, page, jurisdictions, municipalities))
-        })
+    let (scope, wanted) = (user.scope, filter.clone().ok());
+    let found = state
+        .db(move |conn| find(conn, scope, wanted.as_ref(), (sort, desc), requested))
         .await?;
     let mut ctx = views::Page::of(&state, &viewer).await?;
-    ctx.insert("rows", &rows);
+    insert_results(&mut ctx, &found);
+    ctx.insert("query", &query);
+    ctx.insert("base_query", &query.base_query());
+    ctx.insert("sort", &query.sort);
+    ctx.insert("dir", &query.dir);
+    ctx.insert("jurisdictions", &found.choices.jurisdictions);
+    ctx.insert("municipalities", &found.choices.municipalities);
+    ctx.insert("can_import", &super::gate::MASTER.contains(&user.role));
+    let status = if filter.is_ok() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    ctx.insert("code_error", &filter.err());
+    ctx.html_status(status, "institutions/search.html")
+}
+
+/// One page of a search and the filters' choices.
+struct Found {
+    rows: Vec<Row>,
+    total: i64,
+    /// The page shown, which may be before the one asked for.
+    page: i64,
+    choices: AreaChoices,
+}
+
+/// Searches only with a filter (a code typed wrong finds nothing).
+fn find(
+    conn: &mut crate::db::DbConnection,
+    scope: Scope,
+    filter: Option<&SearchFilter>,
+    (sort, desc): (SortKey, bool),
+    requested: i64,
+) -> Result<Found, DbError> {
+    let choices = choices(conn, scope)?;
+    let Some(filter) = filter else {
+        let (rows, total) = (Vec::new(), 0);
+        return Ok(Found {
+            rows,
+            total,
+            page: requested,
+            choices,
+        });
+    };
+    let mut page = requested;
+    let (mut rows, total) = institutions::search(conn, scope, filter, sort, desc, page, PER_PAGE)?;
+    // A page past the end (an old link, a typed number) shows the last page.
+    if rows.is_empty() && page > 0 && total > 0 {
+        page = paging::within(page, total.min(institutions::COUNT_CAP), PER_PAGE);
+        rows = institutions::search(conn, scope, filter, sort, desc, page, PER_PAGE)?.0;
+    }
+    let rows = rows.iter().map(|l| row(l, &choices.names)).collect();
+    Ok(Found {
+        rows,
+        total,
+        page,
+        choices,
+    })
+}
+
+/// The rows and where they stand among the matches: past the count's cap the page says
+/// "more than", and only the next page is known to exist.
+fn insert_results(ctx: &mut views::Page, found: &Found) {
+    let (total, page, shown) = (found.total, found.page, found.rows.len() as i64);
     let capped = total > institutions::COUNT_CAP;
-    let has_next = rows.len() as i64 == PER_PAGE && (capped || (page + 1) * PER_PAGE < total);
+    let has_next = shown == PER_PAGE && (capped || (page + 1) * PER_PAGE < total);
+    ctx.insert("rows", &found.rows);
     ctx.insert("total", &total.min(institutions::COUNT_CAP));
     ctx.insert("capped", &capped);
     ctx.insert("first_shown", &(page * PER_PAGE + 1));
-    ctx.insert("last_shown", &(page * PER_PAGE + rows.len() as i64));
+    ctx.insert("last_shown", &(page * PER_PAGE + shown));
     ctx.insert("has_next", &has_next);
     ctx.insert("page", &page);
     ctx.insert(
         "pages",
         &((total.min(institutions::COUNT_CAP) + PER_PAGE - 1) / PER_PAGE).max(1),
     );
-    ctx.insert("query", &query);
-    ctx.insert("base_query", &query.base_query());
-    ctx.insert("sort", &query.sort);
-    ctx.insert("dir", &query.dir);
-    ctx.insert("code_error", &filter.err());
-    ctx.insert("jurisdictions", &jurisdictions);
-    ctx.insert("municipalities", &municipalities);
-    ctx.insert("can_import", &super::gate::MASTER.contains(&user.role));
-    let status = if searched {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    ctx.html_status(status, "institutions/search.html")
 }
 
 /// The header row of our CSV: the import template's columns first (so a downloaded
@@ -325,37 +352,7 @@ pub async fn search_csv(
         .db(move |conn| {
             let names = choices(conn, scope)?.names;
             let rows = institutions::search_all(conn, scope, &filter)?;
-            Ok(rows
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.code.clone(),
-                        l.name.clone(),
-                        l.name_kana.clone().unwrap_or_default(),
-                        Category::from_code(&l.category)
-                            .map_or("", Category::label)
-                            .to_string(),
-                        l.postcode.clone().unwrap_or_default(),
-                        l.address.clone(),
-                        l.phone.clone().unwrap_or_default(),
-                        l.email.clone().unwrap_or_default(),
-                        l.founder.clone().unwrap_or_default(),
-                        l.manager.clone().unwrap_or_default(),
-                        l.designated_on.map(|d| d.to_string()).unwrap_or_default(),
-                        l.departments.clone().unwrap_or_default(),
-                        Status::from_code(&l.status)
-                            .map_or("", Status::label)
-                            .to_string(),
-                        yes_text(l.paper_report),
-                        yes_text(l.is_special_function),
-                        yes_text(l.is_correctional),
-                        l.municipality_id
-                            .and_then(|m| names.get(&m).cloned())
-                            .unwrap_or_default(),
-                        if l.is_target { "対象" } else { "対象外" }.to_string(),
-                    ]
-                })
-                .collect::<Vec<_>>())
+            Ok(rows.iter().map(|l| csv_row(l, &names)).collect::<Vec<_>>())
         })
         .await?;
     let header: Vec<&str> = crate::import::institutions::TEMPLATE_COLUMNS
@@ -368,6 +365,36 @@ pub async fn search_csv(
         &format!("医療機関一覧_{today}.csv"),
         csv_bytes(&header, &rows)?,
     ))
+}
+
+/// An institution in the import template's columns, then [`CSV_EXTRA`].
+fn csv_row(l: &ListedInstitution, names: &std::collections::HashMap<i32, String>) -> Vec<String> {
+    vec![
+        l.code.clone(),
+        l.name.clone(),
+        l.name_kana.clone().unwrap_or_default(),
+        Category::from_code(&l.category)
+            .map_or("", Category::label)
+            .to_string(),
+        l.postcode.clone().unwrap_or_default(),
+        l.address.clone(),
+        l.phone.clone().unwrap_or_default(),
+        l.email.clone().unwrap_or_default(),
+        l.founder.clone().unwrap_or_default(),
+        l.manager.clone().unwrap_or_default(),
+        l.designated_on.map(|d| d.to_string()).unwrap_or_default(),
+        l.departments.clone().unwrap_or_default(),
+        Status::from_code(&l.status)
+            .map_or("", Status::label)
+            .to_string(),
+        yes_text(l.paper_report),
+        yes_text(l.is_special_function),
+        yes_text(l.is_correctional),
+        l.municipality_id
+            .and_then(|m| names.get(&m).cloned())
+            .unwrap_or_default(),
+        if l.is_target { "対象" } else { "対象外" }.to_string(),
+    ]
 }
 
 /// The empty import template (header row only).

@@ -11,7 +11,7 @@ use super::csrf::CsrfForm;
 use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
-use super::upload::{self, UploadProblem};
+use super::upload::{self, Refusal};
 use super::views;
 use crate::db::{self, imports};
 use crate::domain::auth::Scope;
@@ -123,80 +123,80 @@ pub async fn upload(
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
-    let upload = match upload::read(&req, payload, &viewer.csrf, limit).await {
-        Ok(u) => u,
-        Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
-        Err(problem) => {
-            let status = match problem {
-                UploadProblem::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let message = problem.message(state.settings.max_upload_mb);
-            return upload_page(&state, &viewer, &user, None, Some(message), status).await;
-        }
+    let max_mb = state.settings.max_upload_mb;
+    let upload = match upload::receive(&req, payload, &viewer.csrf, max_mb).await {
+        Ok(upload) => upload,
+        Err(refusal) => return refused(&state, &viewer, &user, None, refusal).await,
     };
-    let fiscal_year: Option<i32> = crate::domain::normalize::digits(upload.field("fiscal_year"))
-        .and_then(|d| d.parse().ok())
-        .filter(|fy| (2024..=2100).contains(fy));
-    let Some(fiscal_year) = fiscal_year else {
-        return upload_page(
-            &state,
-            &viewer,
-            &user,
-            None,
-            Some("年度を選んでください。".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let Some(fiscal_year) = fiscal_year_of(&upload) else {
+        let refusal = Refusal::unprocessable("年度を選んでください。");
+        return refused(&state, &viewer, &user, None, refusal).await;
     };
-    if upload.bytes.is_empty() {
-        return upload_page(
-            &state,
-            &viewer,
-            &user,
-            Some(fiscal_year),
-            Some("ファイルを選んでください。".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    match stage_upload(&state, &user, fiscal_year, upload).await {
+        Ok(id) => Ok(see_other(&format!("/ndb/imports/{id}"))),
+        Err(refusal) => refused(&state, &viewer, &user, Some(fiscal_year), refusal).await,
     }
-    let (_, prefecture_id) = prefecture_of(&state, &user).await?;
+}
+
+/// The upload page again with the refusal's message, the chosen year kept.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    fiscal_year: Option<i32>,
+    refusal: Refusal,
+) -> Result<HttpResponse, AppError> {
+    match refusal {
+        Refusal::Page(message, status) => {
+            upload_page(state, viewer, user, fiscal_year, Some(message), status).await
+        }
+        Refusal::Error(e) => Err(e),
+    }
+}
+
+/// The year chosen on the form, typed in any width; only years the reports can have.
+fn fiscal_year_of(upload: &upload::Upload) -> Option<i32> {
+    crate::domain::normalize::digits(upload.field("fiscal_year"))
+        .and_then(|d| d.parse().ok())
+        .filter(|fy| (2024..=2100).contains(fy))
+}
+
+/// Reads the file and stores its preview (nothing changed yet): the import's id.
+async fn stage_upload(
+    state: &AppState,
+    user: &CurrentUser,
+    fiscal_year: i32,
+    upload: upload::Upload,
+) -> Result<i32, Refusal> {
+    if upload.bytes.is_empty() {
+        return Err(Refusal::unprocessable("ファイルを選んでください。"));
+    }
+    let (_, prefecture_id) = prefecture_of(state, user).await?;
     let (scope, user_id) = (user.scope, user.id);
     let catalogs = state.catalogs.clone();
     let limits = state.settings.import_limits;
-    let result = state
+    let staged = state
         .try_run(move |conn| {
+            let file = ndb::NdbFile {
+                fiscal_year,
+                file_name: &upload.file_name,
+                bytes: &upload.bytes,
+            };
             ndb::preview(
                 conn,
                 &catalogs,
                 scope,
                 prefecture_id,
-                &ndb::NdbFile {
-                    fiscal_year,
-                    file_name: &upload.file_name,
-                    bytes: &upload.bytes,
-                },
+                &file,
                 Some(user_id),
                 &limits,
             )
         })
         .await?;
-    match result {
-        Ok(id) => Ok(see_other(&format!("/ndb/imports/{id}"))),
-        Err(ndb::NdbError::Db(e)) => Err(e.into()),
-        Err(e) => {
-            upload_page(
-                &state,
-                &viewer,
-                &user,
-                Some(fiscal_year),
-                Some(e.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    staged.map_err(|e| match e {
+        ndb::NdbError::Db(e) => Refusal::Error(e.into()),
+        e => Refusal::unprocessable(e.to_string()),
+    })
 }
 
 pub async fn show(

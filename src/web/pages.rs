@@ -17,43 +17,63 @@ use crate::web::error::AppError;
 pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, AppError> {
     let deployment = state.deployment().await?;
     let mut ctx = views::Page::new(&viewer, &deployment);
-    ctx.insert(
-        "fiscal_year",
-        &wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now())),
-    );
+    let fiscal_year = wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()));
+    ctx.insert("fiscal_year", &fiscal_year);
     ctx.insert("prefectures", &deployment.prefectures);
-    let Some(user) = viewer.user.clone() else {
-        return ctx.html("pages/home.html");
-    };
-    if let Scope::Institution(id) = user.scope {
-        let (card, filings) = state
-            .db(move |conn| {
-                let card = institutions::card_within(conn, user.scope, id)?;
-                let filings: Vec<serde_json::Value> = db::reports::of_institution(conn, id)?
-                    .into_iter()
-                    .filter(|r| r.fiscal_year >= wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now())) - 1)
-                    .map(|r| {
-                        serde_json::json!({
-                            "fiscal_year": r.fiscal_year,
-                            "status": crate::domain::report::Status::from_code(&r.status)
-                                .map_or("", crate::domain::report::Status::label),
-                            "return_reason": (r.status == crate::domain::report::Status::Returned.code()).then_some(r.return_reason).flatten(),
-                        })
-                    })
-                    .collect();
-                Ok(card.map(|c| (c, filings)))
-            })
-            .await?
-            .ok_or(AppError::NotFound)?;
-        ctx.insert("filings", &filings);
-        let category = Category::from_code(&card.category).map(Category::label);
-        let status = Status::from_code(&card.status).map(Status::label);
-        ctx.insert("institution", &card);
-        ctx.insert("category", &category);
-        ctx.insert("status", &status);
-        return ctx.html("pages/home_institution.html");
+    match viewer.user.as_ref().map(|u| u.scope) {
+        None => ctx.html("pages/home.html"),
+        Some(Scope::Institution(id)) => institution_home(&state, ctx, id, fiscal_year).await,
+        Some(scope) => officer_home(&state, ctx, scope, fiscal_year).await,
     }
-    let scope = user.scope;
+}
+
+/// The institution's card and its reports of this year and the last.
+async fn institution_home(
+    state: &AppState,
+    mut ctx: views::Page,
+    id: i32,
+    fiscal_year: i32,
+) -> Result<HttpResponse, AppError> {
+    let (card, filings) = state
+        .db(move |conn| {
+            let card = institutions::card_within(conn, Scope::Institution(id), id)?;
+            let filings: Vec<serde_json::Value> = db::reports::of_institution(conn, id)?
+                .into_iter()
+                .filter(|r| r.fiscal_year >= fiscal_year - 1)
+                .map(filing_line)
+                .collect();
+            Ok(card.map(|c| (c, filings)))
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+    ctx.insert("filings", &filings);
+    let category = Category::from_code(&card.category).map(Category::label);
+    let status = Status::from_code(&card.status).map(Status::label);
+    ctx.insert("institution", &card);
+    ctx.insert("category", &category);
+    ctx.insert("status", &status);
+    ctx.html("pages/home_institution.html")
+}
+
+/// A report on the institution's home: its year, its state, and why it came back.
+fn filing_line(r: db::reports::ReportRow) -> serde_json::Value {
+    use crate::domain::report::Status as ReportStatus;
+    let returned = r.status == ReportStatus::Returned.code();
+    serde_json::json!({
+        "fiscal_year": r.fiscal_year,
+        "status": ReportStatus::from_code(&r.status).map_or("", ReportStatus::label),
+        "return_reason": returned.then_some(r.return_reason).flatten(),
+    })
+}
+
+/// The scope's institution counts (kept until something changes) and this year's
+/// report figures.
+async fn officer_home(
+    state: &web::Data<AppState>,
+    mut ctx: views::Page,
+    scope: Scope,
+    fiscal_year: i32,
+) -> Result<HttpResponse, AppError> {
     let shared = state.clone();
     let stamp = state.stamp().await?;
     let counts = state
@@ -65,8 +85,7 @@ pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResp
             })
         })
         .await?;
-    let fiscal_year = wareki::fiscal_year_of(wareki::today_jst(chrono::Utc::now()));
-    let stats = super::review::stats::kept_stats(&state, scope, fiscal_year, stamp).await?;
+    let stats = super::review::stats::kept_stats(state, scope, fiscal_year, stamp).await?;
     ctx.insert("stats", stats.as_ref());
     let scope_name = counts.scope_name.clone();
     ctx.insert("counts", &counts);

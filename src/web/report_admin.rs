@@ -13,7 +13,7 @@ use super::csrf::CsrfForm;
 use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
-use super::upload::{self, UploadProblem};
+use super::upload::{self, Refusal, UploadProblem};
 use super::views;
 use crate::db::{self, areas};
 use crate::domain::catalog::{self, Catalog};
@@ -227,34 +227,15 @@ pub async fn load_catalog(
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let limit = state.settings.max_upload_mb as usize * 1024 * 1024;
-    let upload = match upload::read(&req, payload, &viewer.csrf, limit).await {
-        Ok(u) => u,
-        Err(UploadProblem::Csrf) => return Err(AppError::Csrf),
-        Err(problem) => {
-            let message = problem.message(state.settings.max_upload_mb);
-            return catalogs_page(
-                &state,
-                &viewer,
-                vec![message],
-                None,
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
+    let body = match catalog_text(&state, &viewer, &req, payload).await {
+        Ok(body) => body,
+        Err(Refusal::Page(message, status)) => {
+            return catalogs_page(&state, &viewer, vec![message], None, status).await;
         }
-    };
-    let Ok(body) = String::from_utf8(upload.bytes) else {
-        return catalogs_page(
-            &state,
-            &viewer,
-            vec!["カタログは UTF-8 のテキスト（TOML）で保存してください".into()],
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        Err(Refusal::Error(e)) => return Err(e),
     };
     let user_id = user.id;
-    let result = state
+    let loaded = state
         .db(move |conn| {
             Ok(crate::services::catalogs::load_catalog(
                 conn,
@@ -263,22 +244,37 @@ pub async fn load_catalog(
             ))
         })
         .await?;
-    match result {
+    match loaded {
         Ok(c) => Ok(see_other(&format!(
             "/admin/catalogs?loaded={}",
             urlencode(&format!("{} {}", c.fiscal_year, c.version))
         ))),
         Err(problems) => {
-            catalogs_page(
-                &state,
-                &viewer,
-                problems,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            catalogs_page(&state, &viewer, problems, None, status).await
         }
     }
+}
+
+/// The uploaded catalog as text. A file this page could not receive, too large
+/// included, answers 400: the page shows one list of problems, not a size limit.
+async fn catalog_text(
+    state: &AppState,
+    viewer: &Viewer,
+    req: &HttpRequest,
+    payload: Multipart,
+) -> Result<String, Refusal> {
+    let max_mb = state.settings.max_upload_mb;
+    let limit = max_mb as usize * 1024 * 1024;
+    let upload = upload::read(req, payload, &viewer.csrf, limit)
+        .await
+        .map_err(|problem| match problem {
+            UploadProblem::Csrf => Refusal::Error(AppError::Csrf),
+            problem => Refusal::Page(problem.message(max_mb), StatusCode::BAD_REQUEST),
+        })?;
+    String::from_utf8(upload.bytes).map_err(|_| {
+        Refusal::unprocessable("カタログは UTF-8 のテキスト（TOML）で保存してください")
+    })
 }
 
 fn urlencode(text: &str) -> String {
