@@ -181,10 +181,10 @@ struct NewEntry {
     ip: Option<String>,
 }
 
-pub fn record(conn: &mut DbConnection, action: Action, entry: Entry) -> QueryResult<()> {
-    diesel::insert_into(audit_log::table)
-        .values(NewEntry {
-            at: Utc::now().naive_utc(),
+impl NewEntry {
+    fn of(action: Action, entry: Entry, at: NaiveDateTime) -> NewEntry {
+        NewEntry {
+            at,
             actor_id: entry.actor_id,
             actor_login: entry.actor_login,
             action: action.code(),
@@ -193,7 +193,13 @@ pub fn record(conn: &mut DbConnection, action: Action, entry: Entry) -> QueryRes
             prefecture_id: entry.prefecture_id,
             detail: entry.detail.map(|d| d.to_string()),
             ip: entry.ip,
-        })
+        }
+    }
+}
+
+pub fn record(conn: &mut DbConnection, action: Action, entry: Entry) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values(NewEntry::of(action, entry, Utc::now().naive_utc()))
         .execute(conn)?;
     Ok(())
 }
@@ -206,17 +212,7 @@ pub fn record_many(
     let at = Utc::now().naive_utc();
     let rows: Vec<NewEntry> = entries
         .into_iter()
-        .map(|(action, entry)| NewEntry {
-            at,
-            actor_id: entry.actor_id,
-            actor_login: entry.actor_login,
-            action: action.code(),
-            target_type: entry.target_type,
-            target_id: entry.target_id,
-            prefecture_id: entry.prefecture_id,
-            detail: entry.detail.map(|d| d.to_string()),
-            ip: entry.ip,
-        })
+        .map(|(action, entry)| NewEntry::of(action, entry, at))
         .collect();
     let mut written = 0;
     // 9 columns × 3,000 rows stays under both backends' parameter limits (SQLite

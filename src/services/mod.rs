@@ -62,6 +62,21 @@ impl Actor {
     }
 }
 
+/// Writes this actor's audit entry about a report (of the report's prefecture, so its
+/// administrator's 操作履歴 shows it).
+pub(crate) fn record_on_report(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: audit::Action,
+    report_id: i32,
+    prefecture_id: i32,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    let entry = actor.entry("report", report_id, Some(prefecture_id), Some(detail));
+    audit::record(conn, action, entry)?;
+    Ok(())
+}
+
 /// How a service failure reaches a user: the web layer maps each kind to one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::audit::{self, Action};
+use crate::db::audit::Action;
 use crate::db::changes::Counter;
 use crate::db::reports::{Change, Guard};
 use crate::db::review::{self as query, ReviewFilter, StatusFilter};
@@ -60,19 +60,6 @@ fn any_function2(f2: &crate::domain::determination::Function2) -> bool {
     f2.after_hours || f2.admission_discharge || f2.home_care || f2.care_coordination
 }
 
-fn record(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    action: Action,
-    report_id: i32,
-    prefecture_id: i32,
-    detail: serde_json::Value,
-) -> Result<(), DbError> {
-    let entry = actor.entry("report", report_id, Some(prefecture_id), Some(detail));
-    audit::record(conn, action, entry)?;
-    Ok(())
-}
-
 /// 確認 of one report. Reports with any 2号 function 有り also need 体制確認.
 pub fn confirm(
     conn: &mut DbConnection,
@@ -110,7 +97,7 @@ pub fn confirm(
         if !db::reports::transition(conn, guard, next, change, now, actor.user_id)? {
             return Err(ReviewError::Stale);
         }
-        record(
+        super::record_on_report(
             conn,
             actor,
             Action::ReportConfirm,
@@ -162,7 +149,7 @@ pub fn send_back(
         if !db::reports::transition(conn, guard, next, change, now, actor.user_id)? {
             return Err(ReviewError::Stale);
         }
-        record(
+        super::record_on_report(
             conn,
             actor,
             Action::ReportSendBack,

@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 
 use super::AppState;
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, Empty};
 use super::error::AppError;
 use super::gate::see_other;
 use super::session::{self, CurrentUser, Viewer};
@@ -157,9 +157,6 @@ async fn check_sign_in(
         })
         .await
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn logout(
     state: web::Data<AppState>,

@@ -14,6 +14,10 @@ use crate::web::error::AppError;
 
 pub struct CsrfForm<T>(pub T);
 
+/// A form with no fields but its token (buttons such as 反映, 取消, ログアウト).
+#[derive(serde::Deserialize)]
+pub struct Empty {}
+
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timing.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()

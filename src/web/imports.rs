@@ -8,8 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::Empty;
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, Empty};
 use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};

@@ -4,10 +4,10 @@
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::AppState;
-use super::csrf::CsrfForm;
+use super::csrf::{CsrfForm, Empty};
 use super::error::AppError;
 use super::gate::see_other;
 use super::session::{CurrentUser, Viewer};
@@ -236,9 +236,6 @@ pub async fn show(
     ctx.insert("plan", &plan);
     ctx.html("ndb/preview.html")
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn apply(
     state: web::Data<AppState>,

@@ -13,7 +13,7 @@ use super::{Failure, Kind};
 
 mod entry;
 
-use crate::db::audit::{self, Action};
+use crate::db::audit::Action;
 use crate::db::changes::Counter;
 use crate::db::institutions::{self, InstitutionCard};
 use crate::db::reports::{self as store, NewReport, NewVersion, ReportRow};
@@ -307,7 +307,7 @@ pub fn start(
                 updated_by: Some(actor.user_id),
             },
         )?;
-        record(
+        super::record_on_report(
             conn,
             actor,
             Action::ReportStart,
@@ -322,19 +322,6 @@ pub fn start(
     })?;
     super::changed(conn, &[Counter::Reports]);
     Ok(done)
-}
-
-fn record(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    action: Action,
-    report_id: i32,
-    prefecture_id: i32,
-    detail: Value,
-) -> Result<(), ReportError> {
-    let entry = actor.entry("report", report_id, Some(prefecture_id), Some(detail));
-    audit::record(conn, action, entry)?;
-    Ok(())
 }
 
 /// What became of a submission.
@@ -412,7 +399,7 @@ pub fn submit(
                 submitted_at: now,
             },
         )?;
-        record(
+        super::record_on_report(
             conn,
             actor,
             Action::ReportSubmit,
@@ -455,7 +442,7 @@ pub fn pull_back(
         if !store::transition(conn, guard, next, store::Change::Plain, now, actor.user_id)? {
             return Ok(false);
         }
-        record(
+        super::record_on_report(
             conn,
             actor,
             Action::ReportPullBack,

@@ -1,13 +1,14 @@
 //! Section screens made from the catalog: entry, save, and the conflict page when
 //! someone saved in between.
 
+use super::{head, load, section_rows};
+use crate::web::views::report::{answer_text, item_views};
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::*;
 use crate::domain::catalog::Function;
 use crate::domain::determination::Answers;
 use crate::domain::report::{self, FormValues};
@@ -18,7 +19,6 @@ use crate::web::error::AppError;
 use crate::web::gate::see_other;
 use crate::web::session::{CurrentUser, Viewer};
 use crate::web::views;
-use crate::web::views::report::*;
 
 // ----- section entry -----
 

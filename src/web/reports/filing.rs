@@ -1,10 +1,10 @@
 //! The filings of an institution and opening a report (保険医療機関番号確認).
 
+use super::today;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::*;
 use crate::db::institutions::{self, InstitutionCard};
 use crate::db::reports as store;
 use crate::domain::report::{self, PeriodState, ReportKind, Status};

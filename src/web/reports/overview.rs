@@ -1,11 +1,12 @@
 //! A report's overview with the live determination, the confirmation page, 報告 and
 //! 引き戻し.
 
+use super::{head, load, section_rows, today};
+use crate::web::views::report::{all_sections, determination_view, memo_rows, version_rows};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::*;
 use crate::db::reports as store;
 use crate::domain::determination::{self};
 use crate::services::reports::{self as service, Loaded, SubmitOutcome};
@@ -15,7 +16,6 @@ use crate::web::error::AppError;
 use crate::web::gate::see_other;
 use crate::web::session::{CurrentUser, Viewer};
 use crate::web::views;
-use crate::web::views::report::*;
 
 // ----- overview -----
 

@@ -1,11 +1,12 @@
 //! Versions: the printout, the answers document (JSON) and the poster.
 
+use super::{head, load, today};
+use crate::web::views::report::{all_sections, answer_text, determination_view};
 use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use super::*;
 use crate::db::reports as store;
 use crate::domain::catalog::Catalog;
 use crate::domain::determination::{self};
@@ -16,7 +17,6 @@ use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::session::{CurrentUser, Viewer};
 use crate::web::views;
-use crate::web::views::report::*;
 
 // ----- versions: print, JSON, poster -----
 

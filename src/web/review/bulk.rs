@@ -1,8 +1,9 @@
 //! 一括確認: a preview with the count, then the commit.
 
+use super::ReviewQuery;
+use crate::db::review::ReviewFilter;
 use actix_web::{HttpResponse, web};
 
-use super::*;
 use crate::services::review::{self};
 use crate::web::AppState;
 use crate::web::csrf::CsrfForm;

@@ -1,5 +1,6 @@
 //! 報告状況検索, its CSV and the 未報告機関一覧.
 
+use super::{PER_PAGE, ReviewQuery, STATUS_CHOICES};
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
@@ -7,7 +8,6 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::*;
 use crate::db::review::{self as query, ReviewRow};
 use crate::domain::institution::Category;
 use crate::domain::paging;

@@ -1,13 +1,13 @@
 //! 件数集計: submissions per day and progress per area, with charts, shared with the
 //! officer home page.
 
+use super::current_fiscal_year;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::*;
 use crate::db::changes::Stamp;
 use crate::db::review::{self as query};
 use crate::db::{self, DbError};
