@@ -281,7 +281,7 @@ pub const TABLES_CHILDREN_FIRST: &[&str] = &[
 ];
 
 /// Tables `wipe` leaves alone: the change counters only ever go up, so that every
-/// process notices a reset too.
+/// process notices a reset too (SQLite only; PostgreSQL keeps them in sequences).
 pub const TABLES_KEPT_BY_WIPE: &[&str] = &["change_counters"];
 
 /// Deletes every row of every table (for `kakari demo --reset`), inside the caller's

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::schema::{institution_name_grams, institutions, reports, review_entries};
 use crate::domain::auth::Scope;
+use crate::domain::report::Status;
 
 /// What the status filter asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +213,7 @@ fn filtered(
 }
 
 /// The status of an institution without a report, in the search table.
-const NOT_REPORTED: &str = "none";
+pub const NOT_REPORTED: &str = "none";
 
 /// Orders that each follow one index of the search table, ties broken by code in the
 /// same direction. 報告日時 puts unsubmitted lines first ascending and last descending
@@ -407,12 +408,12 @@ pub fn status_counts(
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     let keys = [
-        "none",
-        "draft",
-        "submitted",
-        "returned",
-        "resubmitted",
-        "confirmed",
+        NOT_REPORTED,
+        Status::Draft.code(),
+        Status::Submitted.code(),
+        Status::Returned.code(),
+        Status::Resubmitted.code(),
+        Status::Confirmed.code(),
     ];
     let sum = |key: &str| {
         sql::<BigInt>(&format!(
@@ -515,11 +516,14 @@ pub fn progress_by_jurisdiction(
     let sql = format!(
         "SELECT e.jurisdiction_id AS jurisdiction_id, \
          COALESCE(SUM(CASE WHEN e.is_target THEN 1 ELSE 0 END), 0) AS targets, \
-         COALESCE(SUM(CASE WHEN e.status IN ('submitted', 'resubmitted', 'confirmed') THEN 1 ELSE 0 END), 0) AS submitted, \
-         COALESCE(SUM(CASE WHEN e.status = 'confirmed' THEN 1 ELSE 0 END), 0) AS confirmed \
+         COALESCE(SUM(CASE WHEN e.status IN ('{submitted}', '{resubmitted}', '{confirmed}') THEN 1 ELSE 0 END), 0) AS submitted, \
+         COALESCE(SUM(CASE WHEN e.status = '{confirmed}' THEN 1 ELSE 0 END), 0) AS confirmed \
          FROM review_entries e WHERE e.fiscal_year = {fiscal_year} AND {} \
          GROUP BY e.jurisdiction_id ORDER BY e.jurisdiction_id",
-        scope_sql(scope, "e", "institution_id")
+        scope_sql(scope, "e", "institution_id"),
+        submitted = Status::Submitted.code(),
+        resubmitted = Status::Resubmitted.code(),
+        confirmed = Status::Confirmed.code(),
     );
     let rows: Vec<ProgressRow> = diesel::sql_query(sql).load(conn)?;
     Ok(rows

@@ -22,15 +22,20 @@ const COLUMNS: &str = "institution_id, fiscal_year, prefecture_id, jurisdiction_
     admission_discharge, home_care, care_coordination, proxy";
 
 /// What each row should hold, for every listed year (the caller adds `AND …`).
-const SOURCE: &str = "SELECT i.id, y.fiscal_year, i.prefecture_id, i.jurisdiction_id, \
-    i.municipality_id, i.code, i.short_code, i.search_key, i.category, i.is_target, \
-    i.paper_report, i.email IS NOT NULL, r.id, COALESCE(r.status, 'none'), r.kind, \
-    r.submitted_at, r.function1, r.after_hours, r.admission_discharge, r.home_care, \
-    r.care_coordination, r.proxy \
-    FROM review_years y CROSS JOIN institutions i \
-    LEFT JOIN reports r ON r.institution_id = i.id AND r.fiscal_year = y.fiscal_year \
-    AND r.is_latest \
-    WHERE (i.is_target OR r.id IS NOT NULL)";
+fn source() -> String {
+    format!(
+        "SELECT i.id, y.fiscal_year, i.prefecture_id, i.jurisdiction_id, \
+         i.municipality_id, i.code, i.short_code, i.search_key, i.category, i.is_target, \
+         i.paper_report, i.email IS NOT NULL, r.id, COALESCE(r.status, '{none}'), r.kind, \
+         r.submitted_at, r.function1, r.after_hours, r.admission_discharge, r.home_care, \
+         r.care_coordination, r.proxy \
+         FROM review_years y CROSS JOIN institutions i \
+         LEFT JOIN reports r ON r.institution_id = i.id AND r.fiscal_year = y.fiscal_year \
+         AND r.is_latest \
+         WHERE (i.is_target OR r.id IS NOT NULL)",
+        none = super::review::NOT_REPORTED
+    )
+}
 
 /// Ids per statement: numbers we hold, written inline so one statement serves both
 /// databases.
@@ -55,9 +60,10 @@ fn insert_where(conn: &mut DbConnection, condition: &str) -> QueryResult<usize> 
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     diesel::sql_query(format!(
-        "INSERT INTO review_entries ({COLUMNS}) {SOURCE} AND ({condition}) \
+        "INSERT INTO review_entries ({COLUMNS}) {source} AND ({condition}) \
          ON CONFLICT (institution_id, fiscal_year) DO UPDATE SET {}",
-        updates.join(", ")
+        updates.join(", "),
+        source = source()
     ))
     .execute(conn)
 }
@@ -144,8 +150,9 @@ pub fn mark_confirmed(conn: &mut DbConnection, rows: &[(i32, i32)]) -> QueryResu
     for (fiscal_year, ids) in by_year {
         for chunk in ids.chunks(CHUNK) {
             diesel::sql_query(format!(
-                "UPDATE review_entries SET status = 'confirmed' \
+                "UPDATE review_entries SET status = '{}' \
                  WHERE fiscal_year = {fiscal_year} AND institution_id IN ({})",
+                crate::domain::report::Status::Confirmed.code(),
                 id_list(chunk)
             ))
             .execute(conn)?;
@@ -189,7 +196,7 @@ pub fn drift(conn: &mut DbConnection) -> QueryResult<i64> {
         let rows: Vec<Count> = diesel::sql_query(sql).load(conn)?;
         Ok(rows.first().map_or(0, |c| c.n))
     };
-    let expected = format!("{SOURCE} AND 1 = 1");
+    let expected = format!("{} AND 1 = 1", source());
     let stored = format!("SELECT {COLUMNS} FROM review_entries");
     let missing = count(
         conn,

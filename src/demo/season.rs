@@ -183,7 +183,7 @@ fn add_reports_except(
     // The reports were written in bulk, past the per-report upkeep of the search table.
     crate::db::review_index::rebuild(conn)?;
     db::analyze(conn)?;
-    crate::services::changed(conn, &[Counter::Reports]);
+    crate::services::changed(conn, &[Counter::Reports])?;
     made.seconds = started.elapsed().as_secs_f64();
     Ok(made)
 }
@@ -338,7 +338,7 @@ pub fn season(
     if let (Some(clinic), Some(officer)) = (clinic, demo_user(conn, "demo-officer")?) {
         file_and_send_back(conn, &catalogs, fiscal_year, seed, &clinic, &officer)?;
     }
-    crate::services::changed(conn, &[Counter::Reports, Counter::Master]);
+    crate::services::changed(conn, &[Counter::Reports, Counter::Master])?;
     made.seconds = started.elapsed().as_secs_f64();
     Ok(made)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Actor, Failure, Kind};
 use crate::db::audit::{self, Action};
 use crate::db::changes::Counter;
-use crate::db::{self, DbConnection, DbError, areas, institutions};
+use crate::db::{DbConnection, DbError, areas, institutions};
 use crate::domain::auth::Scope;
 use crate::domain::institution::{Category, Status, TargetFacts, is_reporting_target};
 use crate::domain::normalize;
@@ -150,47 +150,52 @@ pub fn update(
     input: &EditInput,
 ) -> Result<(), EditError> {
     let valid = validate(input)?;
-    db::write_transaction(conn, |conn| -> Result<_, EditError> {
-        let (old, old_override, old_reason, prefecture_id) =
-            institutions::full_within(conn, actor.scope, id)?.ok_or(EditError::NotFound)?;
-        let jurisdiction = jurisdiction_of(conn, actor.scope, prefecture_id, valid.municipality)?;
-        let facts = TargetFacts {
-            category: Category::from_code(&old.category).unwrap_or(Category::Clinic),
-            is_special_function: old.is_special_function,
-            is_correctional: old.is_correctional,
-            status: valid.status,
-        };
-        let edit = institutions::OfficerEdit {
-            email: valid.email.clone(),
-            phone: valid.phone.clone(),
-            paper_report: valid.paper,
-            status: valid.status.code().to_string(),
-            municipality_id: valid.municipality,
-            jurisdiction_id: jurisdiction,
-            target_override: valid.target_override,
-            target_override_reason: valid.target_override.map(|_| valid.reason.clone()),
-            is_target: is_reporting_target(facts, valid.target_override),
-            updated_at: Utc::now().naive_utc(),
-        };
-        institutions::save_edit(conn, id, &edit)?;
-        let detail = serde_json::json!({
-            "before": {
-                "email": old.email, "phone": old.phone, "paper": old.paper_report,
-                "status": old.status, "municipality": old.municipality_id,
-                "target_override": old_override, "reason": old_reason,
-                "is_target": old.is_target,
-            },
-            "after": {
-                "email": edit.email, "phone": edit.phone, "paper": edit.paper_report,
-                "status": edit.status, "municipality": edit.municipality_id,
-                "target_override": edit.target_override, "reason": edit.target_override_reason,
-                "is_target": edit.is_target,
-            },
-        });
-        let entry = actor.entry("institution", id, Some(prefecture_id), Some(detail));
-        audit::record(conn, Action::InstitutionUpdate, entry)?;
-        Ok(())
-    })?;
-    super::changed(conn, &[Counter::Master]);
+    crate::services::write_counted(
+        conn,
+        &[Counter::Master],
+        |_| true,
+        |conn| -> Result<_, EditError> {
+            let (old, old_override, old_reason, prefecture_id) =
+                institutions::full_within(conn, actor.scope, id)?.ok_or(EditError::NotFound)?;
+            let jurisdiction =
+                jurisdiction_of(conn, actor.scope, prefecture_id, valid.municipality)?;
+            let facts = TargetFacts {
+                category: Category::from_code(&old.category).unwrap_or(Category::Clinic),
+                is_special_function: old.is_special_function,
+                is_correctional: old.is_correctional,
+                status: valid.status,
+            };
+            let edit = institutions::OfficerEdit {
+                email: valid.email.clone(),
+                phone: valid.phone.clone(),
+                paper_report: valid.paper,
+                status: valid.status.code().to_string(),
+                municipality_id: valid.municipality,
+                jurisdiction_id: jurisdiction,
+                target_override: valid.target_override,
+                target_override_reason: valid.target_override.map(|_| valid.reason.clone()),
+                is_target: is_reporting_target(facts, valid.target_override),
+                updated_at: Utc::now().naive_utc(),
+            };
+            institutions::save_edit(conn, id, &edit)?;
+            let detail = serde_json::json!({
+                "before": {
+                    "email": old.email, "phone": old.phone, "paper": old.paper_report,
+                    "status": old.status, "municipality": old.municipality_id,
+                    "target_override": old_override, "reason": old_reason,
+                    "is_target": old.is_target,
+                },
+                "after": {
+                    "email": edit.email, "phone": edit.phone, "paper": edit.paper_report,
+                    "status": edit.status, "municipality": edit.municipality_id,
+                    "target_override": edit.target_override, "reason": edit.target_override_reason,
+                    "is_target": edit.is_target,
+                },
+            });
+            let entry = actor.entry("institution", id, Some(prefecture_id), Some(detail));
+            audit::record(conn, Action::InstitutionUpdate, entry)?;
+            Ok(())
+        },
+    )?;
     Ok(())
 }

@@ -109,14 +109,44 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError>
     serde_json::to_string(value).map_err(|e| DbError::Task(e.to_string()))
 }
 
-/// After a committed change: every process's kept figures of these kinds are stale now.
-/// Called outside the change's transaction, so that no writer queues behind another's
-/// transaction for the counter. A failure is logged, not returned: the change itself is
-/// committed, and kept figures expire within 30 s anyway.
-pub(crate) fn changed(conn: &mut DbConnection, counters: &[Counter]) {
-    for counter in counters {
-        if let Err(e) = changes::bump(conn, *counter) {
-            tracing::warn!(error = %e, ?counter, "change counter not bumped");
+/// `db::write_transaction` for a change other processes' kept figures depend on: when
+/// `changed` says the outcome changed something, the change counters advance with it
+/// (inside the transaction on SQLite, just after the commit on PostgreSQL; see
+/// `db::changes`).
+pub(crate) fn write_counted<T, E>(
+    conn: &mut DbConnection,
+    counters: &[Counter],
+    changed: impl Fn(&T) -> bool,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let done = crate::db::write_transaction(conn, |conn| -> Result<T, E> {
+        let done = f(conn)?;
+        if changed(&done) {
+            changes::within_transaction(conn, counters)?;
         }
+        Ok(done)
+    })?;
+    if changed(&done) {
+        after_commit(conn, counters);
     }
+    Ok(done)
+}
+
+/// A failure to advance a sequence after the commit is logged, not returned: the change
+/// itself is committed, and kept figures expire within 30 s anyway.
+fn after_commit(conn: &mut DbConnection, counters: &[Counter]) {
+    if let Err(e) = changes::after_commit(conn, counters) {
+        tracing::warn!(error = %e, ?counters, "change counters not advanced");
+    }
+}
+
+/// After changes written outside any service transaction (the demo's bulk load, a
+/// rebuilt search table): every process's kept figures of these kinds are stale now.
+pub(crate) fn changed(conn: &mut DbConnection, counters: &[Counter]) -> Result<(), DbError> {
+    changes::within_transaction(conn, counters)?;
+    after_commit(conn, counters);
+    Ok(())
 }

@@ -69,45 +69,49 @@ pub fn confirm(
     revision: i32,
     structure_checked: bool,
 ) -> Result<(), ReviewError> {
-    db::write_transaction(conn, |conn| {
-        let loaded = load(conn, catalogs, actor.scope, id)?;
-        let next = report::next_status(
-            loaded.status,
-            Transition::Confirm,
-            loaded.report.was_returned,
-        )
-        .map_err(ReportError::from)?;
-        let d = loaded.determination();
-        let needs_structure = any_function2(&d.function2);
-        if needs_structure && !structure_checked {
-            return Err(ReviewError::Invalid(
+    super::write_counted(
+        conn,
+        &[Counter::Reports],
+        |_| true,
+        |conn| {
+            let loaded = load(conn, catalogs, actor.scope, id)?;
+            let next = report::next_status(
+                loaded.status,
+                Transition::Confirm,
+                loaded.report.was_returned,
+            )
+            .map_err(ReportError::from)?;
+            let d = loaded.determination();
+            let needs_structure = any_function2(&d.function2);
+            if needs_structure && !structure_checked {
+                return Err(ReviewError::Invalid(
                 "2号機能が「有り」の報告です。体制を確認してから「体制確認」にチェックしてください"
                     .into(),
             ));
-        }
-        let guard = Guard {
-            id,
-            revision,
-            from: loaded.status,
-        };
-        let change = Change::Confirmed {
-            structure: needs_structure,
-        };
-        let now = Utc::now().naive_utc();
-        if !db::reports::transition(conn, guard, next, change, now, actor.user_id)? {
-            return Err(ReviewError::Stale);
-        }
-        super::record_on_report(
-            conn,
-            actor,
-            Action::ReportConfirm,
-            id,
-            loaded.institution.prefecture_id,
-            serde_json::json!({ "version": loaded.report.versions, "structure": needs_structure }),
-        )?;
-        Ok(())
-    })?;
-    super::changed(conn, &[Counter::Reports]);
+            }
+            let guard = Guard {
+                id,
+                revision,
+                from: loaded.status,
+            };
+            let change = Change::Confirmed {
+                structure: needs_structure,
+            };
+            let now = Utc::now().naive_utc();
+            if !db::reports::transition(conn, guard, next, change, now, actor.user_id)? {
+                return Err(ReviewError::Stale);
+            }
+            super::record_on_report(
+                conn,
+                actor,
+                Action::ReportConfirm,
+                id,
+                loaded.institution.prefecture_id,
+                serde_json::json!({ "version": loaded.report.versions, "structure": needs_structure }),
+            )?;
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 
@@ -131,36 +135,40 @@ pub fn send_back(
             "理由は{TEXT_LIMIT}文字以内で入力してください"
         )));
     }
-    db::write_transaction(conn, |conn| {
-        let loaded = load(conn, catalogs, actor.scope, id)?;
-        let next = report::next_status(
-            loaded.status,
-            Transition::SendBack,
-            loaded.report.was_returned,
-        )
-        .map_err(ReportError::from)?;
-        let guard = Guard {
-            id,
-            revision,
-            from: loaded.status,
-        };
-        let now = Utc::now().naive_utc();
-        let change = Change::SentBack { reason };
-        if !db::reports::transition(conn, guard, next, change, now, actor.user_id)? {
-            return Err(ReviewError::Stale);
-        }
-        super::record_on_report(
-            conn,
-            actor,
-            Action::ReportSendBack,
-            id,
-            loaded.institution.prefecture_id,
-            serde_json::json!({ "reason": reason }),
-        )?;
-        crate::services::notify::report_sent_back(conn, id, reason)?;
-        Ok(())
-    })?;
-    super::changed(conn, &[Counter::Reports]);
+    super::write_counted(
+        conn,
+        &[Counter::Reports],
+        |_| true,
+        |conn| {
+            let loaded = load(conn, catalogs, actor.scope, id)?;
+            let next = report::next_status(
+                loaded.status,
+                Transition::SendBack,
+                loaded.report.was_returned,
+            )
+            .map_err(ReportError::from)?;
+            let guard = Guard {
+                id,
+                revision,
+                from: loaded.status,
+            };
+            let now = Utc::now().naive_utc();
+            let change = Change::SentBack { reason };
+            if !db::reports::transition(conn, guard, next, change, now, actor.user_id)? {
+                return Err(ReviewError::Stale);
+            }
+            super::record_on_report(
+                conn,
+                actor,
+                Action::ReportSendBack,
+                id,
+                loaded.institution.prefecture_id,
+                serde_json::json!({ "reason": reason }),
+            )?;
+            crate::services::notify::report_sent_back(conn, id, reason)?;
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 
@@ -267,48 +275,52 @@ pub fn bulk_commit(
         bulk::find(conn, actor.user_id, id)?.ok_or(ReviewError::Report(ReportError::NotFound))?;
     let snapshot: Snapshot =
         serde_json::from_str(&row.snapshot).map_err(|e| DbError::Task(e.to_string()))?;
-    let done = db::write_transaction(conn, |conn| {
-        // At most once: a second click finds it committed.
-        if !bulk::claim(conn, id)? {
-            return Err(ReviewError::Report(ReportError::Closed(
-                "この一括確認はすでに実行されています".into(),
-            )));
-        }
-        let now = Utc::now().naive_utc();
-        let by = db::reports::BulkConfirmer {
-            user_id: actor.user_id,
-            login: &actor.login,
-            ip: actor.ip.as_deref(),
-            bulk_id: id,
-        };
-        let mut confirmed: Vec<i32> = Vec::with_capacity(snapshot.reports.len());
-        let mut with_structure = 0usize;
-        // 2,000 reports a statement: PostgreSQL finds them by key (with 5,000 it chose
-        // to scan every report, right after many were submitted: 59,981 reports 5.4 s
-        // in chunks of 5,000, 3.6 s in chunks of 2,000); more round trips cost little.
-        for chunk in snapshot.reports.chunks(2_000) {
-            let updated = db::reports::confirm_many(conn, chunk, &by, now)?;
-            with_structure += updated.iter().filter(|u| u.structure).count();
-            confirmed.extend(updated.into_iter().map(|u| u.id));
-        }
-        let done: HashSet<i32> = confirmed.iter().copied().collect();
-        let mut skipped: Vec<i32> = snapshot
-            .reports
-            .iter()
-            .map(|(i, _)| *i)
-            .filter(|i| !done.contains(i))
-            .collect();
-        skipped.sort_unstable();
-        let result = BulkResult {
-            confirmed: confirmed.len(),
-            with_structure,
-            skipped,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        bulk::finish(conn, id, &super::to_json(&result)?, now)?;
-        Ok(result)
-    })?;
-    super::changed(conn, &[Counter::Reports]);
+    let done = super::write_counted(
+        conn,
+        &[Counter::Reports],
+        |_| true,
+        |conn| {
+            // At most once: a second click finds it committed.
+            if !bulk::claim(conn, id)? {
+                return Err(ReviewError::Report(ReportError::Closed(
+                    "この一括確認はすでに実行されています".into(),
+                )));
+            }
+            let now = Utc::now().naive_utc();
+            let by = db::reports::BulkConfirmer {
+                user_id: actor.user_id,
+                login: &actor.login,
+                ip: actor.ip.as_deref(),
+                bulk_id: id,
+            };
+            let mut confirmed: Vec<i32> = Vec::with_capacity(snapshot.reports.len());
+            let mut with_structure = 0usize;
+            // 2,000 reports a statement: PostgreSQL finds them by key (with 5,000 it chose
+            // to scan every report, right after many were submitted: 59,981 reports 5.4 s
+            // in chunks of 5,000, 3.6 s in chunks of 2,000); more round trips cost little.
+            for chunk in snapshot.reports.chunks(2_000) {
+                let updated = db::reports::confirm_many(conn, chunk, &by, now)?;
+                with_structure += updated.iter().filter(|u| u.structure).count();
+                confirmed.extend(updated.into_iter().map(|u| u.id));
+            }
+            let done: HashSet<i32> = confirmed.iter().copied().collect();
+            let mut skipped: Vec<i32> = snapshot
+                .reports
+                .iter()
+                .map(|(i, _)| *i)
+                .filter(|i| !done.contains(i))
+                .collect();
+            skipped.sort_unstable();
+            let result = BulkResult {
+                confirmed: confirmed.len(),
+                with_structure,
+                skipped,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            bulk::finish(conn, id, &super::to_json(&result)?, now)?;
+            Ok(result)
+        },
+    )?;
     Ok(done)
 }
 
@@ -404,6 +416,6 @@ pub fn status_of(label: Option<&str>) -> &'static str {
 /// database); every process's kept figures are dropped. Returns the rows written.
 pub fn reindex(conn: &mut DbConnection) -> Result<usize, DbError> {
     let rows = db::review_index::rebuild(conn)?;
-    super::changed(conn, &[Counter::Reports, Counter::Master]);
+    super::changed(conn, &[Counter::Reports, Counter::Master])?;
     Ok(rows)
 }

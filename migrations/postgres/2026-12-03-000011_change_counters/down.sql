@@ -1,1 +1,2 @@
-DROP TABLE change_counters;
+DROP SEQUENCE change_counter_master;
+DROP SEQUENCE change_counter_reports;

@@ -196,12 +196,16 @@ pub fn apply_parsed(
     target: &Target,
     by: &By,
 ) -> Result<Plan, ImportError> {
-    let plan = db::write_transaction(conn, |conn| -> Result<Plan, ImportError> {
-        let plan = plan_now(conn, parsed, target)?;
-        write_plan(conn, parsed, target, &plan, by, None)?;
-        Ok(plan)
-    })?;
-    crate::services::changed(conn, &[Counter::Master]);
+    let plan = crate::services::write_counted(
+        conn,
+        &[Counter::Master],
+        |_| true,
+        |conn| -> Result<Plan, ImportError> {
+            let plan = plan_now(conn, parsed, target)?;
+            write_plan(conn, parsed, target, &plan, by, None)?;
+            Ok(plan)
+        },
+    )?;
     Ok(plan)
 }
 
@@ -396,43 +400,47 @@ pub fn retire_missing(
     let done: Summary = serde_json::from_str(&row.summary)
         .map_err(|e| ImportError::Db(DbError::Task(e.to_string())))?;
     let ids: Vec<i32> = done.not_in_file.iter().map(|m| m.id).collect();
-    let retired = db::write_transaction(conn, |conn| -> Result<usize, ImportError> {
-        let changed = db::master::not_abolished(conn, row.prefecture_id, &ids)?;
-        let now = Utc::now().naive_utc();
-        let abolished = Status::Abolished;
-        for (id, category, special, correctional, target_override, _) in &changed {
-            let facts = TargetFacts {
-                category: Category::from_code(category).unwrap_or(Category::Clinic),
-                is_special_function: *special,
-                is_correctional: *correctional,
-                status: abolished,
-            };
-            let is_target = is_reporting_target(facts, *target_override);
-            db::master::set_status(conn, *id, abolished.code(), is_target, now)?;
-        }
-        let retired: Vec<i32> = changed.iter().map(|c| c.0).collect();
-        db::review_index::refresh_institutions(conn, &retired)?;
-        audit::record_many(
-            conn,
-            changed.iter().map(|(id, _, _, _, _, old_status)| {
-                let detail = serde_json::json!({
-                    "import": import_id,
-                    "before": { "status": old_status },
-                    "after": { "status": abolished.code() },
-                    "reason": "取込ファイルにない機関を廃止に変更",
-                });
-                let entry = by.entry(
-                    "institution",
-                    Some(id.to_string()),
-                    Some(row.prefecture_id),
-                    detail,
-                );
-                (Action::InstitutionUpdate, entry)
-            }),
-        )?;
-        Ok(changed.len())
-    })?;
-    crate::services::changed(conn, &[Counter::Master]);
+    let retired = crate::services::write_counted(
+        conn,
+        &[Counter::Master],
+        |_| true,
+        |conn| -> Result<usize, ImportError> {
+            let changed = db::master::not_abolished(conn, row.prefecture_id, &ids)?;
+            let now = Utc::now().naive_utc();
+            let abolished = Status::Abolished;
+            for (id, category, special, correctional, target_override, _) in &changed {
+                let facts = TargetFacts {
+                    category: Category::from_code(category).unwrap_or(Category::Clinic),
+                    is_special_function: *special,
+                    is_correctional: *correctional,
+                    status: abolished,
+                };
+                let is_target = is_reporting_target(facts, *target_override);
+                db::master::set_status(conn, *id, abolished.code(), is_target, now)?;
+            }
+            let retired: Vec<i32> = changed.iter().map(|c| c.0).collect();
+            db::review_index::refresh_institutions(conn, &retired)?;
+            audit::record_many(
+                conn,
+                changed.iter().map(|(id, _, _, _, _, old_status)| {
+                    let detail = serde_json::json!({
+                        "import": import_id,
+                        "before": { "status": old_status },
+                        "after": { "status": abolished.code() },
+                        "reason": "取込ファイルにない機関を廃止に変更",
+                    });
+                    let entry = by.entry(
+                        "institution",
+                        Some(id.to_string()),
+                        Some(row.prefecture_id),
+                        detail,
+                    );
+                    (Action::InstitutionUpdate, entry)
+                }),
+            )?;
+            Ok(changed.len())
+        },
+    )?;
     Ok(retired)
 }
 

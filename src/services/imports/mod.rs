@@ -12,7 +12,7 @@ use super::{Actor, Failure, Kind};
 use crate::db::audit::{self, Action};
 use crate::db::changes::Counter;
 use crate::db::imports::{self as stored, ImportRow, Stage};
-use crate::db::{self, DbConnection, DbError};
+use crate::db::{DbConnection, DbError};
 
 /// Who imports: a signed-in user, or the command line or the demo (no user).
 #[derive(Debug, Clone)]
@@ -187,21 +187,25 @@ pub fn apply<S: Staged>(
     let (row, bytes) = standing(conn, S::KIND, id, prefecture)?;
     let read = staged.read(conn, &row, &bytes)?;
     drop(bytes);
-    let applied = db::write_transaction(conn, |conn| -> Result<_, S::Error> {
-        let applied = staged.write(conn, &row, read, by)?;
-        if !stored::finish(conn, id, Stage::Applied, Some(&applied.summary))? {
-            return Err(StageError::AlreadyFinished.into());
-        }
-        let entry = by.entry(
-            "import",
-            Some(id.to_string()),
-            Some(row.prefecture_id),
-            applied.detail.clone(),
-        );
-        audit::record(conn, S::ACTION, entry)?;
-        Ok(applied)
-    })?;
-    super::changed(conn, S::CHANGES);
+    let applied = crate::services::write_counted(
+        conn,
+        S::CHANGES,
+        |_| true,
+        |conn| -> Result<_, S::Error> {
+            let applied = staged.write(conn, &row, read, by)?;
+            if !stored::finish(conn, id, Stage::Applied, Some(&applied.summary))? {
+                return Err(StageError::AlreadyFinished.into());
+            }
+            let entry = by.entry(
+                "import",
+                Some(id.to_string()),
+                Some(row.prefecture_id),
+                applied.detail.clone(),
+            );
+            audit::record(conn, S::ACTION, entry)?;
+            Ok(applied)
+        },
+    )?;
     Ok(applied.done)
 }
 

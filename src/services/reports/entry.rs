@@ -4,9 +4,9 @@
 use chrono::Utc;
 
 use super::{Actor, Catalogs, ReportError, load, to_json};
+use crate::db::DbConnection;
 use crate::db::changes::Counter;
 use crate::db::reports::{self as store, DraftUpdate};
-use crate::db::{self, DbConnection};
 use crate::domain::catalog::Catalog;
 use crate::domain::determination::{self, AnswerProblem, Answers};
 use crate::domain::report::{self, IllegalTransition};
@@ -78,118 +78,120 @@ pub fn save_section(
         complete,
     } = save;
     let section = section.as_str();
-    let done = db::write_transaction(conn, |conn| {
-        let loaded = load(conn, catalogs, actor.scope, id)?;
-        if loaded.catalog.section(section).is_none() {
-            return Err(ReportError::NotFound);
-        }
-        if !loaded.status.editable() {
-            return Err(IllegalTransition {
-                from: loaded.status.label(),
-                action: "編集",
+    let done = crate::services::write_counted(
+        conn,
+        &[Counter::Reports],
+        |done| matches!(done, SaveOutcome::Saved { .. }),
+        |conn| {
+            let loaded = load(conn, catalogs, actor.scope, id)?;
+            if loaded.catalog.section(section).is_none() {
+                return Err(ReportError::NotFound);
             }
-            .into());
-        }
-        let catalog = &loaded.catalog;
-        // The form is read here, with the catalog the save is checked against, so a
-        // save costs one read of the report.
-        let mine = match sent {
-            Sent::Answers(a) => a,
-            Sent::Form(form) => {
-                let input = report::read_section(catalog, section, &form);
-                if !input.errors.is_empty() || !input.unknown.is_empty() {
-                    let general = input
-                        .unknown
-                        .iter()
-                        .map(|k| {
-                            format!("報告項目にない項目「{k}」が送信されました。保存していません。")
-                        })
-                        .chain(
-                            (!input.errors.is_empty()).then(|| {
-                                "保存していません。赤字の項目を直してください。".to_string()
-                            }),
-                        )
-                        .collect();
-                    return Ok(SaveOutcome::Invalid {
-                        errors: input.errors,
-                        general,
-                    });
+            if !loaded.status.editable() {
+                return Err(IllegalTransition {
+                    from: loaded.status.label(),
+                    action: "編集",
                 }
-                input.answers
+                .into());
             }
-        };
-        // Values of the wrong kind never reach the draft, whatever was posted.
-        let wrong: Vec<AnswerProblem> = determination::validate(catalog, &mine)
-            .into_iter()
-            .filter(|p| mine.contains_key(&p.item))
-            .collect();
-        let foreign: Vec<&String> = mine
-            .keys()
-            .filter(|k| {
-                let base = k.split(':').next().unwrap_or(k);
-                catalog.item(base).is_none_or(|i| i.section != section)
-            })
-            .collect();
-        if !wrong.is_empty() || !foreign.is_empty() {
-            return Ok(SaveOutcome::Invalid {
-                errors: wrong.into_iter().map(|p| (p.item, p.message)).collect(),
-                general: foreign
-                    .iter()
-                    .map(|k| format!("報告項目にない項目「{k}」が送信されました"))
-                    .collect(),
-            });
-        }
-        if loaded.report.revision != revision {
-            return Ok(SaveOutcome::Conflict {
-                theirs: section_answers(catalog, &loaded.answers, section),
-                mine,
-                revision: loaded.report.revision,
-            });
-        }
-        let merged = report::merge_section(catalog, &loaded.answers, section, &mine);
-        if complete {
-            let problems = report::section_problems(catalog, section, &merged);
-            if !problems.is_empty() {
+            let catalog = &loaded.catalog;
+            // The form is read here, with the catalog the save is checked against, so a
+            // save costs one read of the report.
+            let mine = match sent {
+                Sent::Answers(a) => a,
+                Sent::Form(form) => {
+                    let input = report::read_section(catalog, section, &form);
+                    if !input.errors.is_empty() || !input.unknown.is_empty() {
+                        let general = input
+                            .unknown
+                            .iter()
+                            .map(|k| {
+                                format!(
+                                    "報告項目にない項目「{k}」が送信されました。保存していません。"
+                                )
+                            })
+                            .chain((!input.errors.is_empty()).then(|| {
+                                "保存していません。赤字の項目を直してください。".to_string()
+                            }))
+                            .collect();
+                        return Ok(SaveOutcome::Invalid {
+                            errors: input.errors,
+                            general,
+                        });
+                    }
+                    input.answers
+                }
+            };
+            // Values of the wrong kind never reach the draft, whatever was posted.
+            let wrong: Vec<AnswerProblem> = determination::validate(catalog, &mine)
+                .into_iter()
+                .filter(|p| mine.contains_key(&p.item))
+                .collect();
+            let foreign: Vec<&String> = mine
+                .keys()
+                .filter(|k| {
+                    let base = k.split(':').next().unwrap_or(k);
+                    catalog.item(base).is_none_or(|i| i.section != section)
+                })
+                .collect();
+            if !wrong.is_empty() || !foreign.is_empty() {
                 return Ok(SaveOutcome::Invalid {
-                    errors: problems.into_iter().map(|p| (p.item, p.message)).collect(),
-                    general: vec![
-                        "入力完了にできません。表示された項目を確かめてください。".into(),
-                    ],
+                    errors: wrong.into_iter().map(|p| (p.item, p.message)).collect(),
+                    general: foreign
+                        .iter()
+                        .map(|k| format!("報告項目にない項目「{k}」が送信されました"))
+                        .collect(),
                 });
             }
-        }
-        let mut marks = loaded.marks.clone();
-        marks.insert(
-            section.to_string(),
-            if complete { "complete" } else { "saved" }.to_string(),
-        );
-        let d = determination::determine(catalog, &merged);
-        let saved = store::save_draft(
-            conn,
-            id,
-            revision,
-            &DraftUpdate {
-                answers: &to_json(&merged)?,
-                sections: &to_json(&marks)?,
-                catalog_version: &catalog.version,
-                determination: &d,
-                proxy: loaded.report.proxy || actor.officer,
-                by: actor.user_id,
-                at: Utc::now().naive_utc(),
-            },
-        )?;
-        if !saved {
-            let now = load(conn, catalogs, actor.scope, id)?;
-            return Ok(SaveOutcome::Conflict {
-                theirs: section_answers(catalog, &now.answers, section),
-                mine,
-                revision: now.report.revision,
-            });
-        }
-        Ok(SaveOutcome::Saved { complete })
-    })?;
-    if matches!(done, SaveOutcome::Saved { .. }) {
-        crate::services::changed(conn, &[Counter::Reports]);
-    }
+            if loaded.report.revision != revision {
+                return Ok(SaveOutcome::Conflict {
+                    theirs: section_answers(catalog, &loaded.answers, section),
+                    mine,
+                    revision: loaded.report.revision,
+                });
+            }
+            let merged = report::merge_section(catalog, &loaded.answers, section, &mine);
+            if complete {
+                let problems = report::section_problems(catalog, section, &merged);
+                if !problems.is_empty() {
+                    return Ok(SaveOutcome::Invalid {
+                        errors: problems.into_iter().map(|p| (p.item, p.message)).collect(),
+                        general: vec![
+                            "入力完了にできません。表示された項目を確かめてください。".into(),
+                        ],
+                    });
+                }
+            }
+            let mut marks = loaded.marks.clone();
+            marks.insert(
+                section.to_string(),
+                if complete { "complete" } else { "saved" }.to_string(),
+            );
+            let d = determination::determine(catalog, &merged);
+            let saved = store::save_draft(
+                conn,
+                id,
+                revision,
+                &DraftUpdate {
+                    answers: &to_json(&merged)?,
+                    sections: &to_json(&marks)?,
+                    catalog_version: &catalog.version,
+                    determination: &d,
+                    proxy: loaded.report.proxy || actor.officer,
+                    by: actor.user_id,
+                    at: Utc::now().naive_utc(),
+                },
+            )?;
+            if !saved {
+                let now = load(conn, catalogs, actor.scope, id)?;
+                return Ok(SaveOutcome::Conflict {
+                    theirs: section_answers(catalog, &now.answers, section),
+                    mine,
+                    revision: now.report.revision,
+                });
+            }
+            Ok(SaveOutcome::Saved { complete })
+        },
+    )?;
     Ok(done)
 }

@@ -17,7 +17,7 @@ use crate::db::audit::Action;
 use crate::db::changes::Counter;
 use crate::db::institutions::{self, InstitutionCard};
 use crate::db::reports::{self as store, NewReport, NewVersion, ReportRow};
-use crate::db::{self, DbConnection, DbError};
+use crate::db::{DbConnection, DbError};
 use crate::domain::auth::Scope;
 use crate::domain::catalog::Catalog;
 use crate::domain::codes::InstitutionCode;
@@ -225,102 +225,106 @@ pub fn start(
         .ok_or(ReportError::NotFound)?;
     let catalog = catalogs.current(conn, fiscal_year)?;
     let checked = check_code(conn, &institution, typed_code)?;
-    let done = db::write_transaction(conn, |conn| {
-        let latest = store::latest_cycle(conn, institution_id, fiscal_year)?;
-        let (cycle, base_answers, base_ndb) = match (kind, &latest) {
-            // One open report per institution, year and cycle: a second start (double
-            // click, second tab) lands on the same report.
-            (ReportKind::Periodic, Some(r)) => return Ok(r.id),
-            (ReportKind::Change, Some(r)) if r.status != Status::Confirmed.code() => {
-                if r.kind == ReportKind::Change.code() {
-                    return Ok(r.id);
-                }
-                return Err(IllegalTransition {
-                    from: Status::from_code(&r.status).map_or("?", Status::label),
-                    action: "変更報告",
-                }
-                .into());
-            }
-            (ReportKind::Change, None) => {
-                return Err(ReportError::Closed(
-                    "変更報告は、都道府県が確認した報告についてできます。".into(),
-                ));
-            }
-            (ReportKind::Change, Some(r)) => {
-                let last = store::version(conn, r.id, r.versions)?;
-                let (answers, ndb) = last
-                    .map(|v| (parse_map(&v.answers), parse_map(&v.ndb)))
-                    .unwrap_or_default();
-                (r.cycle + 1, answers, ndb)
-            }
-            (ReportKind::Periodic, None) => {
-                let carried = store::last_confirmed_answers(conn, institution_id, fiscal_year)?
-                    .map(|a| report::carry_over(&catalog, &parse_map(&a)))
-                    .unwrap_or_default();
-                let (answers, ndb) = match &checked {
-                    CodeCheck::Matched { code } => {
-                        let counts = crate::db::ndb::ndb_of(conn, fiscal_year, code)?;
-                        report::preprint(&catalog, &carried, &counts)
+    let done = crate::services::write_counted(
+        conn,
+        &[Counter::Reports],
+        |_| true,
+        |conn| {
+            let latest = store::latest_cycle(conn, institution_id, fiscal_year)?;
+            let (cycle, base_answers, base_ndb) = match (kind, &latest) {
+                // One open report per institution, year and cycle: a second start (double
+                // click, second tab) lands on the same report.
+                (ReportKind::Periodic, Some(r)) => return Ok(r.id),
+                (ReportKind::Change, Some(r)) if r.status != Status::Confirmed.code() => {
+                    if r.kind == ReportKind::Change.code() {
+                        return Ok(r.id);
                     }
-                    CodeCheck::Skipped => (carried, Map::new()),
-                };
-                (0, answers, ndb)
+                    return Err(IllegalTransition {
+                        from: Status::from_code(&r.status).map_or("?", Status::label),
+                        action: "変更報告",
+                    }
+                    .into());
+                }
+                (ReportKind::Change, None) => {
+                    return Err(ReportError::Closed(
+                        "変更報告は、都道府県が確認した報告についてできます。".into(),
+                    ));
+                }
+                (ReportKind::Change, Some(r)) => {
+                    let last = store::version(conn, r.id, r.versions)?;
+                    let (answers, ndb) = last
+                        .map(|v| (parse_map(&v.answers), parse_map(&v.ndb)))
+                        .unwrap_or_default();
+                    (r.cycle + 1, answers, ndb)
+                }
+                (ReportKind::Periodic, None) => {
+                    let carried = store::last_confirmed_answers(conn, institution_id, fiscal_year)?
+                        .map(|a| report::carry_over(&catalog, &parse_map(&a)))
+                        .unwrap_or_default();
+                    let (answers, ndb) = match &checked {
+                        CodeCheck::Matched { code } => {
+                            let counts = crate::db::ndb::ndb_of(conn, fiscal_year, code)?;
+                            report::preprint(&catalog, &carried, &counts)
+                        }
+                        CodeCheck::Skipped => (carried, Map::new()),
+                    };
+                    (0, answers, ndb)
+                }
+            };
+            let (period_row, state) =
+                period_state(conn, institution.prefecture_id, fiscal_year, today)?;
+            if !report::may_file(kind, actor.officer, state) {
+                return Err(ReportError::Closed(closed_message(
+                    period_row.as_ref(),
+                    state,
+                )));
             }
-        };
-        let (period_row, state) =
-            period_state(conn, institution.prefecture_id, fiscal_year, today)?;
-        if !report::may_file(kind, actor.officer, state) {
-            return Err(ReportError::Closed(closed_message(
-                period_row.as_ref(),
-                state,
-            )));
-        }
-        let d = determination::determine(&catalog, &base_answers);
-        let now = Utc::now().naive_utc();
-        let answers = to_json(&base_answers)?;
-        let ndb = to_json(&base_ndb)?;
-        let checked_code = match &checked {
-            CodeCheck::Matched { code } => Some(code.as_str()),
-            CodeCheck::Skipped => None,
-        };
-        let id = store::insert(
-            conn,
-            &NewReport {
-                institution_id,
-                fiscal_year,
-                cycle,
-                kind: kind.code(),
-                status: Status::Draft.code(),
-                catalog_version: &catalog.version,
-                answers: &answers,
-                ndb: &ndb,
-                sections: "{}",
-                checked_code,
-                function1: d.function1,
-                after_hours: d.function2.after_hours,
-                admission_discharge: d.function2.admission_discharge,
-                home_care: d.function2.home_care,
-                care_coordination: d.function2.care_coordination,
-                proxy: actor.officer,
-                created_at: now,
-                updated_at: now,
-                updated_by: Some(actor.user_id),
-            },
-        )?;
-        super::record_on_report(
-            conn,
-            actor,
-            Action::ReportStart,
-            id,
-            institution.prefecture_id,
-            serde_json::json!({
-                "fiscal_year": fiscal_year, "cycle": cycle, "kind": kind.code(),
-                "checked_code": checked_code, "proxy": actor.officer,
-            }),
-        )?;
-        Ok(id)
-    })?;
-    super::changed(conn, &[Counter::Reports]);
+            let d = determination::determine(&catalog, &base_answers);
+            let now = Utc::now().naive_utc();
+            let answers = to_json(&base_answers)?;
+            let ndb = to_json(&base_ndb)?;
+            let checked_code = match &checked {
+                CodeCheck::Matched { code } => Some(code.as_str()),
+                CodeCheck::Skipped => None,
+            };
+            let id = store::insert(
+                conn,
+                &NewReport {
+                    institution_id,
+                    fiscal_year,
+                    cycle,
+                    kind: kind.code(),
+                    status: Status::Draft.code(),
+                    catalog_version: &catalog.version,
+                    answers: &answers,
+                    ndb: &ndb,
+                    sections: "{}",
+                    checked_code,
+                    function1: d.function1,
+                    after_hours: d.function2.after_hours,
+                    admission_discharge: d.function2.admission_discharge,
+                    home_care: d.function2.home_care,
+                    care_coordination: d.function2.care_coordination,
+                    proxy: actor.officer,
+                    created_at: now,
+                    updated_at: now,
+                    updated_by: Some(actor.user_id),
+                },
+            )?;
+            super::record_on_report(
+                conn,
+                actor,
+                Action::ReportStart,
+                id,
+                institution.prefecture_id,
+                serde_json::json!({
+                    "fiscal_year": fiscal_year, "cycle": cycle, "kind": kind.code(),
+                    "checked_code": checked_code, "proxy": actor.officer,
+                }),
+            )?;
+            Ok(id)
+        },
+    )?;
     Ok(done)
 }
 
@@ -346,75 +350,77 @@ pub fn submit(
     revision: i32,
     today: NaiveDate,
 ) -> Result<SubmitOutcome, ReportError> {
-    let done = db::write_transaction(conn, |conn| {
-        let loaded = load(conn, catalogs, actor.scope, id)?;
-        let r = &loaded.report;
-        if r.revision != revision {
-            // The revision after this very form's submission: a repeat, not a change.
-            if r.revision == revision + 1
-                && matches!(loaded.status, Status::Submitted | Status::Resubmitted)
-            {
-                return Ok(SubmitOutcome::AlreadySubmitted { number: r.versions });
+    let done = crate::services::write_counted(
+        conn,
+        &[Counter::Reports],
+        |done| matches!(done, SubmitOutcome::Submitted { .. }),
+        |conn| {
+            let loaded = load(conn, catalogs, actor.scope, id)?;
+            let r = &loaded.report;
+            if r.revision != revision {
+                // The revision after this very form's submission: a repeat, not a change.
+                if r.revision == revision + 1
+                    && matches!(loaded.status, Status::Submitted | Status::Resubmitted)
+                {
+                    return Ok(SubmitOutcome::AlreadySubmitted { number: r.versions });
+                }
+                return Ok(SubmitOutcome::Stale);
             }
-            return Ok(SubmitOutcome::Stale);
-        }
-        let next = report::next_status(loaded.status, Transition::Submit, r.was_returned)?;
-        let (period_row, state) =
-            period_state(conn, loaded.institution.prefecture_id, r.fiscal_year, today)?;
-        if !report::may_file(loaded.kind, actor.officer, state) {
-            return Err(ReportError::Closed(closed_message(
-                period_row.as_ref(),
-                state,
-            )));
-        }
-        let problems = determination::validate(&loaded.catalog, &loaded.answers);
-        if !problems.is_empty() {
-            return Ok(SubmitOutcome::Incomplete(problems));
-        }
-        let now = Utc::now().naive_utc();
-        let guard = store::Guard {
-            id,
-            revision,
-            from: loaded.status,
-        };
-        let change = store::Change::Submitted;
-        if !store::transition(conn, guard, next, change, now, actor.user_id)? {
-            return Ok(SubmitOutcome::Stale);
-        }
-        let number = r.versions + 1;
-        let d = loaded.determination();
-        store::insert_version(
-            conn,
-            &NewVersion {
-                report_id: id,
-                number,
-                kind: &r.kind,
-                answers: &r.answers,
-                ndb: &r.ndb,
-                determination: &to_json(&d)?,
-                catalog_version: &loaded.catalog.version,
-                submitted_by: Some(actor.user_id),
-                submitted_login: &actor.login,
-                proxy: actor.officer,
-                submitted_at: now,
-            },
-        )?;
-        super::record_on_report(
-            conn,
-            actor,
-            Action::ReportSubmit,
-            id,
-            loaded.institution.prefecture_id,
-            serde_json::json!({
-                "version": number, "status": next.code(), "proxy": actor.officer,
-                "function1": d.function1,
-            }),
-        )?;
-        Ok(SubmitOutcome::Submitted { number })
-    })?;
-    if matches!(done, SubmitOutcome::Submitted { .. }) {
-        super::changed(conn, &[Counter::Reports]);
-    }
+            let next = report::next_status(loaded.status, Transition::Submit, r.was_returned)?;
+            let (period_row, state) =
+                period_state(conn, loaded.institution.prefecture_id, r.fiscal_year, today)?;
+            if !report::may_file(loaded.kind, actor.officer, state) {
+                return Err(ReportError::Closed(closed_message(
+                    period_row.as_ref(),
+                    state,
+                )));
+            }
+            let problems = determination::validate(&loaded.catalog, &loaded.answers);
+            if !problems.is_empty() {
+                return Ok(SubmitOutcome::Incomplete(problems));
+            }
+            let now = Utc::now().naive_utc();
+            let guard = store::Guard {
+                id,
+                revision,
+                from: loaded.status,
+            };
+            let change = store::Change::Submitted;
+            if !store::transition(conn, guard, next, change, now, actor.user_id)? {
+                return Ok(SubmitOutcome::Stale);
+            }
+            let number = r.versions + 1;
+            let d = loaded.determination();
+            store::insert_version(
+                conn,
+                &NewVersion {
+                    report_id: id,
+                    number,
+                    kind: &r.kind,
+                    answers: &r.answers,
+                    ndb: &r.ndb,
+                    determination: &to_json(&d)?,
+                    catalog_version: &loaded.catalog.version,
+                    submitted_by: Some(actor.user_id),
+                    submitted_login: &actor.login,
+                    proxy: actor.officer,
+                    submitted_at: now,
+                },
+            )?;
+            super::record_on_report(
+                conn,
+                actor,
+                Action::ReportSubmit,
+                id,
+                loaded.institution.prefecture_id,
+                serde_json::json!({
+                    "version": number, "status": next.code(), "proxy": actor.officer,
+                    "function1": d.function1,
+                }),
+            )?;
+            Ok(SubmitOutcome::Submitted { number })
+        },
+    )?;
     Ok(done)
 }
 
@@ -426,36 +432,38 @@ pub fn pull_back(
     id: i32,
     revision: i32,
 ) -> Result<bool, ReportError> {
-    let done = db::write_transaction(conn, |conn| -> Result<_, ReportError> {
-        let loaded = load(conn, catalogs, actor.scope, id)?;
-        let next = report::next_status(
-            loaded.status,
-            Transition::PullBack,
-            loaded.report.was_returned,
-        )?;
-        let now = Utc::now().naive_utc();
-        let guard = store::Guard {
-            id,
-            revision,
-            from: loaded.status,
-        };
-        if !store::transition(conn, guard, next, store::Change::Plain, now, actor.user_id)? {
-            return Ok(false);
-        }
-        super::record_on_report(
-            conn,
-            actor,
-            Action::ReportPullBack,
-            id,
-            loaded.institution.prefecture_id,
-            serde_json::json!({
-                "from": loaded.report.status,
-            }),
-        )?;
-        Ok(true)
-    })?;
-    if done {
-        super::changed(conn, &[Counter::Reports]);
-    }
+    let done = crate::services::write_counted(
+        conn,
+        &[Counter::Reports],
+        |done| *done,
+        |conn| -> Result<_, ReportError> {
+            let loaded = load(conn, catalogs, actor.scope, id)?;
+            let next = report::next_status(
+                loaded.status,
+                Transition::PullBack,
+                loaded.report.was_returned,
+            )?;
+            let now = Utc::now().naive_utc();
+            let guard = store::Guard {
+                id,
+                revision,
+                from: loaded.status,
+            };
+            if !store::transition(conn, guard, next, store::Change::Plain, now, actor.user_id)? {
+                return Ok(false);
+            }
+            super::record_on_report(
+                conn,
+                actor,
+                Action::ReportPullBack,
+                id,
+                loaded.institution.prefecture_id,
+                serde_json::json!({
+                    "from": loaded.report.status,
+                }),
+            )?;
+            Ok(true)
+        },
+    )?;
     Ok(done)
 }
