@@ -97,6 +97,16 @@ pub fn check_report(
     }
 }
 
+/// A file named on the command line: its name (as the import records it) and bytes.
+fn read_file(file: &std::path::Path) -> Result<(String, Vec<u8>), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((name, bytes))
+}
+
 pub fn import_ndb(
     conn: &mut crate::db::DbConnection,
     file: &std::path::Path,
@@ -105,11 +115,7 @@ pub fn import_ndb(
     limits: &crate::import::Limits,
 ) -> Result<(), String> {
     use crate::services::imports::{By, ndb};
-    let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
-    let file_name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (file_name, bytes) = read_file(file)?;
     let catalogs = crate::services::catalogs::Catalogs::default();
     let started = std::time::Instant::now();
     let file = ndb::NdbFile {
@@ -166,11 +172,7 @@ pub fn import_institutions(
     limits: &crate::import::Limits,
 ) -> Result<(), String> {
     use crate::services::imports::{By, institutions};
-    let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
-    let file_name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (file_name, bytes) = read_file(file)?;
     let code = match prefecture {
         Some(p) => p,
         None => {

@@ -62,29 +62,26 @@ pub fn set_period(
     contact: &str,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    let changed = diesel::update(
-        reporting_periods::table
-            .filter(reporting_periods::prefecture_id.eq(prefecture_id))
-            .filter(reporting_periods::fiscal_year.eq(fiscal_year)),
-    )
-    .set((
+    let dates = (
         reporting_periods::opens_on.eq(p.opens_on),
         reporting_periods::deadline.eq(p.deadline),
         reporting_periods::closes_on.eq(p.closes_on),
         reporting_periods::contact.eq(contact),
         reporting_periods::updated_at.eq(at),
-    ))
+    );
+    let changed = diesel::update(
+        reporting_periods::table
+            .filter(reporting_periods::prefecture_id.eq(prefecture_id))
+            .filter(reporting_periods::fiscal_year.eq(fiscal_year)),
+    )
+    .set(dates)
     .execute(conn)?;
     if changed == 0 {
         diesel::insert_into(reporting_periods::table)
             .values((
                 reporting_periods::prefecture_id.eq(prefecture_id),
                 reporting_periods::fiscal_year.eq(fiscal_year),
-                reporting_periods::opens_on.eq(p.opens_on),
-                reporting_periods::deadline.eq(p.deadline),
-                reporting_periods::closes_on.eq(p.closes_on),
-                reporting_periods::contact.eq(contact),
-                reporting_periods::updated_at.eq(at),
+                dates,
             ))
             .execute(conn)?;
     }

@@ -182,9 +182,49 @@ fn digits_only(input: &str) -> Result<String, CodeError> {
     Ok(out)
 }
 
+/// A code typed into a search box: nothing, the 7 printed digits (郡市区番号 onwards),
+/// or a whole 10-digit code (check digit verified); full-width digits and separators
+/// are accepted. The error is the message to show next to the field.
+pub fn search_code(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let digits: String = super::normalize::nfkc(text)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    match digits.len() {
+        7 => Ok(Some(digits)),
+        10 => InstitutionCode::parse(&digits)
+            .map(|c| Some(c.to_string()))
+            .map_err(|e| e.to_string()),
+        _ => Err("医療機関コードは7桁か10桁で入力してください（7桁は郡市区番号から）".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_code_takes_seven_or_ten_digits() {
+        assert_eq!(search_code("  "), Ok(None));
+        assert_eq!(search_code("０１０００２８"), Ok(Some("0100028".into())));
+        let valid: Vec<String> = (0..10)
+            .map(|d| format!("461010028{d}"))
+            .filter(|c| InstitutionCode::parse(c).is_ok())
+            .collect();
+        assert_eq!(valid.len(), 1, "one check digit fits");
+        let typed = format!("{}-{} ", &valid[0][..3], &valid[0][3..]);
+        assert_eq!(search_code(&typed), Ok(Some(valid[0].clone())));
+        let wrong = (0..10)
+            .map(|d| format!("461010028{d}"))
+            .find(|c| c != &valid[0])
+            .unwrap();
+        assert!(search_code(&wrong).is_err(), "wrong check digit");
+        assert!(search_code("123").unwrap_err().contains("7桁か10桁"));
+    }
 
     #[test]
     fn published_examples_are_valid() {

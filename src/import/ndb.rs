@@ -105,6 +105,21 @@ fn read_code(text: &str) -> Result<String, String> {
 }
 
 /// Reads the grid. `known_keys` are the NDB keys of the fiscal year's catalog.
+/// The row's institution code, or `None` with the row listed as rejected.
+fn code_or_reject(parsed: &mut Parsed, row: usize, text: &str) -> Option<String> {
+    match read_code(text) {
+        Ok(code) => Some(code),
+        Err(reason) => {
+            parsed.rejected.push(Rejected {
+                row,
+                code: text.trim().to_string(),
+                reason,
+            });
+            None
+        }
+    }
+}
+
 pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, LayoutError> {
     if grid.is_blank() {
         return Err(LayoutError::Empty);
@@ -163,16 +178,8 @@ pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, Layou
                 if code_text.trim().is_empty() && key.is_empty() && count.trim().is_empty() {
                     continue;
                 }
-                let code = match read_code(code_text) {
-                    Ok(c) => c,
-                    Err(reason) => {
-                        parsed.rejected.push(Rejected {
-                            row,
-                            code: code_text.trim().to_string(),
-                            reason,
-                        });
-                        continue;
-                    }
+                let Some(code) = code_or_reject(&mut parsed, row, code_text) else {
+                    continue;
                 };
                 if !known_keys.contains(&key) {
                     *parsed.unknown_keys.entry(key).or_default() += 1;
@@ -201,16 +208,8 @@ pub fn parse(grid: &Grid, known_keys: &BTreeSet<String>) -> Result<Parsed, Layou
                 if grid.row_is_blank(r) {
                     continue;
                 }
-                let code = match read_code(code_text) {
-                    Ok(c) => c,
-                    Err(reason) => {
-                        parsed.rejected.push(Rejected {
-                            row,
-                            code: code_text.trim().to_string(),
-                            reason,
-                        });
-                        continue;
-                    }
+                let Some(code) = code_or_reject(&mut parsed, row, code_text) else {
+                    continue;
                 };
                 for (c, key) in &columns {
                     let text = grid.cell(r, *c);

@@ -15,7 +15,7 @@ use crate::db::{self, DbConnection, DbError, bulk, memos, users};
 use crate::domain::report::{self, Status, Transition};
 
 use super::catalogs::Catalogs;
-use super::reports::{ReportError, load};
+use super::reports::{Loaded, ReportError, load};
 use super::{Actor, Failure, Kind};
 pub use crate::db::memos::Memo;
 
@@ -60,6 +60,21 @@ fn any_function2(f2: &crate::domain::determination::Function2) -> bool {
     f2.after_hours || f2.admission_discharge || f2.home_care || f2.care_coordination
 }
 
+/// The report within the actor's scope and the status `transition` takes it to (an
+/// illegal transition is refused).
+fn moving(
+    conn: &mut DbConnection,
+    catalogs: &Catalogs,
+    actor: &Actor,
+    id: i32,
+    transition: Transition,
+) -> Result<(Loaded, Status), ReviewError> {
+    let loaded = load(conn, catalogs, actor.scope, id)?;
+    let next = report::next_status(loaded.status, transition, loaded.report.was_returned)
+        .map_err(ReportError::from)?;
+    Ok((loaded, next))
+}
+
 /// 確認 of one report. Reports with any 2号 function 有り also need 体制確認.
 pub fn confirm(
     conn: &mut DbConnection,
@@ -74,13 +89,7 @@ pub fn confirm(
         &[Counter::Reports],
         |_| true,
         |conn| {
-            let loaded = load(conn, catalogs, actor.scope, id)?;
-            let next = report::next_status(
-                loaded.status,
-                Transition::Confirm,
-                loaded.report.was_returned,
-            )
-            .map_err(ReportError::from)?;
+            let (loaded, next) = moving(conn, catalogs, actor, id, Transition::Confirm)?;
             let d = loaded.determination();
             let needs_structure = any_function2(&d.function2);
             if needs_structure && !structure_checked {
@@ -140,13 +149,7 @@ pub fn send_back(
         &[Counter::Reports],
         |_| true,
         |conn| {
-            let loaded = load(conn, catalogs, actor.scope, id)?;
-            let next = report::next_status(
-                loaded.status,
-                Transition::SendBack,
-                loaded.report.was_returned,
-            )
-            .map_err(ReportError::from)?;
+            let (loaded, next) = moving(conn, catalogs, actor, id, Transition::SendBack)?;
             let guard = Guard {
                 id,
                 revision,

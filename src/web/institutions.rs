@@ -15,9 +15,9 @@ use crate::db::audit::{self, Action};
 use crate::db::institutions::{self, ListedInstitution, SearchFilter, SortKey};
 use crate::db::{DbError, areas};
 use crate::domain::auth::Scope;
-use crate::domain::codes::InstitutionCode;
+use crate::domain::codes::search_code;
 use crate::domain::institution::{Category, Status, TargetFacts};
-use crate::domain::normalize::{self, excel_safe, search_key};
+use crate::domain::normalize::{excel_safe, search_key};
 use crate::domain::paging;
 use crate::domain::wareki;
 use crate::services::institutions::{self as edit, EditInput};
@@ -64,28 +64,7 @@ fn yes_no(text: &str) -> Option<bool> {
 impl SearchQuery {
     /// The filter, or the message to show next to the code field.
     fn filter(&self) -> Result<SearchFilter, String> {
-        let code = match self.code.trim() {
-            "" => None,
-            text => {
-                let digits: String = normalize::nfkc(text)
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .collect();
-                match digits.len() {
-                    7 => Some(digits),
-                    10 => Some(
-                        InstitutionCode::parse(&digits)
-                            .map_err(|e| e.to_string())?
-                            .to_string(),
-                    ),
-                    _ => {
-                        return Err(
-                            "医療機関コードは7桁（郡市区番号から）か10桁で入力してください".into(),
-                        );
-                    }
-                }
-            }
-        };
+        let code = search_code(&self.code)?;
         let name_key = Some(search_key(&self.q)).filter(|k| !k.is_empty());
         Ok(SearchFilter {
             name_key,

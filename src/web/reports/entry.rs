@@ -2,7 +2,7 @@
 //! someone saved in between.
 
 use super::{head, load, section_rows};
-use crate::web::views::report::{answer_text, item_views};
+use crate::web::views::report::{answer_or_blank, item_views};
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
@@ -221,18 +221,7 @@ async fn conflict_page(
         .flat_map(|i| [i.code.clone(), format!("{}:other", i.code)].map(|k| (i, k)))
         .filter(|(_, k)| mine.get(k) != theirs.get(k))
         .map(|(item, key)| {
-            let text = |a: &Answers| {
-                a.get(&key).map_or_else(
-                    || "（未回答）".to_string(),
-                    |v| {
-                        if key.ends_with(":other") {
-                            v.as_str().unwrap_or_default().to_string()
-                        } else {
-                            answer_text(item, v)
-                        }
-                    },
-                )
-            };
+            let text = |a: &Answers| answer_or_blank(item, &key, a);
             ConflictRow {
                 label: if key.ends_with(":other") {
                     format!("{}（その他の内容）", item.label)

@@ -18,7 +18,7 @@ use crate::web::error::AppError;
 use crate::web::gate::see_other;
 use crate::web::session::{CurrentUser, Viewer};
 use crate::web::views;
-use crate::web::views::report::answer_text;
+use crate::web::views::report::answer_or_blank;
 
 // ----- detail -----
 
@@ -42,18 +42,7 @@ fn diff_rows(
         .filter_map(|key| {
             let base = key.split(':').next().unwrap_or(&key).to_string();
             let item = catalog.item(&base)?;
-            let text = |a: &Answers| {
-                a.get(&key).map_or_else(
-                    || "（未回答）".to_string(),
-                    |v| {
-                        if key.ends_with(":other") {
-                            v.as_str().unwrap_or_default().to_string()
-                        } else {
-                            answer_text(item, v)
-                        }
-                    },
-                )
-            };
+            let text = |a: &Answers| answer_or_blank(item, &key, a);
             Some(DiffRow {
                 label: item.label.clone(),
                 old: text(old),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::views;
 use crate::db::review::{ReviewFilter, ReviewSort, StatusFilter};
-use crate::domain::codes::InstitutionCode;
+use crate::domain::codes::search_code;
 use crate::domain::institution::Category;
 use crate::domain::normalize::{self, search_key};
 use crate::domain::report::{ReportKind, Status};
@@ -116,32 +116,10 @@ impl ReviewQuery {
                 }
             },
         };
-        let code = match self.code.trim() {
-            "" => None,
-            text => {
-                let digits: String = normalize::nfkc(text)
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .collect();
-                match digits.len() {
-                    7 => Some(digits),
-                    10 => match InstitutionCode::parse(&digits) {
-                        Ok(c) => Some(c.to_string()),
-                        Err(e) => {
-                            errors.insert("code", e.to_string());
-                            None
-                        }
-                    },
-                    _ => {
-                        errors.insert(
-                            "code",
-                            "医療機関コードは7桁か10桁で入力してください".to_string(),
-                        );
-                        None
-                    }
-                }
-            }
-        };
+        let code = search_code(&self.code).unwrap_or_else(|message| {
+            errors.insert("code", message);
+            None
+        });
         let mut date = |field: &'static str, text: &str| match text.trim() {
             "" => None,
             t => {

@@ -15,6 +15,21 @@ use crate::web::views;
 
 // ----- how answers are shown -----
 
+/// One answer (or the text of its その他) as the difference views show it, 「（未回答）」
+/// when there is none.
+pub fn answer_or_blank(item: &Item, key: &str, answers: &Answers) -> String {
+    answers.get(key).map_or_else(
+        || "（未回答）".to_string(),
+        |v| {
+            if key.ends_with(":other") {
+                v.as_str().unwrap_or_default().to_string()
+            } else {
+                answer_text(item, v)
+            }
+        },
+    )
+}
+
 /// An answer in words: choice labels, numbers, names.
 pub fn answer_text(item: &Item, value: &Value) -> String {
     let label = |code: i64| {
