@@ -1,6 +1,5 @@
-//! The institution-master import as officers and the command line run it: read and
-//! preview (stored), then apply in one transaction, or cancel; and afterwards, at the
-//! officer's choice, 廃止 for the institutions the file did not contain.
+//! The institution-master import: preview (stored), apply in one transaction or cancel,
+//! and afterwards, at the officer's choice, 廃止 for institutions the file did not list.
 
 use std::collections::HashMap;
 
