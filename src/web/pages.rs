@@ -75,14 +75,16 @@ async fn officer_home(
     fiscal_year: i32,
 ) -> Result<HttpResponse, AppError> {
     let shared = state.clone();
-    let stamp = state.stamp().await?;
-    let counts = state
+    // The counters are read with the counts, in one trip to the pool.
+    let (counts, stamp) = state
         .db(move |conn| {
-            shared.cache.counts_or(scope, stamp, || {
+            let stamp = db::changes::stamp(conn)?;
+            let counts = shared.cache.counts_or(scope, stamp, || {
                 let mut counts = institutions::scope_counts(conn, scope)?;
                 counts.scope_name = areas::scope_name(conn, scope)?;
-                Ok(counts)
-            })
+                Ok::<_, db::DbError>(counts)
+            })?;
+            Ok((counts, stamp))
         })
         .await?;
     let stats = super::review::stats::kept_stats(state, scope, fiscal_year, stamp).await?;

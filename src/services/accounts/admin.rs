@@ -76,8 +76,8 @@ fn scope_within(conn: &mut DbConnection, admin: Scope, scope: Scope) -> Result<b
 }
 
 /// The administrator as the user pages need them.
-pub struct Admin<'a> {
-    pub actor: &'a Actor,
+pub struct Admin {
+    pub actor: Actor,
     pub role: Role,
 }
 
@@ -292,7 +292,7 @@ pub fn create_by_admin(
             scope: valid.scope,
             password_hash: hash,
             must_change_password: true,
-            by: By::Admin(admin.actor),
+            by: By::Admin(&admin.actor),
         },
     )?;
     Ok((id, temporary))

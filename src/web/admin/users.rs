@@ -10,7 +10,6 @@ use crate::db::sessions::SessionRow;
 use crate::db::{DbConnection, users};
 use crate::domain::auth::Role;
 use crate::domain::wareki;
-use crate::services::Actor;
 use crate::services::accounts::{self, FieldErrors, UserInput};
 use crate::web::AppState;
 use crate::web::csrf::CsrfForm;
@@ -182,8 +181,11 @@ pub async fn new_user_form(
     .await
 }
 
-fn admin_of(user: &CurrentUser, viewer: &Viewer) -> (Actor, Role) {
-    (user.actor(viewer), user.role)
+fn admin_of(user: &CurrentUser, viewer: &Viewer) -> accounts::Admin {
+    accounts::Admin {
+        actor: user.actor(viewer),
+        role: user.role,
+    }
 }
 
 pub async fn create_user(
@@ -193,16 +195,9 @@ pub async fn create_user(
     CsrfForm(form): CsrfForm<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let min = state.settings.password_min_length as usize;
-    let (actor, role) = admin_of(&admin, &viewer);
-    let input = form.clone();
+    let (by, input) = (admin_of(&admin, &viewer), form.clone());
     let created = state
-        .try_run(move |conn| {
-            let admin = accounts::Admin {
-                actor: &actor,
-                role,
-            };
-            accounts::create_by_admin(conn, &admin, &input, min)
-        })
+        .try_run(move |conn| accounts::create_by_admin(conn, &by, &input, min))
         .await?;
     let form = UserInput {
         password: String::new(),
@@ -236,19 +231,8 @@ pub async fn user_form(
     query: web::Query<UserFormQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (actor, role) = admin_of(&admin, &viewer);
-    let (form, user, sessions) = state
-        .run(move |conn| {
-            stored_user(
-                conn,
-                &accounts::Admin {
-                    actor: &actor,
-                    role,
-                },
-                id,
-            )
-        })
-        .await?;
+    let by = admin_of(&admin, &viewer);
+    let (form, user, sessions) = state.run(move |conn| stored_user(conn, &by, id)).await?;
     let now = Utc::now().naive_utc();
     let live = crate::web::gate::SessionPolicy::of(&state.settings).live(sessions, now);
     let page = FormPage {
@@ -284,16 +268,17 @@ pub async fn update_user(
     CsrfForm(form): CsrfForm<UserInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (actor, role) = admin_of(&admin, &viewer);
-    let input = form.clone();
+    let (by, input) = (admin_of(&admin, &viewer), form.clone());
+    // The user as stored, for the login ID the form does not send: returned by the save,
+    // looked up again only when the form comes back with messages.
     let (user, result) = state
-        .run(move |conn| {
-            let admin = accounts::Admin {
-                actor: &actor,
-                role,
-            };
-            let before = accounts::target(conn, &admin, id)?.0;
-            Ok::<_, accounts::AccountError>((before, accounts::update(conn, &admin, id, &input)))
+        .run(move |conn| match accounts::update(conn, &by, id, &input) {
+            Ok(user) => Ok((user, Ok(()))),
+            Err(accounts::AccountError::Fields(errors)) => {
+                let user = accounts::target(conn, &by, id)?.0;
+                Ok((user, Err(accounts::AccountError::Fields(errors))))
+            }
+            Err(e) => Err(e),
         })
         .await?;
     let form = UserInput {
@@ -323,19 +308,9 @@ pub async fn set_active(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let active = form.active == "1";
-    let (actor, role) = admin_of(&admin, &viewer);
+    let by = admin_of(&admin, &viewer);
     state
-        .run(move |conn| {
-            accounts::set_active(
-                conn,
-                &accounts::Admin {
-                    actor: &actor,
-                    role,
-                },
-                id,
-                active,
-            )
-        })
+        .run(move |conn| accounts::set_active(conn, &by, id, active))
         .await?;
     Ok(see_other(&format!("/admin/users/{id}")))
 }
@@ -355,17 +330,9 @@ pub async fn temporary_password(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let min = state.settings.password_min_length as usize;
-    let (actor, role) = admin_of(&admin, &viewer);
+    let by = admin_of(&admin, &viewer);
     let (form, result) = state
-        .run(move |conn| {
-            let admin = accounts::Admin {
-                actor: &actor,
-                role,
-            };
-            let (user, scope) = accounts::target(conn, &admin, id)?;
-            let result = accounts::temporary_password(conn, &admin, id, &form.password, min);
-            Ok::<_, accounts::AccountError>((accounts::input_of(conn, &user, scope)?, result))
-        })
+        .run(move |conn| set_temporary(conn, &by, id, &form.password, min))
         .await?;
     let page = FormPage {
         user_id: Some(id),
@@ -373,7 +340,7 @@ pub async fn temporary_password(
         ..FormPage::of(form, false)
     };
     let (page, status) = match result {
-        Ok((_, _, temporary)) => (
+        Ok(temporary) => (
             FormPage {
                 notice: Some("仮パスワードを設定しました。本人に伝えてください（この画面を閉じると再表示できません）。次回ログイン時に変更が求められ、ロックも解除されています。".into()),
                 temporary_password: Some(temporary),
@@ -386,6 +353,26 @@ pub async fn temporary_password(
     render_form(&state, &viewer, &admin, page, status).await
 }
 
+/// Sets the temporary password; returns the user's form (looked up again only when the
+/// typed password is refused) and the password or the field messages.
+fn set_temporary(
+    conn: &mut DbConnection,
+    by: &accounts::Admin,
+    id: i32,
+    typed: &str,
+    min: usize,
+) -> Result<(UserInput, Result<String, accounts::AccountError>), accounts::AccountError> {
+    let (user, scope, result) = match accounts::temporary_password(conn, by, id, typed, min) {
+        Ok((user, scope, temporary)) => (user, scope, Ok(temporary)),
+        Err(accounts::AccountError::Fields(errors)) => {
+            let (user, scope) = accounts::target(conn, by, id)?;
+            (user, scope, Err(accounts::AccountError::Fields(errors)))
+        }
+        Err(e) => return Err(e),
+    };
+    Ok((accounts::input_of(conn, &user, scope)?, result))
+}
+
 /// 「ログアウトさせる」: ends every session of a user within the administrator's scope.
 pub async fn end_sessions(
     state: web::Data<AppState>,
@@ -395,18 +382,9 @@ pub async fn end_sessions(
     _form: CsrfForm<crate::web::csrf::Empty>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let (actor, role) = admin_of(&admin, &viewer);
+    let by = admin_of(&admin, &viewer);
     let ended = state
-        .run(move |conn| {
-            accounts::end_sessions(
-                conn,
-                &accounts::Admin {
-                    actor: &actor,
-                    role,
-                },
-                id,
-            )
-        })
+        .run(move |conn| accounts::end_sessions(conn, &by, id))
         .await?;
     Ok(see_other(&format!("/admin/users/{id}?ended={ended}")))
 }
