@@ -23,6 +23,16 @@ impl Stage {
             Stage::Cancelled => "cancelled",
         }
     }
+
+    /// The label an officer reads for a stored status code ("" for an unknown one).
+    pub fn label_of(code: &str) -> &'static str {
+        match code {
+            "previewed" => "プレビュー中（未反映）",
+            "applied" => "反映済み",
+            "cancelled" => "取消",
+            _ => "",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

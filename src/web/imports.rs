@@ -39,15 +39,6 @@ struct RecentImport {
     status: &'static str,
 }
 
-fn status_label(s: &str) -> &'static str {
-    match s {
-        "previewed" => "プレビュー中（未反映）",
-        "applied" => "反映済み",
-        "cancelled" => "取消",
-        _ => "",
-    }
-}
-
 fn layout_label(s: &str) -> &'static str {
     match s {
         "bureau" => "コード内容別医療機関一覧表",
@@ -81,7 +72,7 @@ async fn upload_page(
             file_name: r.file_name,
             layout: layout_label(&r.layout),
             created_at: wareki::datetime_jst(r.created_at),
-            status: status_label(&r.status),
+            status: imports::Stage::label_of(&r.status),
         })
         .collect();
     let prefectures: Vec<(String, String)> = prefectures
@@ -196,7 +187,7 @@ pub async fn show(
     ctx.insert("file_name", &row.file_name);
     ctx.insert("file_layout", layout_label(&row.layout));
     ctx.insert("status", &row.status);
-    ctx.insert("status_label", status_label(&row.status));
+    ctx.insert("status_label", imports::Stage::label_of(&row.status));
     ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
     ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
     ctx.insert("added_count", &plan.added.total);

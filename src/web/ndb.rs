@@ -52,15 +52,6 @@ struct RecentRow {
     created_at: String,
 }
 
-fn status_label(status: &str) -> &'static str {
-    match status {
-        "previewed" => "確認待ち",
-        "applied" => "反映済み",
-        "cancelled" => "取消",
-        _ => "",
-    }
-}
-
 async fn upload_page(
     state: &AppState,
     viewer: &Viewer,
@@ -90,7 +81,7 @@ async fn upload_page(
                     .map(|r| RecentRow {
                         id: r.id,
                         file_name: r.file_name,
-                        status: status_label(&r.status),
+                        status: imports::Stage::label_of(&r.status),
                         created_at: wareki::datetime_jst(r.created_at),
                     })
                     .collect();
@@ -216,7 +207,7 @@ pub async fn show(
     ctx.insert("id", &row.id);
     ctx.insert("file_name", &row.file_name);
     ctx.insert("status", &row.status);
-    ctx.insert("status_label", status_label(&row.status));
+    ctx.insert("status_label", imports::Stage::label_of(&row.status));
     ctx.insert("layout_label", &plan.layout.map(Layout::label));
     ctx.insert("created_at", &wareki::datetime_jst(row.created_at));
     ctx.insert("applied_at", &row.applied_at.map(wareki::datetime_jst));
