@@ -26,6 +26,8 @@ pub enum StartError {
     Templates(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("メール送信を始められません: {0}")]
+    Mail(String),
 }
 
 /// Opens the database the settings name. SQLite is created and migrated on the spot (the
@@ -64,6 +66,17 @@ pub fn serve(
     web::views::init().map_err(StartError::Templates)?;
     let key = session_key(&settings, &pool)?;
     keep_house(&pool)?;
+    if settings.mail.worker_in_serve {
+        // It runs as long as the process; a row it held when the process ended is
+        // taken back after its lease by the next worker.
+        crate::mail::worker::Worker::new(pool.clone(), &settings)
+            .spawn(crate::mail::worker::StopSignal::default())
+            .map_err(StartError::Mail)?;
+        tracing::info!(
+            to = %crate::mail::transport::Transport::describe(&settings.mail, &settings.data_dir),
+            "mail worker started"
+        );
+    }
     let workers = settings.workers;
     let state = AppState {
         pool,

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod import;
+pub mod mail;
 pub mod password;
 pub mod services;
 pub mod web;

@@ -104,6 +104,11 @@ enum Command {
     },
     /// Copy a live SQLite database to FILE (PostgreSQL: use pg_dump).
     Backup { file: PathBuf },
+    /// Mail: a test message, broadcasts, their status, the outbox worker.
+    Mail {
+        #[command(subcommand)]
+        action: kakari::cli::mail::MailAction,
+    },
     /// Settings.
     Config {
         #[command(subcommand)]
@@ -387,6 +392,10 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             println!("ユーザを作成しました: {login} (id {id})");
             Ok(())
         }
+        Command::Mail { action } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::mail::run(action, &settings, &pool)
+        }
         Command::Backup { file } => {
             let DatabaseUrl::Sqlite(source) = settings.database() else {
                 return Err(db::backup::BackupError::NotSqlite.to_string());
@@ -434,6 +443,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             for (key, value) in values {
                 println!("  {key:<22} = {value}");
             }
+            kakari::cli::mail::print_settings(&settings);
             println!("由来 (sources):");
             for (key, source) in &settings.sources {
                 println!("  {key:<22} {source}");

@@ -33,10 +33,13 @@ pub enum Action {
     ReportConfirm,
     ReportSendBack,
     SessionsEnd,
+    MailCampaignCreate,
+    MailCampaignChange,
+    MailTemplateSave,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -59,6 +62,9 @@ impl Action {
         Action::ReportConfirm,
         Action::ReportSendBack,
         Action::SessionsEnd,
+        Action::MailCampaignCreate,
+        Action::MailCampaignChange,
+        Action::MailTemplateSave,
     ];
 
     pub fn code(self) -> &'static str {
@@ -85,6 +91,9 @@ impl Action {
             Action::ReportConfirm => "report_confirm",
             Action::ReportSendBack => "report_send_back",
             Action::SessionsEnd => "sessions_end",
+            Action::MailCampaignCreate => "mail_campaign_create",
+            Action::MailCampaignChange => "mail_campaign_change",
+            Action::MailTemplateSave => "mail_template_save",
         }
     }
 
@@ -112,6 +121,9 @@ impl Action {
             Action::ReportConfirm => "報告の確認",
             Action::ReportSendBack => "報告の差戻し",
             Action::SessionsEnd => "ログイン中のセッションの終了",
+            Action::MailCampaignCreate => "メール一括配信の作成",
+            Action::MailCampaignChange => "メール一括配信の操作",
+            Action::MailTemplateSave => "メールテンプレートの変更",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod changes;
 pub mod housekeeping;
 pub mod imports;
 pub mod institutions;
+pub mod mail;
 pub mod master;
 pub mod memos;
 pub mod meta;
@@ -260,6 +261,9 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "mail_outbox",
+    "mail_campaigns",
+    "mail_templates",
     "review_entries",
     "review_years",
     "bulk_confirmations",

@@ -36,6 +36,8 @@ pub struct ReviewFilter {
     pub proxy: Option<bool>,
     pub paper: Option<bool>,
     pub has_email: Option<bool>,
+    /// Reporting targets only (the search table also holds non-targets with a report).
+    pub target: Option<bool>,
     pub submitted_from: Option<NaiveDate>,
     pub submitted_to: Option<NaiveDate>,
     /// Already folded with `normalize::search_key`.
@@ -176,6 +178,9 @@ fn filtered(
     }
     if let Some(v) = f.has_email {
         q = q.filter(e::has_email.eq(v));
+    }
+    if let Some(v) = f.target {
+        q = q.filter(e::is_target.eq(v));
     }
     if let Some(d) = f.submitted_from {
         q = q.filter(e::submitted_at.ge(start_of_day_utc(d)));

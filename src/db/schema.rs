@@ -293,7 +293,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_templates (prefecture_id, template_key) {
+        prefecture_id -> Integer,
+        template_key -> Text,
+        subject -> Text,
+        body -> Text,
+        revision -> Integer,
+        updated_by -> Nullable<Integer>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mail_campaigns (id) {
+        id -> Integer,
+        prefecture_id -> Integer,
+        template_key -> Text,
+        fiscal_year -> Integer,
+        audience -> Text,
+        audience_detail -> Text,
+        state -> Text,
+        state_reason -> Nullable<Text>,
+        recipients -> Integer,
+        without_address -> Integer,
+        scheduled_at -> Nullable<Timestamp>,
+        request_key -> Text,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Integer,
+        campaign_id -> Nullable<Integer>,
+        event_key -> Nullable<Text>,
+        prefecture_id -> Integer,
+        template_key -> Text,
+        institution_id -> Nullable<Integer>,
+        user_id -> Nullable<Integer>,
+        to_address -> Text,
+        context -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        resent_after_crash -> Bool,
+        last_answer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(reports -> institutions (institution_id));
+diesel::joinable!(mail_outbox -> mail_campaigns (campaign_id));
+diesel::joinable!(mail_outbox -> institutions (institution_id));
 diesel::joinable!(report_versions -> reports (report_id));
 diesel::joinable!(report_memos -> reports (report_id));
 diesel::joinable!(users -> institutions (institution_id));
@@ -302,6 +362,9 @@ diesel::joinable!(users -> areas (area_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    mail_templates,
+    mail_campaigns,
+    mail_outbox,
     areas,
     review_entries,
     review_years,

@@ -7,6 +7,7 @@ pub mod codes;
 pub mod demo;
 pub mod determination;
 pub mod institution;
+pub mod mail;
 pub mod normalize;
 pub mod paging;
 pub mod report;

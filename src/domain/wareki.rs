@@ -121,12 +121,35 @@ pub fn fiscal_year_full(fy: i32) -> String {
     format!("{}（{}年度）", fiscal_year_label(fy), fy)
 }
 
+/// A time typed in Japan time (`2027-01-10T09:00`, `2027-01-10 09:00`, full-width
+/// digits too), as UTC; `None` when it is not one.
+pub fn parse_jst_datetime(text: &str) -> Option<NaiveDateTime> {
+    use unicode_normalization::UnicodeNormalization;
+    let text: String = text.nfkc().collect::<String>().trim().replace(' ', "T");
+    let local = NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S"))
+        .ok()?;
+    jst()
+        .from_local_datetime(&local)
+        .single()
+        .map(|t| t.naive_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn japan_time_is_read_as_utc() {
+        let t = parse_jst_datetime("2027-01-10T09:00").unwrap();
+        assert_eq!(t.to_string(), "2027-01-10 00:00:00");
+        assert_eq!(parse_jst_datetime("２０２７-01-10 09:00"), Some(t));
+        assert_eq!(parse_jst_datetime("10 Jan"), None);
+        assert_eq!(parse_jst_datetime(""), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod catalogs;
 pub mod imports;
 pub mod institutions;
+pub mod mail;
 pub mod notify;
 pub mod periods;
 pub mod reports;

@@ -168,7 +168,7 @@ pub fn send_back(
                 loaded.institution.prefecture_id,
                 serde_json::json!({ "reason": reason }),
             )?;
-            crate::services::notify::report_sent_back(conn, id, reason)?;
+            crate::services::notify::report_sent_back(conn, &loaded.report, reason)?;
             Ok(())
         },
     )?;

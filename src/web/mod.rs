@@ -9,6 +9,7 @@ pub mod error;
 pub mod gate;
 pub mod imports;
 pub mod institutions;
+pub mod mail;
 pub mod ndb;
 pub mod pages;
 pub mod reports;
@@ -211,6 +212,21 @@ route_table! {
     POST "/review/bulk"               OFFICER          => review::bulk::bulk_preview;
     GET  "/review/bulk/{id}"          OFFICER          => review::bulk::bulk_show;
     POST "/review/bulk/{id}/commit"   OFFICER          => review::bulk::bulk_commit;
+    GET  "/mail"                      OFFICER          => mail::history::campaigns;
+    GET  "/mail/new"                  OFFICER          => mail::broadcast::new_form;
+    GET  "/mail/preview"              OFFICER          => mail::broadcast::preview;
+    GET  "/mail/no-address.csv"       OFFICER          => mail::broadcast::no_address_csv;
+    POST "/mail/campaigns"            OFFICER          => mail::broadcast::create;
+    GET  "/mail/campaigns/{id}"       OFFICER          => mail::history::campaign;
+    GET  "/mail/campaigns/{id}/progress" OFFICER       => mail::history::progress;
+    GET  "/mail/campaigns/{id}/failures.csv" OFFICER   => mail::history::failures_csv;
+    POST "/mail/campaigns/{id}/{action}" OFFICER       => mail::history::change;
+    GET  "/mail/templates"            OFFICER          => mail::templates::list;
+    GET  "/mail/templates/{key}"      ADMIN            => mail::templates::edit;
+    POST "/mail/templates/{key}"      ADMIN            => mail::templates::save;
+    POST "/mail/templates/{key}/preview" ADMIN         => mail::templates::preview;
+    POST "/mail/templates/{key}/reset" ADMIN           => mail::templates::reset;
+    GET  "/static/mail.js"            Access::Open     => pages::mail_script;
 }
 
 const FORM_LIMIT: usize = 2 * 1024 * 1024;

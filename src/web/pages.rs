@@ -120,6 +120,14 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The progress bar of a campaign page.
+pub async fn mail_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../../static/mail.js"))
+}
+
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))

@@ -16,6 +16,7 @@ mod crawl;
 mod foundation;
 mod hardening;
 mod imports;
+mod mail;
 mod reports;
 mod review;
 mod season;

@@ -72,6 +72,8 @@ impl TestDb {
         let mut settings = Settings::load_from(&overrides, &BTreeMap::new()).expect("settings");
         settings.workers = 1;
         settings.pool_size = 4;
+        // Mail tests start their own worker (or a real process); others need none.
+        settings.mail.worker_in_serve = false;
         settings
     }
 

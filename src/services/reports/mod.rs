@@ -418,6 +418,7 @@ pub fn submit(
                     "function1": d.function1,
                 }),
             )?;
+            super::notify::report_received(conn, r, number, now)?;
             Ok(SubmitOutcome::Submitted { number })
         },
     )?;

@@ -23,7 +23,7 @@ use crate::domain::wareki;
 
 pub const PER_PAGE: i64 = 50;
 
-pub(super) fn current_fiscal_year() -> i32 {
+pub(crate) fn current_fiscal_year() -> i32 {
     wareki::fiscal_year_of(wareki::today_jst(Utc::now()))
 }
 
@@ -94,14 +94,14 @@ pub(super) const STATUS_CHOICES: [(&str, &str); 8] = [
 ];
 
 impl ReviewQuery {
-    pub(super) fn fiscal_year(&self) -> i32 {
+    pub(crate) fn fiscal_year(&self) -> i32 {
         self.fy
             .filter(|y| (2024..=2100).contains(y))
             .unwrap_or_else(current_fiscal_year)
     }
 
     /// The filter, or the messages to show next to the fields.
-    pub(super) fn filter(&self) -> Result<ReviewFilter, BTreeMap<&'static str, String>> {
+    pub(crate) fn filter(&self) -> Result<ReviewFilter, BTreeMap<&'static str, String>> {
         let mut errors = BTreeMap::new();
         let status = match self.status.as_str() {
             "" => None,
@@ -156,6 +156,7 @@ impl ReviewQuery {
             proxy: yes_no(&self.proxy),
             paper: yes_no(&self.paper),
             has_email: yes_no(&self.email),
+            target: None,
             submitted_from,
             submitted_to,
             name_key: Some(search_key(&self.q)).filter(|k| !k.is_empty()),

@@ -61,6 +61,12 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "review/stats.html",
     "review/news.html",
     "auth/sessions.html",
+    "mail/campaigns.html",
+    "mail/campaign.html",
+    "mail/new.html",
+    "mail/preview.html",
+    "mail/templates.html",
+    "mail/template.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -191,6 +197,10 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
         nav.push(NavItem {
             href: "/institutions",
             label: "医療機関",
+        });
+        nav.push(NavItem {
+            href: "/mail",
+            label: "メール",
         });
     }
     if role.is_some_and(|r| super::gate::MASTER.contains(&r)) {

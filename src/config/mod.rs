@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod mail;
+pub use mail::{MailSettings, redact};
+
 /// Every environment variable the product reads. Anything else starting with `KAKARI_`
 /// is a typo that would otherwise be ignored silently.
 pub const ENV_KEYS: &[&str] = &[
@@ -77,6 +80,7 @@ struct FileSettings {
     import_max_ratio: Option<u32>,
     import_max_cell_kb: Option<u32>,
     import_max_rows: Option<u32>,
+    mail: Option<mail::FileMail>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -116,6 +120,7 @@ pub struct Settings {
     pub session_max_hours: u32,
     /// What an uploaded file may inflate to and hold (see `import::Limits`).
     pub import_limits: crate::import::Limits,
+    pub mail: MailSettings,
     /// Where each value came from, for `kakari config check`.
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -136,10 +141,13 @@ impl Settings {
         env: &BTreeMap<String, String>,
     ) -> Result<Settings, ConfigError> {
         for key in env.keys() {
-            if key.starts_with("KAKARI_") && !ENV_KEYS.contains(&key.as_str()) {
+            if key.starts_with("KAKARI_")
+                && !ENV_KEYS.contains(&key.as_str())
+                && !mail::ENV_KEYS.contains(&key.as_str())
+            {
                 return Err(ConfigError::UnknownEnv {
                     key: key.clone(),
-                    known: ENV_KEYS.join(", "),
+                    known: [ENV_KEYS, mail::ENV_KEYS].concat().join(", "),
                 });
             }
         }
@@ -230,17 +238,7 @@ impl Settings {
                 file.cookie_secure.map(|v| v.to_string()),
             )
             .unwrap_or_else(|| https.to_string());
-        let cookie_secure = match cookie_secure.trim() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            _ => {
-                return Err(invalid(
-                    "cookie_secure",
-                    &cookie_secure,
-                    "true または false",
-                ));
-            }
-        };
+        let cookie_secure = boolean("cookie_secure", &cookie_secure)?;
         let session_key = layers.pick("session_key", None, "KAKARI_SESSION_KEY", file.session_key);
         if session_key.as_ref().is_some_and(|k| k.len() < 64) {
             return Err(invalid(
@@ -297,6 +295,11 @@ impl Settings {
                 1000..=10_000_000,
             )? as usize,
         };
+        let mail = mail::load(
+            &mut layers,
+            file.mail.unwrap_or_default(),
+            public_url.as_deref(),
+        )?;
         let sources = layers.sources;
 
         if data_dir.trim().is_empty() {
@@ -351,6 +354,7 @@ impl Settings {
             max_upload_mb,
             session_max_hours,
             import_limits,
+            mail,
             sources,
         })
     }
@@ -374,13 +378,13 @@ impl Settings {
 }
 
 /// Picks each value from the highest layer that has it, remembering where it came from.
-struct Layers<'a> {
+pub(crate) struct Layers<'a> {
     env: &'a BTreeMap<String, String>,
     sources: BTreeMap<&'static str, String>,
 }
 
 impl Layers<'_> {
-    fn pick(
+    pub(crate) fn pick(
         &mut self,
         key: &'static str,
         cli: Option<String>,
@@ -400,7 +404,7 @@ impl Layers<'_> {
         value
     }
 
-    fn number(
+    pub(crate) fn number(
         &mut self,
         key: &'static str,
         env_key: &str,
@@ -428,7 +432,15 @@ impl Layers<'_> {
     }
 }
 
-fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
+pub(crate) fn boolean(key: &str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(invalid(key, raw, "true または false")),
+    }
+}
+
+pub(crate) fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
     ConfigError::InvalidValue {
         key: key.to_string(),
         value: value.to_string(),

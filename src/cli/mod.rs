@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use crate::db;
 use crate::demo;
 
+pub mod mail;
+
 /// One line on standard error, starting with エラー, and a failing exit.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(std::io::stderr(), "エラー: {message}");
@@ -290,4 +292,22 @@ pub fn print_season(conn: &mut db::DbConnection, seed: u64) -> Result<(), String
         made.ndb_counts, made.reports.reports, made.reports.versions, made.seconds
     );
     Ok(())
+}
+
+/// The prefecture a command acts for: the one named (code or name), or the only one.
+pub fn prefecture_id(conn: &mut db::DbConnection, named: Option<&str>) -> Result<i32, String> {
+    match named {
+        Some(text) => db::areas::prefecture_by_code_or_name(conn, text)
+            .map_err(|e| e.to_string())?
+            .map(|(id, _, _)| id)
+            .ok_or_else(|| format!("都道府県 {text} が登録されていません")),
+        None => {
+            let all = db::areas::prefectures(conn).map_err(|e| e.to_string())?;
+            match all.as_slice() {
+                [one] => Ok(one.id),
+                [] => Err("都道府県が登録されていません".into()),
+                _ => Err("都道府県が複数あります。--prefecture で指定してください".into()),
+            }
+        }
+    }
 }

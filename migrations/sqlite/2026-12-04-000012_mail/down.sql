@@ -1,0 +1,3 @@
+DROP TABLE mail_outbox;
+DROP TABLE mail_campaigns;
+DROP TABLE mail_templates;
