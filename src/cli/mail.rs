@@ -227,9 +227,9 @@ fn parse_jst(text: &str) -> Result<NaiveDateTime, String> {
 fn status(pool: &Pool, id: Option<i32>) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let views = match id {
-        Some(id) => vec![service::campaign(&mut conn, None, id).map_err(|e| e.to_string())?],
+        Some(id) => vec![service::campaign(&mut conn, Scope::All, id).map_err(|e| e.to_string())?],
         None => {
-            service::campaigns(&mut conn, None, 20, 0)
+            service::campaigns(&mut conn, Scope::All, 20, 0)
                 .map_err(|e| e.to_string())?
                 .0
         }

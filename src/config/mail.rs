@@ -250,8 +250,10 @@ mod tests {
 
     #[test]
     fn the_sender_domain_names_the_message_ids() {
-        let mut s = MailSettings::default();
-        s.from = "鹿児島県 医療政策課 <iryo@pref.kagoshima.example.jp>".into();
+        let mut s = MailSettings {
+            from: "鹿児島県 医療政策課 <iryo@pref.kagoshima.example.jp>".into(),
+            ..MailSettings::default()
+        };
         assert_eq!(s.from_domain(), "pref.kagoshima.example.jp");
         s.from = "plain@example.jp".into();
         assert_eq!(s.from_domain(), "example.jp");

@@ -95,6 +95,7 @@ pub fn reset_template(conn: &mut DbConnection, prefecture_id: i32, key: &str) ->
 #[diesel(table_name = mail_campaigns)]
 pub struct NewCampaign<'a> {
     pub prefecture_id: i32,
+    pub area_id: Option<i32>,
     pub template_key: &'a str,
     pub fiscal_year: i32,
     pub audience: &'a str,
@@ -137,6 +138,7 @@ pub fn insert_campaign(conn: &mut DbConnection, new: &NewCampaign) -> QueryResul
 pub struct CampaignRow {
     pub id: i32,
     pub prefecture_id: i32,
+    pub area_id: Option<i32>,
     pub template_key: String,
     pub fiscal_year: i32,
     pub audience: String,
@@ -152,38 +154,47 @@ pub struct CampaignRow {
     pub finished_at: Option<NaiveDateTime>,
 }
 
-/// A campaign, if it belongs to the prefecture (`None`: any prefecture).
-pub fn campaign(
-    conn: &mut DbConnection,
-    id: i32,
-    prefecture_id: Option<i32>,
-) -> QueryResult<Option<CampaignRow>> {
-    let mut q = mail_campaigns::table
+/// Which campaigns a user sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visible {
+    /// The whole deployment (a system administrator, the worker, the command line).
+    All,
+    /// A prefecture's, its areas' included.
+    Prefecture(i32),
+    /// A health-center officer's area's own.
+    Area(i32),
+}
+
+fn visible(v: Visible) -> mail_campaigns::BoxedQuery<'static, crate::db::MultiBackend> {
+    let q = mail_campaigns::table.into_boxed();
+    match v {
+        Visible::All => q,
+        Visible::Prefecture(p) => q.filter(mail_campaigns::prefecture_id.eq(p)),
+        Visible::Area(a) => q.filter(mail_campaigns::area_id.eq(a)),
+    }
+}
+
+/// A campaign, if the user sees it.
+pub fn campaign(conn: &mut DbConnection, id: i32, v: Visible) -> QueryResult<Option<CampaignRow>> {
+    visible(v)
         .filter(mail_campaigns::id.eq(id))
         .select(CampaignRow::as_select())
-        .into_boxed();
-    if let Some(p) = prefecture_id {
-        q = q.filter(mail_campaigns::prefecture_id.eq(p));
-    }
-    q.first(conn).optional()
+        .first(conn)
+        .optional()
 }
 
 /// Campaigns, newest first, and whether more follow.
 pub fn campaigns(
     conn: &mut DbConnection,
-    prefecture_id: Option<i32>,
+    v: Visible,
     limit: i64,
     offset: i64,
 ) -> QueryResult<(Vec<CampaignRow>, bool)> {
-    let mut q = mail_campaigns::table
+    let q = visible(v)
         .select(CampaignRow::as_select())
         .order(mail_campaigns::id.desc())
         .limit(limit + 1)
-        .offset(offset)
-        .into_boxed();
-    if let Some(p) = prefecture_id {
-        q = q.filter(mail_campaigns::prefecture_id.eq(p));
-    }
+        .offset(offset);
     let mut rows = q.load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit.max(0) as usize);

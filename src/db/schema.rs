@@ -309,6 +309,7 @@ diesel::table! {
     mail_campaigns (id) {
         id -> Integer,
         prefecture_id -> Integer,
+        area_id -> Nullable<Integer>,
         template_key -> Text,
         fiscal_year -> Integer,
         audience -> Text,

@@ -142,14 +142,13 @@ impl Composer {
         prefecture_id: i32,
         fiscal_year: i32,
     ) -> Result<Option<&PeriodRow>, DbError> {
-        if !self.periods.contains_key(&(prefecture_id, fiscal_year)) {
-            let p = crate::db::periods::period(conn, prefecture_id, fiscal_year)?;
-            self.periods.insert((prefecture_id, fiscal_year), p);
-        }
-        Ok(self
-            .periods
-            .get(&(prefecture_id, fiscal_year))
-            .and_then(Option::as_ref))
+        let period = match self.periods.entry((prefecture_id, fiscal_year)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(crate::db::periods::period(conn, prefecture_id, fiscal_year)?)
+            }
+        };
+        Ok(period.as_ref())
     }
 }
 

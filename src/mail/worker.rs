@@ -221,7 +221,7 @@ impl Worker {
         rows: Vec<ClaimedRow>,
     ) -> Result<usize, DbError> {
         let campaign = match source {
-            Source::Campaign(id) => store::campaign(conn, id, None)?,
+            Source::Campaign(id) => store::campaign(conn, id, store::Visible::All)?,
             Source::Transactional => None,
         };
         let run_key = campaign.as_ref().map_or(0, |c| c.id);

@@ -104,6 +104,26 @@ impl By<'_> {
     }
 }
 
+/// The campaigns a scope sees: a health-center officer its area's own, everyone else
+/// their prefecture's (the whole deployment for a system administrator).
+pub fn visible(conn: &mut DbConnection, scope: Scope) -> Result<store::Visible, MailError> {
+    Ok(match scope {
+        Scope::All => store::Visible::All,
+        Scope::Jurisdiction(id) | Scope::Municipality(id) => store::Visible::Area(id),
+        Scope::Prefecture(_) | Scope::Institution(_) => {
+            store::Visible::Prefecture(prefecture_of(conn, scope)?)
+        }
+    })
+}
+
+/// The area a campaign made in this scope belongs to (none: prefecture-wide).
+fn area_of(scope: Scope) -> Option<i32> {
+    match scope {
+        Scope::Jurisdiction(id) | Scope::Municipality(id) => Some(id),
+        _ => None,
+    }
+}
+
 /// What a broadcast is asked to be.
 #[derive(Debug, Clone)]
 pub struct CampaignRequest {
@@ -285,6 +305,7 @@ pub fn create(
             conn,
             &NewCampaign {
                 prefecture_id,
+                area_id: area_of(by.scope()),
                 template_key: request.template.code(),
                 fiscal_year: request.fiscal_year,
                 audience: request.audience.code(),
@@ -363,10 +384,10 @@ impl Change {
 
 /// Applies a change; a campaign of another prefecture is not found.
 pub fn change(conn: &mut DbConnection, by: By, id: i32, what: Change) -> Result<(), MailError> {
-    let prefecture_id = prefecture_of(conn, by.scope())?;
+    let seen = visible(conn, by.scope())?;
     crate::db::write_transaction(conn, |conn| {
-        let campaign =
-            store::campaign(conn, id, Some(prefecture_id))?.ok_or(MailError::NotFound)?;
+        let campaign = store::campaign(conn, id, seen)?.ok_or(MailError::NotFound)?;
+        let prefecture_id = campaign.prefecture_id;
         let state = CampaignState::from_code(&campaign.state).ok_or(MailError::NotFound)?;
         let now = Utc::now().naive_utc();
         let refused = || {
@@ -439,11 +460,12 @@ pub struct CampaignView {
 
 pub fn campaigns(
     conn: &mut DbConnection,
-    prefecture_id: Option<i32>,
+    scope: Scope,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<CampaignView>, bool), MailError> {
-    let (rows, more) = store::campaigns(conn, prefecture_id, limit, offset)?;
+    let seen = visible(conn, scope)?;
+    let (rows, more) = store::campaigns(conn, seen, limit, offset)?;
     let ids: Vec<i32> = rows.iter().map(|c| c.id).collect();
     let counts = store::tallies(conn, &ids)?;
     let views = rows
@@ -463,12 +485,9 @@ pub fn campaigns(
     Ok((views, more))
 }
 
-pub fn campaign(
-    conn: &mut DbConnection,
-    prefecture_id: Option<i32>,
-    id: i32,
-) -> Result<CampaignView, MailError> {
-    let campaign = store::campaign(conn, id, prefecture_id)?.ok_or(MailError::NotFound)?;
+pub fn campaign(conn: &mut DbConnection, scope: Scope, id: i32) -> Result<CampaignView, MailError> {
+    let seen = visible(conn, scope)?;
+    let campaign = store::campaign(conn, id, seen)?.ok_or(MailError::NotFound)?;
     let counts: Vec<(RowState, i64)> = store::tallies(conn, &[id])?
         .into_iter()
         .map(|(_, s, n)| (s, n))

@@ -222,9 +222,9 @@ route_table! {
     GET  "/mail/campaigns/{id}/failures.csv" OFFICER   => mail::history::failures_csv;
     POST "/mail/campaigns/{id}/{action}" OFFICER       => mail::history::change;
     GET  "/mail/templates"            OFFICER          => mail::templates::list;
-    GET  "/mail/templates/{key}"      ADMIN            => mail::templates::edit;
+    GET  "/mail/templates/{key}"      OFFICER          => mail::templates::edit;
     POST "/mail/templates/{key}"      ADMIN            => mail::templates::save;
-    POST "/mail/templates/{key}/preview" ADMIN         => mail::templates::preview;
+    POST "/mail/templates/{key}/preview" OFFICER       => mail::templates::preview;
     POST "/mail/templates/{key}/reset" ADMIN           => mail::templates::reset;
     GET  "/static/mail.js"            Access::Open     => pages::mail_script;
 }

@@ -649,6 +649,21 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/reports/{id}/versions/{n}", SIGNED_IN),
     ("GET", "/reports/{id}/versions/{n}/answers.json", SIGNED_IN),
     ("POST", "/institutions/{id}", OFFICERS),
+    ("GET", "/static/mail.js", ANYONE),
+    ("GET", "/mail", OFFICERS),
+    ("GET", "/mail/new", OFFICERS),
+    ("GET", "/mail/preview", OFFICERS),
+    ("GET", "/mail/no-address.csv", OFFICERS),
+    ("POST", "/mail/campaigns", OFFICERS),
+    ("GET", "/mail/campaigns/{id}", OFFICERS),
+    ("GET", "/mail/campaigns/{id}/progress", OFFICERS),
+    ("GET", "/mail/campaigns/{id}/failures.csv", OFFICERS),
+    ("POST", "/mail/campaigns/{id}/{action}", OFFICERS),
+    ("GET", "/mail/templates", OFFICERS),
+    ("GET", "/mail/templates/{key}", OFFICERS),
+    ("POST", "/mail/templates/{key}", ADMINS),
+    ("POST", "/mail/templates/{key}/preview", OFFICERS),
+    ("POST", "/mail/templates/{key}/reset", ADMINS),
 ];
 const ANYONE: &[&str] = &[
     "anonymous",
@@ -811,6 +826,30 @@ fn every_route_times_every_role() {
             &kakari::import::Limits::default(),
         )
         .unwrap();
+        // A campaign of the demo area (so its officer sees it too) for the mail routes.
+        let area: i32 = users::table
+            .filter(users::login_id.eq("demo-area"))
+            .select(users::area_id.assume_not_null())
+            .first(conn)
+            .unwrap();
+        kakari::services::mail::create(
+            conn,
+            kakari::services::mail::By::System {
+                name: "test",
+                scope: kakari::domain::auth::Scope::Jurisdiction(area),
+            },
+            &kakari::services::mail::CampaignRequest {
+                template: kakari::domain::mail::TemplateKey::Guidance,
+                audience: kakari::domain::mail::Audience::Targets,
+                fiscal_year: 2025,
+                filter: Default::default(),
+                chosen: Vec::new(),
+                scheduled_at: None,
+            },
+            "matrix-campaign-request-key",
+            &serde_json::json!({}),
+        )
+        .unwrap();
     });
     let report: i32 = kakari::db::schema::reports::table
         .select(kakari::db::schema::reports::id)
@@ -848,6 +887,9 @@ fn every_route_times_every_role() {
                 .replace("/reports/{id}", &format!("/reports/{report}"))
                 .replace("/review/bulk/{id}", "/review/bulk/1")
                 .replace("/ndb/imports/{id}", &format!("/ndb/imports/{ndb_import}"))
+                .replace("/mail/campaigns/{id}", "/mail/campaigns/1")
+                .replace("{action}", "pause")
+                .replace("{key}", "reminder")
                 .replace("{fy}", "2025")
                 .replace("{section}", "1")
                 .replace("{n}", "1");

@@ -51,10 +51,12 @@ fn links(html: &str) -> Vec<String> {
 
 #[test]
 fn every_link_every_demo_user_is_shown_answers() {
-    // The demo season, then one bulk confirmation: 操作履歴 and the review lists hold
-    // several pages of rows, as in a real season.
+    // The demo season, then one bulk confirmation and one broadcast: 操作履歴, the
+    // review lists and the campaign hold several pages of rows, as in a real season.
     let app = crate::season::with_season();
     crate::season::bulk_confirm_all(&app.signed_in("demo-officer"), &app.base);
+    // A broadcast, so the mail history and a campaign with pages of recipients exist.
+    crate::mail_pages::broadcast_reminder(&app, &app.signed_in("demo-officer"));
     let mut problems = Vec::new();
     for login in [
         "demo-sysadmin",

@@ -273,7 +273,7 @@ fn a_broadcast_reaches_every_target_with_an_encoded_japanese_subject_and_the_con
         assert!(body.contains("099-000-0000"), "contact footer: {body}");
         assert!(message["from"].as_str().unwrap().contains("鹿児島県"));
     }
-    let view = service::campaign(conn, None, id).unwrap();
+    let view = service::campaign(conn, Scope::All, id).unwrap();
     assert_eq!(view.tally.sent as usize, rows.len());
     assert_eq!(view.tally.recipients, i64::from(view.campaign.recipients));
     assert!(
@@ -325,7 +325,7 @@ fn a_transient_refusal_is_retried_and_a_permanent_one_fails_with_its_text() {
         "{answer}"
     );
     assert_eq!(sink_holder.of_rows(&sent).len(), 3);
-    let view = service::campaign(conn, None, id).unwrap();
+    let view = service::campaign(conn, Scope::All, id).unwrap();
     assert_eq!((view.tally.sent, view.tally.failed), (3, 1));
     // 「失敗分を再送」 queues the failed one again; it fails again, with the same text.
     let scope = prefecture(conn);

@@ -17,6 +17,7 @@ mod foundation;
 mod hardening;
 mod imports;
 mod mail;
+mod mail_pages;
 mod reports;
 mod review;
 mod season;

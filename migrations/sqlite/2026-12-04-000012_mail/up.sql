@@ -15,6 +15,9 @@ CREATE TABLE mail_templates (
 CREATE TABLE mail_campaigns (
     id INTEGER PRIMARY KEY,
     prefecture_id INTEGER NOT NULL REFERENCES areas(id),
+    -- A health-center officer's campaign: its area (the officer's scope). Officers of
+    -- the area see it; a prefecture-wide campaign has none.
+    area_id INTEGER REFERENCES areas(id),
     template_key TEXT NOT NULL,
     fiscal_year INTEGER NOT NULL,
     audience TEXT NOT NULL,

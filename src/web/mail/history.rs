@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use super::CampaignLine;
 use crate::db::mail::MessageRow;
-use crate::domain::auth::Scope;
 use crate::domain::mail::RowState;
 use crate::domain::wareki;
 use crate::services::mail::{self as service, By, Change};
@@ -32,19 +31,6 @@ pub struct PageQuery {
     done: String,
 }
 
-/// The prefecture whose mail a user sees (`None`: a system administrator sees all).
-async fn prefecture_filter(state: &AppState, user: &CurrentUser) -> Result<Option<i32>, AppError> {
-    let scope = user.scope;
-    if scope == Scope::All {
-        return Ok(None);
-    }
-    Ok(Some(
-        state
-            .run(move |conn| service::prefecture_of(conn, scope))
-            .await?,
-    ))
-}
-
 /// GET /mail: every campaign, newest first.
 pub async fn campaigns(
     state: web::Data<AppState>,
@@ -52,10 +38,9 @@ pub async fn campaigns(
     user: CurrentUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let prefecture = prefecture_filter(&state, &user).await?;
-    let page = query.page.unwrap_or(0).max(0);
+    let (scope, page) = (user.scope, query.page.unwrap_or(0).max(0));
     let (views_, more) = state
-        .run(move |conn| service::campaigns(conn, prefecture, PER_PAGE, page * PER_PAGE))
+        .run(move |conn| service::campaigns(conn, scope, PER_PAGE, page * PER_PAGE))
         .await?;
     let lines: Vec<CampaignLine> = views_.iter().map(CampaignLine::of).collect();
     let mut ctx = views::Page::of(&state, &viewer).await?;
@@ -112,12 +97,12 @@ pub async fn campaign(
     path: web::Path<i32>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, prefecture) = (path.into_inner(), prefecture_filter(&state, &user).await?);
+    let (id, scope) = (path.into_inner(), user.scope);
     let page = query.page.unwrap_or(0).max(0);
     let filter = RowState::from_code(&query.state);
     let (view, (messages, more)) = state
         .run(move |conn| {
-            let view = service::campaign(conn, prefecture, id)?;
+            let view = service::campaign(conn, scope, id)?;
             let rows = crate::db::mail::messages(conn, id, filter, PER_PAGE, page * PER_PAGE)?;
             Ok::<_, service::MailError>((view, rows))
         })
@@ -148,9 +133,9 @@ pub async fn progress(
     user: CurrentUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, prefecture) = (path.into_inner(), prefecture_filter(&state, &user).await?);
+    let (id, scope) = (path.into_inner(), user.scope);
     let view = state
-        .run(move |conn| service::campaign(conn, prefecture, id))
+        .run(move |conn| service::campaign(conn, scope, id))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -187,10 +172,10 @@ pub async fn failures_csv(
     user: CurrentUser,
     path: web::Path<i32>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, prefecture) = (path.into_inner(), prefecture_filter(&state, &user).await?);
+    let (id, scope) = (path.into_inner(), user.scope);
     let rows = state
         .run(move |conn| {
-            service::campaign(conn, prefecture, id)?;
+            service::campaign(conn, scope, id)?;
             Ok::<_, service::MailError>(crate::db::mail::failures(conn, id)?)
         })
         .await?;

@@ -91,6 +91,8 @@ struct Editor<'a> {
     errors: BTreeMap<&'static str, String>,
     preview: Option<PreviewView>,
     saved: bool,
+    /// Administrators edit; officers read and preview.
+    can_edit: bool,
 }
 
 async fn editor_page(
@@ -117,6 +119,7 @@ async fn editor_page(
     ctx.insert("errors", &e.errors);
     ctx.insert("preview", &e.preview);
     ctx.insert("saved", &e.saved);
+    ctx.insert("can_edit", &e.can_edit);
     let status = if e.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -156,6 +159,7 @@ pub async fn edit(
         errors: BTreeMap::new(),
         preview: None,
         saved: query.saved.is_some(),
+        can_edit: user.role.is_admin(),
     };
     editor_page(&state, &viewer, editor).await
 }
@@ -192,6 +196,7 @@ pub async fn save(
                 errors,
                 preview: None,
                 saved: false,
+                can_edit: user.role.is_admin(),
             };
             editor_page(&state, &viewer, editor).await
         }
@@ -220,6 +225,7 @@ pub async fn preview(
             errors,
             preview: None,
             saved: false,
+            can_edit: user.role.is_admin(),
         };
         return editor_page(&state, &viewer, editor).await;
     }
@@ -260,6 +266,7 @@ pub async fn preview(
         errors: BTreeMap::new(),
         preview: Some(preview),
         saved: false,
+        can_edit: user.role.is_admin(),
     };
     editor_page(&state, &viewer, editor).await
 }
