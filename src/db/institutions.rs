@@ -567,38 +567,6 @@ pub fn first_targets(conn: &mut DbConnection, count: usize) -> QueryResult<Vec<(
         .select((institutions::id, institutions::name))
         .load(conn)
 }
-
-/// The institution with this code (10 digits, or the bureau's 7) within a scope.
-pub fn id_by_code_within(
-    conn: &mut DbConnection,
-    scope: crate::domain::auth::Scope,
-    code: &str,
-) -> QueryResult<Option<i32>> {
-    within(scope)
-        .filter(
-            institutions::code
-                .eq(code)
-                .or(institutions::short_code.eq(code)),
-        )
-        .select(institutions::id)
-        .first(conn)
-        .optional()
-}
-
-/// The first reporting target with an e-mail address within a scope, by code.
-pub fn first_target_within(
-    conn: &mut DbConnection,
-    scope: crate::domain::auth::Scope,
-) -> QueryResult<Option<i32>> {
-    within(scope)
-        .filter(institutions::is_target.eq(true))
-        .filter(institutions::email.is_not_null())
-        .order(institutions::code)
-        .select(institutions::id)
-        .first(conn)
-        .optional()
-}
-
 /// The codes of the institutions within a scope.
 pub fn codes_within(
     conn: &mut DbConnection,

@@ -142,12 +142,13 @@ impl Composer {
         prefecture_id: i32,
         fiscal_year: i32,
     ) -> Result<Option<&PeriodRow>, DbError> {
-        let period = match self.periods.entry((prefecture_id, fiscal_year)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(crate::db::periods::period(conn, prefecture_id, fiscal_year)?)
-            }
-        };
+        let period =
+            match self.periods.entry((prefecture_id, fiscal_year)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    crate::db::periods::period(conn, prefecture_id, fiscal_year)?,
+                ),
+            };
         Ok(period.as_ref())
     }
 }

@@ -71,8 +71,11 @@ class Handler:
         with open(self.args.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
         if self.args.drop_every and self.accepted % self.args.drop_every == 0:
-            # The acknowledgement goes out first; then the line goes dead.
-            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+            # The acknowledgement is written first (close() flushes it); then the line
+            # goes dead before the client can start another message. (A later close
+            # could cut a message whose body the server already took, whose
+            # acknowledgement is then lost: a duplicate no client can avoid.)
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 2.0.0 OK queued as %d" % self.accepted
 
 

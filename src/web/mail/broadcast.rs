@@ -207,6 +207,24 @@ struct PreviewView {
     scheduled_at: Option<String>,
 }
 
+impl PreviewView {
+    fn of(preview: service::CampaignPreview, request: &CampaignRequest) -> PreviewView {
+        let (first_to, rendered) = preview.first.unzip();
+        PreviewView {
+            recipients: preview.recipients,
+            without_count: preview.without.len(),
+            without: preview.without.into_iter().take(100).collect(),
+            first_to,
+            first_subject: rendered.as_ref().map(|r| r.subject.clone()),
+            first_body: rendered.map(|r| r.body),
+            first_problem: preview.first_problem,
+            template: request.template.label(),
+            audience: request.audience.label(),
+            scheduled_at: request.scheduled_at.map(wareki::datetime_jst),
+        }
+    }
+}
+
 /// GET /mail/preview: nothing is created yet.
 pub async fn preview(
     state: web::Data<AppState>,
@@ -230,19 +248,7 @@ pub async fn preview(
         }
         Err(e) => return Err(e.into()),
     };
-    let (first_to, rendered) = preview.first.clone().unzip();
-    let view = PreviewView {
-        recipients: preview.recipients,
-        without_count: preview.without.len(),
-        without: preview.without.into_iter().take(100).collect(),
-        first_to,
-        first_subject: rendered.as_ref().map(|r| r.subject.clone()),
-        first_body: rendered.map(|r| r.body),
-        first_problem: preview.first_problem,
-        template: request.template.label(),
-        audience: request.audience.label(),
-        scheduled_at: request.scheduled_at.map(wareki::datetime_jst),
-    };
+    let view = PreviewView::of(preview, &request);
     let mut ctx = views::Page::of(&state, &viewer).await?;
     ctx.insert("preview", &view);
     ctx.insert("fiscal_year", &request.fiscal_year);

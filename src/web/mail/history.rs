@@ -103,7 +103,7 @@ pub async fn campaign(
     let (view, (messages, more)) = state
         .run(move |conn| {
             let view = service::campaign(conn, scope, id)?;
-            let rows = crate::db::mail::messages(conn, id, filter, PER_PAGE, page * PER_PAGE)?;
+            let rows = service::messages(conn, scope, id, filter, PER_PAGE, page * PER_PAGE)?;
             Ok::<_, service::MailError>((view, rows))
         })
         .await?;
@@ -165,6 +165,30 @@ pub async fn change(
     Ok(see_other(&format!("/mail/campaigns/{id}?done={action}")))
 }
 
+const FAILURE_HEADER: [&str; 7] = [
+    "医療機関コード",
+    "名称",
+    "メールアドレス",
+    "状態",
+    "試行回数",
+    "サーバの応答",
+    "日時",
+];
+
+fn failure_line(f: MessageRow) -> Vec<String> {
+    vec![
+        f.code.unwrap_or_default(),
+        f.name.unwrap_or_default(),
+        f.to_address,
+        RowState::from_code(&f.state)
+            .map_or("", |s| s.label())
+            .to_string(),
+        f.attempts.to_string(),
+        f.last_answer.unwrap_or_default(),
+        wareki::datetime_jst(f.updated_at),
+    ]
+}
+
 /// GET /mail/campaigns/{id}/failures.csv: the failed and bounced messages, to phone
 /// or post.
 pub async fn failures_csv(
@@ -174,40 +198,11 @@ pub async fn failures_csv(
 ) -> Result<HttpResponse, AppError> {
     let (id, scope) = (path.into_inner(), user.scope);
     let rows = state
-        .run(move |conn| {
-            service::campaign(conn, scope, id)?;
-            Ok::<_, service::MailError>(crate::db::mail::failures(conn, id)?)
-        })
+        .run(move |conn| service::failures(conn, scope, id))
         .await?;
-    let lines: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|f| {
-            vec![
-                f.code.unwrap_or_default(),
-                f.name.unwrap_or_default(),
-                f.to_address,
-                RowState::from_code(&f.state)
-                    .map_or("", |s| s.label())
-                    .to_string(),
-                f.attempts.to_string(),
-                f.last_answer.unwrap_or_default(),
-                wareki::datetime_jst(f.updated_at),
-            ]
-        })
-        .collect();
+    let lines: Vec<Vec<String>> = rows.into_iter().map(failure_line).collect();
     Ok(csv_response(
         &format!("配信{id}_失敗分.csv"),
-        csv_bytes(
-            &[
-                "医療機関コード",
-                "名称",
-                "メールアドレス",
-                "状態",
-                "試行回数",
-                "サーバの応答",
-                "日時",
-            ],
-            &lines,
-        )?,
+        csv_bytes(&FAILURE_HEADER, &lines)?,
     ))
 }

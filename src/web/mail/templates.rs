@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::mail::TemplateKey;
 use crate::mail::compose::Prepared;
-use crate::mail::templates::Template;
+use crate::mail::templates::{Template, TemplateProblem};
 use crate::services::mail::{self as service, MailError};
 use crate::web::AppState;
 use crate::web::csrf::{CsrfForm, Empty};
@@ -82,6 +82,21 @@ struct PreviewView {
     subject: Option<String>,
     body: Option<String>,
     problem: Option<String>,
+}
+
+impl<'a> Editor<'a> {
+    /// The editor showing what was typed.
+    fn typed(key: TemplateKey, form: &'a TemplateForm, can_edit: bool) -> Editor<'a> {
+        Editor {
+            key,
+            form,
+            revision: 0,
+            errors: BTreeMap::new(),
+            preview: None,
+            saved: false,
+            can_edit,
+        }
+    }
 }
 
 struct Editor<'a> {
@@ -188,16 +203,8 @@ pub async fn save(
             key.code()
         ))),
         Err(MailError::Template(problems)) => {
-            let errors = problems.into_iter().map(|p| (p.field, p.message)).collect();
-            let editor = Editor {
-                key,
-                form: &typed,
-                revision: 0,
-                errors,
-                preview: None,
-                saved: false,
-                can_edit: user.role.is_admin(),
-            };
+            let mut editor = Editor::typed(key, &typed, true);
+            editor.errors = errors_of(problems);
             editor_page(&state, &viewer, editor).await
         }
         Err(e) => Err(e.into()),
@@ -215,20 +222,6 @@ pub async fn preview(
 ) -> Result<HttpResponse, AppError> {
     let key = key_of(&path.into_inner())?;
     let typed = form.0;
-    let problems = crate::mail::templates::validate(key, &typed.subject, &typed.body);
-    if !problems.is_empty() {
-        let errors = problems.into_iter().map(|p| (p.field, p.message)).collect();
-        let editor = Editor {
-            key,
-            form: &typed,
-            revision: 0,
-            errors,
-            preview: None,
-            saved: false,
-            can_edit: user.role.is_admin(),
-        };
-        return editor_page(&state, &viewer, editor).await;
-    }
     let (scope, url, t) = (user.scope, state.settings.display_url(), typed.clone());
     let fy = typed.fy.unwrap_or_else(current_fiscal_year);
     let shown = state
@@ -238,11 +231,23 @@ pub async fn preview(
                 body: t.body,
                 revision: 0,
             };
-            let id = service::institution_for_preview(conn, scope, &t.code)?;
-            service::render_for(conn, scope, &url, key, template, fy, id)
+            service::preview_template(conn, scope, &url, key, template, &t.code, fy)
         })
         .await?;
-    let preview = match shown {
+    let mut editor = Editor::typed(key, &typed, user.role.is_admin());
+    match shown {
+        Err(MailError::Template(problems)) => editor.errors = errors_of(problems),
+        shown => editor.preview = Some(preview_view(shown)?),
+    }
+    editor_page(&state, &viewer, editor).await
+}
+
+fn errors_of(problems: Vec<TemplateProblem>) -> BTreeMap<&'static str, String> {
+    problems.into_iter().map(|p| (p.field, p.message)).collect()
+}
+
+fn preview_view(shown: Result<Prepared, MailError>) -> Result<PreviewView, AppError> {
+    Ok(match shown {
         Ok(Prepared::Send { to, rendered }) => PreviewView {
             to: Some(to),
             subject: Some(rendered.subject),
@@ -257,18 +262,12 @@ pub async fn preview(
             problem: Some("その医療機関コードは担当範囲に見つかりません".into()),
             ..PreviewView::default()
         },
+        Err(MailError::Invalid(message)) => PreviewView {
+            problem: Some(message),
+            ..PreviewView::default()
+        },
         Err(e) => return Err(e.into()),
-    };
-    let editor = Editor {
-        key,
-        form: &typed,
-        revision: 0,
-        errors: BTreeMap::new(),
-        preview: Some(preview),
-        saved: false,
-        can_edit: user.role.is_admin(),
-    };
-    editor_page(&state, &viewer, editor).await
+    })
 }
 
 /// POST /mail/templates/{key}/reset: back to the shipped default.

@@ -1,128 +1,21 @@
-//! Mail use cases: broadcasts (一括配信) from preview to campaign, what an officer
-//! does to a running one, template edits, and the transactional messages other
-//! services queue. Delivery itself is `mail::worker`'s.
+//! 一括配信: who a broadcast reaches, its preview, the campaign made once per
+//! confirmation, and what an officer does to it.
 
 use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 
-use super::{Actor, Failure, Kind};
+use super::{By, MailError, area_of, draft_row, prefecture_of, visible};
+use crate::db::DbConnection;
 use crate::db::audit::{self, Action};
-use crate::db::mail::{self as store, ClaimedRow, NewCampaign, NewMessage};
+use crate::db::mail::{self as store, NewCampaign, NewMessage};
 use crate::db::review::{ReviewFilter, StatusFilter};
-use crate::db::{DbConnection, DbError};
 use crate::domain::auth::Scope;
 use crate::domain::mail::{
     Audience, CampaignState, RowState, Tally, TemplateKey, recipient_address,
 };
 use crate::domain::report::Status;
 use crate::mail::compose::{Composer, Prepared};
-use crate::mail::templates::{self, Rendered, Template, TemplateProblem};
-
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("テンプレートに誤りがあります")]
-    Template(Vec<TemplateProblem>),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("見つかりません")]
-    NotFound,
-}
-
-db_errors!(MailError);
-
-impl Failure for MailError {
-    fn kind(&self) -> Kind {
-        match self {
-            MailError::Db(e) => e.kind(),
-            MailError::Invalid(_) | MailError::Template(_) => Kind::Invalid,
-            MailError::Conflict(_) => Kind::Conflict,
-            MailError::NotFound => Kind::NotFound,
-        }
-    }
-}
-
-/// The prefecture an actor's mail belongs to: its own (or, for the whole deployment,
-/// the first installed).
-pub fn prefecture_of(conn: &mut DbConnection, scope: Scope) -> Result<i32, MailError> {
-    let found = match scope {
-        Scope::Prefecture(id) => Some(id),
-        Scope::Jurisdiction(id) | Scope::Municipality(id) => {
-            crate::db::areas::prefecture_containing(conn, id)?
-        }
-        Scope::All => crate::db::areas::prefectures(conn)?.first().map(|p| p.id),
-        Scope::Institution(_) => None,
-    };
-    found.ok_or(MailError::NotFound)
-}
-
-/// Who acts on mail: an officer on the mail pages, or the command line for a scope.
-#[derive(Debug, Clone, Copy)]
-pub enum By<'a> {
-    Officer(&'a Actor),
-    System { name: &'static str, scope: Scope },
-}
-
-impl By<'_> {
-    pub fn scope(self) -> Scope {
-        match self {
-            By::Officer(actor) => actor.scope,
-            By::System { scope, .. } => scope,
-        }
-    }
-
-    fn user_id(self) -> Option<i32> {
-        match self {
-            By::Officer(actor) => Some(actor.user_id),
-            By::System { .. } => None,
-        }
-    }
-
-    fn entry(
-        self,
-        target_type: &'static str,
-        target: impl ToString,
-        prefecture_id: i32,
-        detail: serde_json::Value,
-    ) -> audit::Entry {
-        match self {
-            By::Officer(actor) => {
-                actor.entry(target_type, target, Some(prefecture_id), Some(detail))
-            }
-            By::System { name, .. } => audit::Entry {
-                actor_login: Some(name.to_string()),
-                target_type: Some(target_type),
-                target_id: Some(target.to_string()),
-                prefecture_id: Some(prefecture_id),
-                detail: Some(detail),
-                ..audit::Entry::default()
-            },
-        }
-    }
-}
-
-/// The campaigns a scope sees: a health-center officer its area's own, everyone else
-/// their prefecture's (the whole deployment for a system administrator).
-pub fn visible(conn: &mut DbConnection, scope: Scope) -> Result<store::Visible, MailError> {
-    Ok(match scope {
-        Scope::All => store::Visible::All,
-        Scope::Jurisdiction(id) | Scope::Municipality(id) => store::Visible::Area(id),
-        Scope::Prefecture(_) | Scope::Institution(_) => {
-            store::Visible::Prefecture(prefecture_of(conn, scope)?)
-        }
-    })
-}
-
-/// The area a campaign made in this scope belongs to (none: prefecture-wide).
-fn area_of(scope: Scope) -> Option<i32> {
-    match scope {
-        Scope::Jurisdiction(id) | Scope::Municipality(id) => Some(id),
-        _ => None,
-    }
-}
+use crate::mail::templates::Rendered;
 
 /// What a broadcast is asked to be.
 #[derive(Debug, Clone)]
@@ -242,29 +135,6 @@ pub fn preview(
     })
 }
 
-/// An unsaved row, for composing a preview.
-fn draft_row(
-    prefecture_id: i32,
-    key: TemplateKey,
-    institution_id: i32,
-    address: &str,
-    context: &str,
-) -> ClaimedRow {
-    ClaimedRow {
-        id: 0,
-        campaign_id: None,
-        prefecture_id,
-        template_key: key.code().into(),
-        institution_id: Some(institution_id),
-        user_id: None,
-        to_address: address.into(),
-        context: context.into(),
-        attempts: 0,
-        created_at: Utc::now().naive_utc(),
-        resent_after_crash: false,
-    }
-}
-
 /// Creates the campaign and its recipients in one transaction; the same `request_key`
 /// (one per preview shown) always yields the same campaign, so a double click or a
 /// resent form creates nothing more. `(id, created)`.
@@ -300,7 +170,7 @@ pub fn create(
         } else {
             CampaignState::Sending
         };
-        let detail = super::to_json(audience_detail)?;
+        let detail = crate::services::to_json(audience_detail)?;
         let (id, created) = store::insert_campaign(
             conn,
             &NewCampaign {
@@ -498,155 +368,28 @@ pub fn campaign(conn: &mut DbConnection, scope: Scope, id: i32) -> Result<Campai
     })
 }
 
-/// Saves a prefecture's edit of a template after checking it; nothing is saved when
-/// it has an unknown variable or a syntax error. The new revision.
-pub fn save_template(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    key: TemplateKey,
-    subject: &str,
-    body: &str,
-) -> Result<i32, MailError> {
-    let problems = templates::validate(key, subject, body);
-    if !problems.is_empty() {
-        return Err(MailError::Template(problems));
-    }
-    let prefecture_id = prefecture_of(conn, actor.scope)?;
-    crate::db::write_transaction(conn, |conn| {
-        let now = Utc::now().naive_utc();
-        let revision = store::save_template(
-            conn,
-            prefecture_id,
-            key.code(),
-            subject.trim_end(),
-            body,
-            actor.user_id,
-            now,
-        )?;
-        let entry = actor.entry(
-            "mail_template",
-            key.code(),
-            Some(prefecture_id),
-            Some(serde_json::json!({ "revision": revision })),
-        );
-        audit::record(conn, Action::MailTemplateSave, entry)?;
-        Ok(revision)
-    })
-}
-
-/// Goes back to the shipped default.
-pub fn reset_template(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    key: TemplateKey,
-) -> Result<(), MailError> {
-    let prefecture_id = prefecture_of(conn, actor.scope)?;
-    crate::db::write_transaction(conn, |conn| {
-        if store::reset_template(conn, prefecture_id, key.code())? {
-            let entry = actor.entry(
-                "mail_template",
-                key.code(),
-                Some(prefecture_id),
-                Some(serde_json::json!({ "reset": true })),
-            );
-            audit::record(conn, Action::MailTemplateSave, entry)?;
-        }
-        Ok(())
-    })
-}
-
-/// The template a prefecture's mail uses now.
-pub fn template(
+/// A page of a campaign's messages the scope sees (optionally of one state), and
+/// whether more follow.
+pub fn messages(
     conn: &mut DbConnection,
     scope: Scope,
-    key: TemplateKey,
-) -> Result<Template, MailError> {
-    let prefecture_id = prefecture_of(conn, scope)?;
-    Ok(crate::mail::compose::stored_or_default(
-        conn,
-        prefecture_id,
-        key,
-    )?)
+    id: i32,
+    state: Option<RowState>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<store::MessageRow>, bool), MailError> {
+    let seen = visible(conn, scope)?;
+    store::campaign(conn, id, seen)?.ok_or(MailError::NotFound)?;
+    Ok(store::messages(conn, id, state, limit, offset)?)
 }
 
-/// A template (saved or being edited) rendered for one institution of the actor's
-/// scope; `None` for an institution outside it.
-pub fn render_for(
+/// A campaign's failed and bounced messages (the failures CSV).
+pub fn failures(
     conn: &mut DbConnection,
     scope: Scope,
-    public_url: &str,
-    key: TemplateKey,
-    template: Template,
-    fiscal_year: i32,
-    institution_id: i32,
-) -> Result<Prepared, MailError> {
-    let prefecture_id = prefecture_of(conn, scope)?;
-    let card = crate::db::institutions::card_within(conn, scope, institution_id)?
-        .ok_or(MailError::NotFound)?;
-    let address = card.email.clone().unwrap_or_default();
-    let context = serde_json::json!({
-        "reason": "（差戻しの理由がここに入ります）",
-        "submitted_at": "（受付日時がここに入ります）",
-        "fiscal_year_number": fiscal_year,
-    })
-    .to_string();
-    let row = draft_row(prefecture_id, key, institution_id, &address, &context);
-    let mut composer = Composer::new(public_url).with_template(prefecture_id, key, template);
-    Ok(composer.compose(conn, &row, Some(fiscal_year), false)?)
-}
-
-/// Queues one transactional message about an institution (inside the caller's
-/// transaction). Nothing is queued without a usable address; the institution sees the
-/// notice in Kakari anyway. Whether a message was queued.
-pub fn queue_for_institution(
-    conn: &mut DbConnection,
-    key: TemplateKey,
-    event_key: &str,
-    institution_id: i32,
-    fiscal_year: i32,
-    context: serde_json::Value,
-) -> Result<bool, DbError> {
-    let Some(card) = crate::db::institutions::card_within(conn, Scope::All, institution_id)? else {
-        return Ok(false);
-    };
-    let Ok(address) = recipient_address(card.email.as_deref()) else {
-        return Ok(false);
-    };
-    let mut context = context;
-    if let serde_json::Value::Object(map) = &mut context {
-        map.insert("fiscal_year_number".into(), fiscal_year.into());
-    }
-    let now = Utc::now().naive_utc();
-    Ok(store::insert_event(
-        conn,
-        &NewMessage {
-            campaign_id: None,
-            event_key: Some(event_key.into()),
-            prefecture_id: card.prefecture_id,
-            template_key: key.code().into(),
-            institution_id: Some(institution_id),
-            user_id: None,
-            to_address: address,
-            context: context.to_string(),
-            state: RowState::Queued.code().into(),
-            next_attempt_at: now,
-            created_at: now,
-            updated_at: now,
-        },
-    )?)
-}
-
-/// The institution a template preview is shown for: the code typed (within the
-/// scope), or the first reporting target with an address.
-pub fn institution_for_preview(
-    conn: &mut DbConnection,
-    scope: Scope,
-    code: &str,
-) -> Result<i32, MailError> {
-    let code = crate::domain::codes::search_code(code).map_err(MailError::Invalid)?;
-    let found = match code {
-        Some(code) => crate::db::institutions::id_by_code_within(conn, scope, &code)?,
-        None => crate::db::institutions::first_target_within(conn, scope)?,
-    };
-    found.ok_or(MailError::NotFound)
+    id: i32,
+) -> Result<Vec<store::MessageRow>, MailError> {
+    let seen = visible(conn, scope)?;
+    store::campaign(conn, id, seen)?.ok_or(MailError::NotFound)?;
+    Ok(store::failures(conn, id)?)
 }
