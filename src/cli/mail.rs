@@ -9,6 +9,8 @@ use crate::db::Pool;
 use crate::domain::auth::Scope;
 use crate::domain::mail::{Attempt, Audience, CampaignState, TemplateKey, recipient_address};
 use crate::domain::wareki;
+use crate::mail::compose::Prepared;
+use crate::mail::templates::Rendered;
 use crate::mail::transport::{Outgoing, Transport};
 use crate::mail::worker::{StopSignal, Worker};
 use crate::services::mail::{self as service, By, CampaignRequest};
@@ -19,6 +21,16 @@ pub enum MailAction {
     Test {
         #[arg(long, value_name = "ADDRESS")]
         to: String,
+        /// Send this template as the first reporting target would get it (guidance,
+        /// reminder, …) instead of a short test message.
+        #[arg(long)]
+        template: Option<String>,
+        /// Fiscal year for --template (default: the current one).
+        #[arg(long)]
+        fy: Option<i32>,
+        /// Prefecture code (2 digits) for --template; default: the only prefecture.
+        #[arg(long)]
+        prefecture: Option<String>,
     },
     /// Create a broadcast (一括配信) and print its id and recipients.
     Send {
@@ -49,7 +61,18 @@ pub enum MailAction {
 
 pub fn run(action: MailAction, settings: &Settings, pool: &Pool) -> Result<(), String> {
     match action {
-        MailAction::Test { to } => test(settings, &to),
+        MailAction::Test {
+            to,
+            template,
+            fy,
+            prefecture,
+        } => {
+            let content = match template {
+                Some(key) => Some(rendered(pool, settings, &key, fy, prefecture.as_deref())?),
+                None => None,
+            };
+            test(settings, &to, content)
+        }
         MailAction::Send {
             template,
             audience,
@@ -82,21 +105,46 @@ pub fn run(action: MailAction, settings: &Settings, pool: &Pool) -> Result<(), S
     }
 }
 
-fn test(settings: &Settings, to: &str) -> Result<(), String> {
+/// A template as the first reporting target of the prefecture would get it.
+fn rendered(
+    pool: &Pool,
+    settings: &Settings,
+    key: &str,
+    fy: Option<i32>,
+    prefecture: Option<&str>,
+) -> Result<Rendered, String> {
+    let key =
+        TemplateKey::from_code(key).ok_or_else(|| format!("テンプレート {key} はありません"))?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let scope = Scope::Prefecture(crate::cli::prefecture_id(&mut conn, prefecture)?);
+    let fy = fy.unwrap_or_else(|| wareki::fiscal_year_of(wareki::today_jst(Utc::now())));
+    let template = service::template(&mut conn, scope, key).map_err(|e| e.to_string())?;
+    let url = settings.display_url();
+    match service::preview_template(&mut conn, scope, &url, key, template, "", fy) {
+        Ok(Prepared::Send { rendered, .. }) => Ok(rendered),
+        Ok(Prepared::Skip(reason) | Prepared::Fail(reason)) => Err(reason),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn test(settings: &Settings, to: &str, content: Option<Rendered>) -> Result<(), String> {
     let to = recipient_address(Some(to)).map_err(|e| e.to_string())?;
     let transport = Transport::from_settings(&settings.mail, &settings.data_dir)?;
     let now = Utc::now().naive_utc();
     let message_id = crate::domain::mail::message_id(0, now, &settings.mail.from_domain());
-    let body = format!(
-        "かかりつけ医機能報告システム（Kakari）からの試験送信です。\n送信日時: {}\n送信先: {}\n",
-        wareki::datetime_jst(now),
-        Transport::describe(&settings.mail, &settings.data_dir)
-    );
+    let content = content.unwrap_or_else(|| Rendered {
+        subject: "【試験送信】かかりつけ医機能報告システム".into(),
+        body: format!(
+            "かかりつけ医機能報告システム（Kakari）からの試験送信です。\n送信日時: {}\n送信先: {}\n",
+            wareki::datetime_jst(now),
+            Transport::describe(&settings.mail, &settings.data_dir)
+        ),
+    });
     let attempt = transport.send(&Outgoing {
         from: &settings.mail.from,
         to: &to,
-        subject: "【試験送信】かかりつけ医機能報告システム",
-        body: &body,
+        subject: &content.subject,
+        body: &content.body,
         message_id: &message_id,
     });
     match attempt {

@@ -488,6 +488,81 @@ mod tests {
     }
 
     #[test]
+    fn mail_without_a_server_writes_files_and_a_server_needs_its_public_url_and_sender() {
+        let s = Settings::load_from(&Overrides::default(), &env(&[])).unwrap();
+        assert!(s.mail.sends_nothing());
+        let e = Settings::load_from(
+            &Overrides::default(),
+            &env(&[("KAKARI_SMTP_URL", "smtp://127.0.0.1:2525")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("public_url"), "{e}");
+        let e = Settings::load_from(
+            &Overrides::default(),
+            &env(&[
+                ("KAKARI_SMTP_URL", "smtp://127.0.0.1:2525"),
+                ("KAKARI_PUBLIC_URL", "https://kakari.example.jp"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("mail_from"), "{e}");
+        let ok = Settings::load_from(
+            &Overrides::default(),
+            &env(&[
+                (
+                    "KAKARI_SMTP_URL",
+                    "smtp://user:secret@mail.example.jp:587?tls=required",
+                ),
+                ("KAKARI_PUBLIC_URL", "https://kakari.example.jp"),
+                (
+                    "KAKARI_MAIL_FROM",
+                    "鹿児島県 医療政策課 <iryo@pref.example.jp>",
+                ),
+                ("KAKARI_MAIL_RATE", "0"),
+            ]),
+        )
+        .unwrap();
+        assert!(!ok.mail.sends_nothing());
+        assert_eq!(ok.mail.rate, 0);
+        for (key, value) in [
+            ("KAKARI_SMTP_URL", "http://mail.example.jp"),
+            ("KAKARI_MAIL_FROM", "two@a.jp, three@b.jp\r\nBcc: x@y.jp"),
+            ("KAKARI_MAIL_CONNECTIONS", "0"),
+            ("KAKARI_MAIL_WORKER", "maybe"),
+        ] {
+            let mut pairs = vec![
+                ("KAKARI_PUBLIC_URL", "https://kakari.example.jp"),
+                ("KAKARI_MAIL_FROM", "iryo@pref.example.jp"),
+            ];
+            pairs.retain(|(k, _)| *k != key);
+            pairs.push((key, value));
+            assert!(
+                Settings::load_from(&Overrides::default(), &env(&pairs)).is_err(),
+                "{key}={value}"
+            );
+        }
+        // A typo in a mail key is caught like any other.
+        assert!(
+            Settings::load_from(&Overrides::default(), &env(&[("KAKARI_MAIL_RATES", "5")]))
+                .is_err()
+        );
+        // The settings file takes them in a [mail] table.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kakari.toml");
+        std::fs::write(&path, "public_url = \"https://k.example.jp\"\n[mail]\nsmtp_url = \"smtps://mail.example.jp:465\"\nfrom = \"iryo@pref.example.jp\"\nconnections = 4\n").unwrap();
+        let o = Overrides {
+            config_file: Some(path),
+            ..Overrides::default()
+        };
+        let s = Settings::load_from(&o, &env(&[])).unwrap();
+        assert_eq!(s.mail.connections, 4);
+        assert_eq!(
+            s.mail.smtp_url.as_deref(),
+            Some("smtps://mail.example.jp:465")
+        );
+    }
+
+    #[test]
     fn command_line_beats_environment() {
         let o = Overrides {
             bind: Some("127.0.0.1:9000".into()),
