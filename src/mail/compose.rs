@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 
-use super::templates::{self, Rendered, Template};
+use super::templates::{self, Compiled, Rendered, Template};
 use crate::db::mail::{self as store, ClaimedRow};
 use crate::db::periods::PeriodRow;
 use crate::db::{DbConnection, DbError};
-use crate::domain::auth::Scope;
 use crate::domain::mail::{self, TemplateKey};
 use crate::domain::report::Status;
 use crate::domain::wareki;
@@ -30,7 +29,10 @@ pub enum Prepared {
 pub struct Composer {
     public_url: String,
     templates: HashMap<(i32, TemplateKey), Template>,
+    compiled: HashMap<(i32, TemplateKey), Result<Compiled, String>>,
     periods: HashMap<(i32, i32), Option<PeriodRow>>,
+    /// Code and name of the institutions of a claim, read in one query.
+    institutions: HashMap<i32, (String, String)>,
 }
 
 impl Composer {
@@ -38,7 +40,9 @@ impl Composer {
         Composer {
             public_url: public_url.trim_end_matches('/').to_string(),
             templates: HashMap::new(),
+            compiled: HashMap::new(),
             periods: HashMap::new(),
+            institutions: HashMap::new(),
         }
     }
 
@@ -51,6 +55,18 @@ impl Composer {
     ) -> Self {
         self.templates.insert((prefecture_id, key), template);
         self
+    }
+
+    /// Reads the institutions of these rows at once.
+    pub fn prefetch(
+        &mut self,
+        conn: &mut DbConnection,
+        rows: &[ClaimedRow],
+    ) -> Result<(), DbError> {
+        let ids: Vec<i32> = rows.iter().filter_map(|r| r.institution_id).collect();
+        self.institutions
+            .extend(store::institution_names(conn, &ids)?);
+        Ok(())
     }
 
     /// The message of a row. `recheck`: a broadcast reminder goes only to an
@@ -81,12 +97,15 @@ impl Composer {
                     return Ok(Prepared::Skip(reason));
                 }
             }
-            let Some(card) = crate::db::institutions::card_within(conn, Scope::All, institution)?
-            else {
+            if !self.institutions.contains_key(&institution) {
+                self.institutions
+                    .extend(store::institution_names(conn, &[institution])?);
+            }
+            let Some((code, name)) = self.institutions.get(&institution) else {
                 return Ok(Prepared::Fail("医療機関が見つかりません".into()));
             };
-            values.insert("institution_name", &card.name);
-            values.insert("institution_code", &card.code);
+            values.insert("institution_name", name);
+            values.insert("institution_code", code);
         }
         let mut contact = String::new();
         if let Some(fy) = fiscal_year {
@@ -106,12 +125,19 @@ impl Composer {
         values.insert("login_url", &format!("{}/login", self.public_url));
         values.insert("news_url", &format!("{}/review/news", self.public_url));
         let template = self.template(conn, row.prefecture_id, key)?;
-        let rendered = match templates::render(&template, &values, &contact) {
+        let compiled = self
+            .compiled
+            .entry((row.prefecture_id, key))
+            .or_insert_with(|| Compiled::of(&template).map_err(|p| p.message));
+        let rendered = match compiled
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|c| c.render(&values, &contact).map_err(|p| p.message))
+        {
             Ok(r) => r,
-            Err(p) => {
+            Err(message) => {
                 return Ok(Prepared::Fail(format!(
-                    "テンプレートを表示できません: {}",
-                    p.message
+                    "テンプレートを表示できません: {message}"
                 )));
             }
         };

@@ -63,20 +63,56 @@ pub fn render(
     values: &tera::Context,
     contact: &str,
 ) -> Result<Rendered, TemplateProblem> {
-    let subject = render_part("subject", &template.subject, values)?;
-    let body = render_part("body", &template.body, values)?;
-    // A subject is one line: a value with a line break must not start a header.
-    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut body = body.replace("\r\n", "\n");
-    if !body.ends_with('\n') {
-        body.push('\n');
+    Compiled::of(template)?.render(values, contact)
+}
+
+/// A template parsed once, for rendering many messages (a broadcast renders tens of
+/// thousands).
+pub struct Compiled {
+    tera: tera::Tera,
+}
+
+impl Compiled {
+    pub fn of(template: &Template) -> Result<Compiled, TemplateProblem> {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![]);
+        for (field, text) in [("subject", &template.subject), ("body", &template.body)] {
+            tera.add_raw_template(field, text)
+                .map_err(|e| TemplateProblem {
+                    field,
+                    message: explain(&e),
+                })?;
+        }
+        Ok(Compiled { tera })
     }
-    if !contact.trim().is_empty() {
-        body.push_str("\n――――――――――――――――――――\n");
-        body.push_str(contact.trim());
-        body.push('\n');
+
+    pub fn render(
+        &self,
+        values: &tera::Context,
+        contact: &str,
+    ) -> Result<Rendered, TemplateProblem> {
+        let part = |field: &'static str| {
+            self.tera
+                .render(field, values)
+                .map_err(|e| TemplateProblem {
+                    field,
+                    message: explain(&e),
+                })
+        };
+        let (subject, body) = (part("subject")?, part("body")?);
+        // A subject is one line: a value with a line break must not start a header.
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut body = body.replace("\r\n", "\n");
+        if !body.ends_with('\n') {
+            body.push('\n');
+        }
+        if !contact.trim().is_empty() {
+            body.push_str("\n――――――――――――――――――――\n");
+            body.push_str(contact.trim());
+            body.push('\n');
+        }
+        Ok(Rendered { subject, body })
     }
-    Ok(Rendered { subject, body })
 }
 
 fn render_part(

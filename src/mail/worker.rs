@@ -158,7 +158,7 @@ impl Worker {
                 }
                 continue;
             }
-            handled += self.deliver(conn, transport, thread, source, rows)?;
+            handled += self.deliver(conn, transport, thread, source, rows, lease_until)?;
         }
         Ok(handled)
     }
@@ -219,6 +219,7 @@ impl Worker {
         thread: &str,
         source: Source,
         rows: Vec<ClaimedRow>,
+        lease_until: NaiveDateTime,
     ) -> Result<usize, DbError> {
         let campaign = match source {
             Source::Campaign(id) => store::campaign(conn, id, store::Visible::All)?,
@@ -226,107 +227,129 @@ impl Worker {
         };
         let run_key = campaign.as_ref().map_or(0, |c| c.id);
         let mut composer = Composer::new(&self.public_url);
-        let mut handled = 0;
+        composer.prefetch(conn, &rows)?;
+        let mut done: Vec<(i32, Recorded)> = Vec::new();
+        let mut untried = rows.len();
+        let mut paused_by: Option<String> = None;
         for (i, row) in rows.iter().enumerate() {
+            // Never start a message the claim may not cover: another worker could take
+            // the row back while it is on the wire.
+            if Utc::now().naive_utc() + self.mail.timeout * 6 > lease_until {
+                untried = i;
+                break;
+            }
             let fiscal_year = campaign
                 .as_ref()
                 .map(|c| c.fiscal_year)
                 .or_else(|| context_year(&row.context));
-            let outcome = match composer.compose(conn, row, fiscal_year, campaign.is_some())? {
-                Prepared::Skip(reason) => Recorded {
-                    state: RowState::Skipped,
-                    answer: reason,
-                    next: None,
-                    subject: None,
-                    attempt: None,
-                },
-                Prepared::Fail(reason) => Recorded {
-                    state: RowState::Failed,
-                    answer: reason,
-                    next: None,
-                    subject: None,
-                    attempt: None,
-                },
-                Prepared::Send { to, rendered } => {
-                    let message_id = mail::message_id(
-                        i64::from(row.id),
-                        row.created_at,
-                        &self.mail.from_domain(),
-                    );
-                    self.limiter.wait();
-                    let attempt = transport.send(&Outgoing {
-                        from: &self.mail.from,
-                        to: &to,
-                        subject: &rendered.subject,
-                        body: &rendered.body,
-                        message_id: &message_id,
-                    });
-                    let after = mail::after_attempt(
-                        &attempt,
-                        row.attempts,
-                        self.mail.max_attempts as i32,
-                        self.mail.retry_base,
-                        Utc::now().naive_utc(),
-                    );
-                    Recorded {
-                        state: after.state,
-                        answer: after.answer,
-                        next: after.next_attempt_at,
-                        subject: Some(rendered.subject),
-                        attempt: Some(attempt),
-                    }
-                }
-            };
-            let now = Utc::now().naive_utc();
-            let kept = store::record(
-                conn,
-                row.id,
-                thread,
-                &Outcome {
-                    state: outcome.state,
-                    answer: &outcome.answer,
-                    next_attempt_at: outcome.next,
-                    subject: outcome.subject.as_deref(),
-                },
-                now,
-            )?;
-            if !kept {
-                tracing::warn!(
-                    row = row.id,
-                    "mail worker: the row was taken back before its outcome was recorded"
-                );
+            let prepared = composer.compose(conn, row, fiscal_year, campaign.is_some())?;
+            let outcome = self.attempt(transport, row, prepared);
+            let pause = outcome
+                .attempt
+                .as_ref()
+                .is_some_and(|a| self.note_failure_run(run_key, a));
+            if pause {
+                paused_by = Some(outcome.answer.clone());
             }
-            handled += 1;
-            if let Some(attempt) = &outcome.attempt
-                && self.note_failure_run(run_key, attempt)
-            {
-                let rest: Vec<i32> = rows[i + 1..].iter().map(|r| r.id).collect();
-                store::release(conn, &rest, thread, now)?;
-                if let Some(c) = &campaign {
-                    let reason = format!(
-                        "一時的な送信失敗が{}回続いたため、自動で一時停止しました。メールサーバを確かめてから再開してください（最後の応答: {}）",
-                        self.mail.pause_after, outcome.answer
-                    );
-                    store::set_campaign_state(
-                        conn,
-                        c.id,
-                        &[CampaignState::Sending],
-                        CampaignState::Paused,
-                        Some(&reason),
-                        now,
-                    )?;
-                    tracing::warn!(
-                        campaign = c.id,
-                        "mail campaign paused after transient failures"
-                    );
-                } else {
-                    // Transactional mail has nothing to pause: wait before the next try.
-                    std::thread::sleep(IDLE_POLL * 4);
-                }
+            done.push((row.id, outcome));
+            untried = rows.len() - i - 1;
+            if pause {
                 break;
             }
         }
-        Ok(handled)
+        let now = Utc::now().naive_utc();
+        let outcomes: Vec<(i32, Outcome)> = done
+            .iter()
+            .map(|(id, r)| {
+                let outcome = Outcome {
+                    state: r.state,
+                    answer: &r.answer,
+                    next_attempt_at: r.next,
+                    subject: r.subject.as_deref(),
+                };
+                (*id, outcome)
+            })
+            .collect();
+        let kept = store::record_many(conn, thread, &outcomes, now)?;
+        if kept < outcomes.len() {
+            tracing::warn!(
+                lost = outcomes.len() - kept,
+                "mail worker: rows were taken back before their outcome was recorded"
+            );
+        }
+        let rest: Vec<i32> = rows[rows.len() - untried..].iter().map(|r| r.id).collect();
+        if !rest.is_empty() {
+            store::release(conn, &rest, thread, now)?;
+        }
+        if let Some(answer) = paused_by {
+            self.pause(conn, campaign.as_ref().map(|c| c.id), &answer, now)?;
+        }
+        Ok(done.len())
+    }
+
+    /// Sends one composed message (or records why it is not sent).
+    fn attempt(&self, transport: &Transport, row: &ClaimedRow, prepared: Prepared) -> Recorded {
+        let (to, rendered) = match prepared {
+            Prepared::Skip(reason) => return Recorded::final_state(RowState::Skipped, reason),
+            Prepared::Fail(reason) => return Recorded::final_state(RowState::Failed, reason),
+            Prepared::Send { to, rendered } => (to, rendered),
+        };
+        let message_id =
+            mail::message_id(i64::from(row.id), row.created_at, &self.mail.from_domain());
+        self.limiter.wait();
+        let attempt = transport.send(&Outgoing {
+            from: &self.mail.from,
+            to: &to,
+            subject: &rendered.subject,
+            body: &rendered.body,
+            message_id: &message_id,
+        });
+        let after = mail::after_attempt(
+            &attempt,
+            row.attempts,
+            self.mail.max_attempts as i32,
+            self.mail.retry_base,
+            Utc::now().naive_utc(),
+        );
+        Recorded {
+            state: after.state,
+            answer: after.answer,
+            next: after.next_attempt_at,
+            subject: Some(rendered.subject),
+            attempt: Some(attempt),
+        }
+    }
+
+    /// After a run of transient failures: the campaign waits for an officer (transactional
+    /// mail, which has no campaign, waits a little before the next try).
+    fn pause(
+        &self,
+        conn: &mut DbConnection,
+        campaign: Option<i32>,
+        last_answer: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        let Some(id) = campaign else {
+            std::thread::sleep(IDLE_POLL * 4);
+            return Ok(());
+        };
+        let reason = format!(
+            "一時的な送信失敗が{}回続いたため、自動で一時停止しました。メールサーバを確かめてから再開してください（最後の応答: {last_answer}）",
+            self.mail.pause_after
+        );
+        store::set_campaign_state(
+            conn,
+            id,
+            &[CampaignState::Sending],
+            CampaignState::Paused,
+            Some(&reason),
+            now,
+        )?;
+        tracing::warn!(
+            campaign = id,
+            "mail campaign paused after transient failures"
+        );
+        Ok(())
     }
 
     /// Counts the run of transient failures; true when it reaches the pause threshold
@@ -350,6 +373,19 @@ struct Recorded {
     next: Option<NaiveDateTime>,
     subject: Option<String>,
     attempt: Option<Attempt>,
+}
+
+impl Recorded {
+    /// Not sent, for good (skipped or failed before any attempt).
+    fn final_state(state: RowState, answer: String) -> Recorded {
+        Recorded {
+            state,
+            answer,
+            next: None,
+            subject: None,
+            attempt: None,
+        }
+    }
 }
 
 #[cfg(test)]

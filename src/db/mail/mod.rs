@@ -319,3 +319,18 @@ pub fn first_target_within(
         .first(conn)
         .optional()
 }
+
+/// Code and name of institutions, by id (the names a claim's messages need).
+pub fn institution_names(
+    conn: &mut DbConnection,
+    ids: &[i32],
+) -> QueryResult<std::collections::HashMap<i32, (String, String)>> {
+    let rows: Vec<(i32, String, String)> = institutions::table
+        .filter(institutions::id.eq_any(ids))
+        .select((institutions::id, institutions::code, institutions::name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, code, name)| (id, (code, name)))
+        .collect())
+}

@@ -188,6 +188,27 @@ pub fn record(
     Ok(n > 0)
 }
 
+/// Records the outcomes of a claim in one transaction; how many the worker still held.
+pub fn record_many(
+    conn: &mut DbConnection,
+    worker: &str,
+    outcomes: &[(i32, Outcome)],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    if outcomes.is_empty() {
+        return Ok(0);
+    }
+    crate::db::write_transaction(conn, |conn| {
+        let mut kept = 0;
+        for (id, outcome) in outcomes {
+            if record(conn, *id, worker, outcome, now)? {
+                kept += 1;
+            }
+        }
+        Ok(kept)
+    })
+}
+
 /// Gives back rows a worker holds without having tried them (its campaign was paused):
 /// due at once for whoever resumes it, the claim's attempt not counted.
 pub fn release(
