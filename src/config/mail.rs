@@ -82,9 +82,18 @@ impl MailSettings {
     }
 
     /// How long a claim may stand before another worker takes the row back: longer than
-    /// one claim's attempts can take (`claim_size` messages, each up to the timeout).
+    /// one claim's attempts can take (`claim_size` messages, each up to the timeout, and
+    /// the wait for the rate shared by every thread). The worker also never starts a
+    /// message with less than six timeouts of its claim left.
     pub fn lease(&self, claim_size: u32) -> Duration {
-        self.timeout * (claim_size as i32 + 1) * 2 + Duration::seconds(30)
+        let rate_wait = if self.rate == 0 {
+            Duration::zero()
+        } else {
+            Duration::milliseconds(
+                i64::from(claim_size) * i64::from(self.connections) * 1000 / i64::from(self.rate),
+            )
+        };
+        self.timeout * (claim_size as i32 + 6) + rate_wait + Duration::seconds(5)
     }
 }
 
@@ -246,6 +255,23 @@ mod tests {
             "smtp://user:****@mail.example.jp:587?tls=required"
         );
         assert_eq!(redact("smtp://127.0.0.1:25"), "smtp://127.0.0.1:25");
+    }
+
+    #[test]
+    fn a_lease_outlasts_a_claim_at_the_timeout_and_the_rate() {
+        let s = MailSettings {
+            rate: 0,
+            ..MailSettings::default()
+        };
+        // 32 messages of up to 30 s each, six timeouts of margin, 5 s.
+        assert_eq!(s.lease(32), Duration::seconds(30 * 38 + 5));
+        let slow = MailSettings {
+            rate: 2,
+            connections: 4,
+            ..MailSettings::default()
+        };
+        // The rate spaces 32 × 4 messages of the process 0.5 s apart.
+        assert_eq!(slow.lease(32), Duration::seconds(30 * 38 + 64 + 5));
     }
 
     #[test]

@@ -20,8 +20,10 @@ use crate::db::{DbConnection, DbError, Pool};
 use crate::domain::mail::{self, Attempt, CampaignState, RowState, ScheduleDecision};
 use crate::domain::wareki;
 
-/// Rows one thread claims at a time: small, so a pause or a crash holds few.
-pub const CLAIM_SIZE: i64 = 8;
+/// Rows one thread claims at a time: few enough that a pause or a crash holds little,
+/// enough that the claim's own queries (claim, campaign, names, template, period, the
+/// outcomes' commit) cost little per message.
+pub const CLAIM_SIZE: i64 = 32;
 const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
 
 /// Spaces messages out to the configured rate across all threads of a process.
