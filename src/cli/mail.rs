@@ -53,6 +53,14 @@ pub enum MailAction {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Read bounce messages (a saved .eml, or an mbox of many): the messages they name
+    /// become 不達 and the institutions' addresses are flagged.
+    Bounces {
+        file: std::path::PathBuf,
+        /// Prefecture code (2 digits); default: the only prefecture.
+        #[arg(long)]
+        prefecture: Option<String>,
+    },
     /// Campaigns and their figures (one campaign with its id).
     Status { id: Option<i32> },
     /// Run the outbox worker in this process until stopped (Ctrl+C).
@@ -91,6 +99,7 @@ pub fn run(action: MailAction, settings: &Settings, pool: &Pool) -> Result<(), S
             dry_run,
         ),
         MailAction::Status { id } => status(pool, id),
+        MailAction::Bounces { file, prefecture } => bounces(pool, &file, prefecture.as_deref()),
         MailAction::Worker => {
             println!(
                 "メール送信ワーカーを起動しました（送信先: {}）。停止するには Ctrl+C を押してください。",
@@ -270,6 +279,32 @@ pub fn print_settings(settings: &Settings) {
 fn parse_jst(text: &str) -> Result<NaiveDateTime, String> {
     wareki::parse_jst_datetime(text)
         .ok_or_else(|| format!("--at {text} は 2027-01-10T09:00 の形で日本時間を書いてください"))
+}
+
+fn bounces(pool: &Pool, file: &std::path::Path, prefecture: Option<&str>) -> Result<(), String> {
+    let (name, bytes) = crate::cli::read_file(file)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let scope = Scope::Prefecture(crate::cli::prefecture_id(&mut conn, prefecture)?);
+    let by = By::System {
+        name: "kakari mail bounces",
+        scope,
+    };
+    let report = crate::services::mail::bounces::apply(&mut conn, by, &name, &bytes)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{} 通を読み、{} 件を不達にしました（該当なし {} 件、不達のお知らせでないもの {} 通）",
+        report.messages,
+        report.bounced.len(),
+        report.unmatched.len(),
+        report.skipped.len()
+    );
+    for b in &report.bounced {
+        println!("  不達: {} {} <{}> {}", b.code, b.name, b.address, b.reason);
+    }
+    for u in &report.unmatched {
+        println!("  該当なし: {u}");
+    }
+    Ok(())
 }
 
 fn status(pool: &Pool, id: Option<i32>) -> Result<(), String> {

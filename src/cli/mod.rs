@@ -100,7 +100,7 @@ pub fn check_report(
 }
 
 /// A file named on the command line: its name (as the import records it) and bytes.
-fn read_file(file: &std::path::Path) -> Result<(String, Vec<u8>), String> {
+pub(crate) fn read_file(file: &std::path::Path) -> Result<(String, Vec<u8>), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{} を読めません: {e}", file.display()))?;
     let name = file
         .file_name()

@@ -36,10 +36,11 @@ pub enum Action {
     MailCampaignCreate,
     MailCampaignChange,
     MailTemplateSave,
+    MailBounces,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -65,6 +66,7 @@ impl Action {
         Action::MailCampaignCreate,
         Action::MailCampaignChange,
         Action::MailTemplateSave,
+        Action::MailBounces,
     ];
 
     pub fn code(self) -> &'static str {
@@ -94,6 +96,7 @@ impl Action {
             Action::MailCampaignCreate => "mail_campaign_create",
             Action::MailCampaignChange => "mail_campaign_change",
             Action::MailTemplateSave => "mail_template_save",
+            Action::MailBounces => "mail_bounces",
         }
     }
 
@@ -124,6 +127,7 @@ impl Action {
             Action::MailCampaignCreate => "メール一括配信の作成",
             Action::MailCampaignChange => "メール一括配信の操作",
             Action::MailTemplateSave => "メールテンプレートの変更",
+            Action::MailBounces => "不達メールの読込",
         }
     }
 

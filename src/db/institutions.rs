@@ -317,6 +317,8 @@ pub struct ListedInstitution {
     pub address: String,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Why mail to `email` bounced (不達), until the address changes.
+    pub email_bounce_reason: Option<String>,
     pub founder: Option<String>,
     pub manager: Option<String>,
     pub designated_on: Option<NaiveDate>,

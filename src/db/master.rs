@@ -76,6 +76,22 @@ pub fn save_imported(
     id: i32,
     changes: &ImportedChanges,
 ) -> QueryResult<()> {
+    if let Some(email) = changes.email {
+        // A new address has not bounced yet (the 不達 flag was about the old one).
+        let flagged = institutions::table
+            .find(id)
+            .filter(institutions::email_bounced_at.is_not_null());
+        let cleared = (
+            institutions::email_bounced_at.eq(None::<NaiveDateTime>),
+            institutions::email_bounce_reason.eq(None::<String>),
+        );
+        diesel::update(flagged.filter(institutions::email.ne(email)))
+            .set(cleared.clone())
+            .execute(conn)?;
+        diesel::update(flagged.filter(institutions::email.is_null()))
+            .set(cleared)
+            .execute(conn)?;
+    }
     diesel::update(institutions::table.find(id))
         .set(changes)
         .execute(conn)?;

@@ -47,6 +47,8 @@ diesel::table! {
         updated_at -> Timestamp,
         short_code -> Text,
         search_key -> Text,
+        email_bounced_at -> Nullable<Timestamp>,
+        email_bounce_reason -> Nullable<Text>,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod area;
 pub mod auth;
+pub mod bounce;
 pub mod catalog;
 pub mod codes;
 pub mod demo;

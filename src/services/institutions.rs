@@ -178,6 +178,10 @@ pub fn update(
                 updated_at: Utc::now().naive_utc(),
             };
             institutions::save_edit(conn, id, &edit)?;
+            if old.email != valid.email {
+                // A new address has not bounced yet.
+                crate::db::mail::clear_undeliverable(conn, id)?;
+            }
             let detail = serde_json::json!({
                 "before": {
                     "email": old.email, "phone": old.phone, "paper": old.paper_report,

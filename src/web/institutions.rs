@@ -118,6 +118,8 @@ struct Row {
     address: String,
     municipality: String,
     email: bool,
+    /// Why mail to the address bounced (不達).
+    bounced: Option<String>,
     paper: bool,
     target: bool,
     status: &'static str,
@@ -171,6 +173,7 @@ fn row(l: &ListedInstitution, names: &std::collections::HashMap<i32, String>) ->
             .and_then(|m| names.get(&m).cloned())
             .unwrap_or_else(|| "（未設定）".into()),
         email: l.email.is_some(),
+        bounced: l.email_bounce_reason.clone(),
         paper: l.paper_report,
         target: l.is_target,
         status: Status::from_code(&l.status).map_or("", Status::label),

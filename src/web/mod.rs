@@ -221,6 +221,8 @@ route_table! {
     GET  "/mail/campaigns/{id}/progress" OFFICER       => mail::history::progress;
     GET  "/mail/campaigns/{id}/failures.csv" OFFICER   => mail::history::failures_csv;
     POST "/mail/campaigns/{id}/{action}" OFFICER       => mail::history::change;
+    GET  "/mail/bounces"              OFFICER          => mail::bounces::form;
+    POST "/mail/bounces"              OFFICER          => mail::bounces::upload;
     GET  "/mail/templates"            OFFICER          => mail::templates::list;
     GET  "/mail/templates/{key}"      OFFICER          => mail::templates::edit;
     POST "/mail/templates/{key}"      ADMIN            => mail::templates::save;

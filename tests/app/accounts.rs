@@ -659,6 +659,8 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/mail/campaigns/{id}/progress", OFFICERS),
     ("GET", "/mail/campaigns/{id}/failures.csv", OFFICERS),
     ("POST", "/mail/campaigns/{id}/{action}", OFFICERS),
+    ("GET", "/mail/bounces", OFFICERS),
+    ("POST", "/mail/bounces", OFFICERS),
     ("GET", "/mail/templates", OFFICERS),
     ("GET", "/mail/templates/{key}", OFFICERS),
     ("POST", "/mail/templates/{key}", ADMINS),
@@ -896,8 +898,13 @@ fn every_route_times_every_role() {
             // Every state-changing route refuses a request without the CSRF token
             // (checked as the most powerful user, whom nothing else stops).
             if *method == "POST" && *who == "demo-sysadmin" {
-                let multipart =
-                    ["/institutions/import", "/ndb/import", "/admin/catalogs"].contains(path);
+                let multipart = [
+                    "/institutions/import",
+                    "/ndb/import",
+                    "/admin/catalogs",
+                    "/mail/bounces",
+                ]
+                .contains(path);
                 let res = if multipart {
                     let form = reqwest::blocking::multipart::Form::new().part(
                         "file",

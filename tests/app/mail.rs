@@ -773,3 +773,109 @@ fn a_server_that_never_answers_times_out_and_the_web_stays_responsive() {
     let answer = retried.last_answer.unwrap();
     assert!(answer.contains("タイムアウト"), "{answer}");
 }
+
+/// A bounce as Postfix writes it; `headers` returns the original's headers (with our
+/// Message-ID) or, when false, only the envelope.
+fn dsn(message_id: &str, recipient: &str, headers: bool) -> String {
+    let returned = if headers {
+        format!(
+            "--B1\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {message_id}\r\nTo: {recipient}\r\n\r\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.example.jp\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\r\n\r\n\
+         --B1\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n\r\n\
+         --B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.jp\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown\r\n\r\n\
+         {returned}--B1--\r\n"
+    )
+}
+
+#[test]
+fn bounces_mark_the_message_and_flag_the_address_and_a_stray_file_changes_nothing() {
+    let sink = Sink::start(&[]);
+    let setup = setup(60, Some(&sink));
+    let chosen: Vec<i32> = {
+        let conn = &mut *setup.pool.get().unwrap();
+        institutions::table
+            .filter(institutions::is_target.eq(true))
+            .filter(institutions::email.is_not_null())
+            .order(institutions::id)
+            .select(institutions::id)
+            .limit(3)
+            .load(conn)
+            .unwrap()
+    };
+    let id = broadcast(&setup, TemplateKey::Guidance, Audience::Chosen, chosen);
+    drain(&setup, Duration::from_secs(30), finished(id));
+    let conn = &mut *setup.pool.get().unwrap();
+    let sent = rows(conn, id);
+    let received = sink.of_rows(&sent);
+    let by_id = |row: &Row| {
+        received
+            .iter()
+            .find(|m| {
+                kakari::domain::mail::row_of_message_id(m["message_id"].as_str().unwrap())
+                    == Some(i64::from(row.id))
+            })
+            .unwrap()["message_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // An mbox: one bounce naming our Message-ID, one naming only the address, and an
+    // ordinary message.
+    let mbox = format!(
+        "From MAILER-DAEMON Sun Jan 10 09:00:00 2027\n{}\nFrom MAILER-DAEMON Sun Jan 10 09:01:00 2027\n{}\nFrom someone Sun Jan 10 09:02:00 2027\nFrom: a@b.jp\r\nSubject: hi\r\n\r\nhello\r\n",
+        dsn(&by_id(&sent[0]), &sent[0].to_address, true),
+        dsn("<unknown@elsewhere>", &sent[1].to_address, false),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bounces.mbox");
+    std::fs::write(&file, &mbox).unwrap();
+    let out = kakari_process(&setup, &["mail", "bounces", file.to_str().unwrap()], &[])
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success());
+    let after = rows(conn, id);
+    for row in &after[..2] {
+        assert_eq!(row.state, "bounced", "{row:?}");
+        let answer = row.last_answer.as_deref().unwrap();
+        assert!(
+            answer.contains("宛先のメールアドレスがありません") && answer.contains("User unknown"),
+            "{answer}"
+        );
+        let reason: Option<String> = institutions::table
+            .find(row.institution_id.unwrap())
+            .select(institutions::email_bounce_reason)
+            .first(conn)
+            .unwrap();
+        assert!(reason.unwrap().contains("5.1.1"));
+    }
+    assert_eq!(after[2].state, "sent");
+    let view = service::campaign(conn, Scope::All, id).unwrap();
+    assert_eq!((view.tally.sent, view.tally.bounced), (1, 2));
+    // A file with no bounce in it is refused with the reason and changes nothing.
+    let stray = dir.path().join("note.eml");
+    std::fs::write(&stray, "From: a@b.jp\r\nSubject: hi\r\n\r\nhello\r\n").unwrap();
+    let by = By::System {
+        name: "test",
+        scope: prefecture(conn),
+    };
+    let refused = kakari::services::mail::bounces::apply(
+        conn,
+        by,
+        "note.eml",
+        &std::fs::read(&stray).unwrap(),
+    );
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("不達のお知らせが見つかりません"),
+        "{message}"
+    );
+    assert_eq!(rows(conn, id)[2].state, "sent");
+}

@@ -374,3 +374,63 @@ fn a_broadcast_form_with_mistakes_comes_back_with_messages() {
     assert!(text.lines().count() > 2, "{text}");
     assert!(text.contains("メールアドレスが登録されていません"));
 }
+
+#[test]
+fn the_bounce_page_refuses_a_file_that_is_not_a_bounce_and_the_search_shows_undeliverable() {
+    let app = crate::season::with_season();
+    let c = app.signed_in("demo-officer");
+    let (status, page) = get(&c, &app, "/mail/bounces");
+    assert_eq!(status, 200);
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("csrf", csrf_of(&page))
+        .part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(
+                b"From: a@b.jp\r\nSubject: hi\r\n\r\nhello\r\n".to_vec(),
+            )
+            .file_name("note.eml"),
+        );
+    let res = c
+        .post(app.url("/mail/bounces"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .unwrap()
+            .contains("不達のお知らせが見つかりません")
+    );
+    // An address flagged 不達 shows in the institution search and on its page.
+    let conn = &mut *app.db.conn();
+    let (id, code): (i32, String) = {
+        use kakari::db::schema::institutions;
+        institutions::table
+            .filter(institutions::email.is_not_null())
+            .order(institutions::id)
+            .select((institutions::id, institutions::code))
+            .first(conn)
+            .unwrap()
+    };
+    let address: String = {
+        use kakari::db::schema::institutions;
+        institutions::table
+            .find(id)
+            .select(institutions::email.assume_not_null())
+            .first(conn)
+            .unwrap()
+    };
+    kakari::db::mail::flag_undeliverable(
+        conn,
+        id,
+        &address,
+        "不達（5.2.2）受信箱が一杯です",
+        chrono::Utc::now().naive_utc(),
+    )
+    .unwrap();
+    let (_, list) = get(&c, &app, &format!("/institutions?q=&code={code}"));
+    assert!(list.contains(">不達<"), "{list}");
+    let (_, detail) = get(&c, &app, &format!("/institutions/{id}"));
+    assert!(detail.contains("id=\"email-bounced\""));
+    assert!(detail.contains("受信箱が一杯です"));
+}

@@ -69,3 +69,8 @@ CREATE INDEX mail_outbox_due ON mail_outbox (campaign_id, next_attempt_at, id)
     WHERE state IN ('queued', 'retry', 'sending');
 CREATE INDEX mail_outbox_by_campaign ON mail_outbox (campaign_id, state);
 CREATE INDEX mail_outbox_by_institution ON mail_outbox (institution_id, id);
+
+-- An institution's address that bounced (不達), with the receiving server's reason, so
+-- officers know to phone or send paper. Cleared when the address changes.
+ALTER TABLE institutions ADD COLUMN email_bounced_at TIMESTAMP;
+ALTER TABLE institutions ADD COLUMN email_bounce_reason TEXT;

@@ -334,3 +334,104 @@ pub fn institution_names(
         .map(|(id, code, name)| (id, (code, name)))
         .collect())
 }
+
+/// An outbox row a bounce may be about: `(id, institution, address)`.
+pub type BouncedRow = (i32, Option<i32>, String);
+
+/// The row with this id, within a prefecture (`None`: any).
+pub fn row_for_bounce(
+    conn: &mut DbConnection,
+    id: i32,
+    prefecture_id: Option<i32>,
+) -> QueryResult<Option<BouncedRow>> {
+    let mut q = mail_outbox::table
+        .filter(mail_outbox::id.eq(id))
+        .select((
+            mail_outbox::id,
+            mail_outbox::institution_id,
+            mail_outbox::to_address,
+        ))
+        .into_boxed();
+    if let Some(p) = prefecture_id {
+        q = q.filter(mail_outbox::prefecture_id.eq(p));
+    }
+    q.first(conn).optional()
+}
+
+/// The latest message accepted for an address, within a prefecture (the envelope
+/// match, for a bounce that does not return our Message-ID).
+pub fn latest_sent_to(
+    conn: &mut DbConnection,
+    address: &str,
+    prefecture_id: Option<i32>,
+) -> QueryResult<Option<BouncedRow>> {
+    let mut q = mail_outbox::table
+        .filter(mail_outbox::to_address.eq(address))
+        .filter(mail_outbox::state.eq_any([RowState::Sent.code(), RowState::Bounced.code()]))
+        .order(mail_outbox::id.desc())
+        .select((
+            mail_outbox::id,
+            mail_outbox::institution_id,
+            mail_outbox::to_address,
+        ))
+        .into_boxed();
+    if let Some(p) = prefecture_id {
+        q = q.filter(mail_outbox::prefecture_id.eq(p));
+    }
+    q.first(conn).optional()
+}
+
+/// Marks a sent (or failed) message bounced with the reason.
+pub fn mark_bounced(
+    conn: &mut DbConnection,
+    id: i32,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(mail_outbox::table.filter(mail_outbox::id.eq(id)).filter(
+        mail_outbox::state.eq_any([
+            RowState::Sent.code(),
+            RowState::Failed.code(),
+            RowState::Bounced.code(),
+        ]),
+    ))
+    .set((
+        mail_outbox::state.eq(RowState::Bounced.code()),
+        mail_outbox::last_answer.eq(Some(reason)),
+        mail_outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Flags an institution's address as undeliverable (不達) while it is still `address`.
+pub fn flag_undeliverable(
+    conn: &mut DbConnection,
+    institution_id: i32,
+    address: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        institutions::table
+            .filter(institutions::id.eq(institution_id))
+            .filter(institutions::email.eq(address)),
+    )
+    .set((
+        institutions::email_bounced_at.eq(Some(now)),
+        institutions::email_bounce_reason.eq(Some(reason)),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Clears the 不達 flag (the address changed).
+pub fn clear_undeliverable(conn: &mut DbConnection, institution_id: i32) -> QueryResult<()> {
+    diesel::update(institutions::table.filter(institutions::id.eq(institution_id)))
+        .set((
+            institutions::email_bounced_at.eq(None::<NaiveDateTime>),
+            institutions::email_bounce_reason.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

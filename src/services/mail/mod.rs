@@ -2,6 +2,7 @@
 //! does to a running one (`campaigns`), template edits (`templates`), and the
 //! transactional messages other services queue. Delivery itself is `mail::worker`'s.
 
+pub mod bounces;
 mod campaigns;
 mod templates;
 
@@ -81,7 +82,7 @@ impl By<'_> {
         }
     }
 
-    fn entry(
+    pub(crate) fn entry(
         self,
         target_type: &'static str,
         target: impl ToString,

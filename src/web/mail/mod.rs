@@ -2,6 +2,7 @@
 //! progress, per-recipient state, failures CSV, pause/resume/cancel/resend) and
 //! メールテンプレート (edit with variables, preview for an institution, checks on save).
 
+pub mod bounces;
 pub mod broadcast;
 pub mod history;
 pub mod templates;

@@ -67,6 +67,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "mail/preview.html",
     "mail/templates.html",
     "mail/template.html",
+    "mail/bounces.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
