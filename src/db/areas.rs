@@ -267,28 +267,3 @@ pub fn municipality_names(
         .select((areas::id, areas::name, areas::district, areas::parent_id))
         .load(conn)
 }
-
-/// The prefecture an area lies in (itself for a prefecture).
-pub fn prefecture_containing(conn: &mut DbConnection, area_id: i32) -> QueryResult<Option<i32>> {
-    let mut id = area_id;
-    // Three levels at most.
-    for _ in 0..3 {
-        let (kind, parent): (String, Option<i32>) = match areas::table
-            .find(id)
-            .select((areas::kind, areas::parent_id))
-            .first(conn)
-            .optional()?
-        {
-            Some(row) => row,
-            None => return Ok(None),
-        };
-        if kind == "prefecture" {
-            return Ok(Some(id));
-        }
-        match parent {
-            Some(p) => id = p,
-            None => return Ok(None),
-        }
-    }
-    Ok(None)
-}

@@ -67,6 +67,8 @@ pub struct Worker {
     limiter: RateLimiter,
     /// Consecutive transient failures per campaign (0: transactional mail).
     failure_runs: Mutex<HashMap<i32, u32>>,
+    /// When this process last looked whether the daily digest is due.
+    digest_checked: Mutex<Option<Instant>>,
 }
 
 /// What the threads of a worker share to stop.
@@ -95,6 +97,7 @@ impl Worker {
             name: format!("{host}:{}", std::process::id()),
             limiter: RateLimiter::new(settings.mail.rate),
             failure_runs: Mutex::new(HashMap::new()),
+            digest_checked: Mutex::new(None),
         }
     }
 
@@ -144,6 +147,7 @@ impl Worker {
     ) -> Result<usize, DbError> {
         let now = Utc::now().naive_utc();
         self.start_scheduled(conn, now)?;
+        self.queue_digest(conn, now)?;
         let mut sources = vec![Source::Transactional];
         sources.extend(
             store::campaigns_in(conn, CampaignState::Sending)?
@@ -163,6 +167,28 @@ impl Worker {
             handled += self.deliver(conn, transport, thread, source, rows, lease_until)?;
         }
         Ok(handled)
+    }
+
+    /// Queues the officers' daily digest when it is due (looked at every ten minutes;
+    /// queued once a day whatever the processes).
+    fn queue_digest(&self, conn: &mut DbConnection, now: NaiveDateTime) -> Result<(), DbError> {
+        {
+            let mut checked = self
+                .digest_checked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if checked.is_some_and(|t| t.elapsed() < StdDuration::from_secs(600)) {
+                return Ok(());
+            }
+            *checked = Some(Instant::now());
+        }
+        match crate::services::mail::digest::queue_due(conn, now) {
+            Ok(n) if n > 0 => tracing::info!(queued = n, "officer digests queued"),
+            Ok(_) => {}
+            Err(crate::services::mail::MailError::Db(e)) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "officer digest"),
+        }
+        Ok(())
     }
 
     fn start_scheduled(&self, conn: &mut DbConnection, now: NaiveDateTime) -> Result<(), DbError> {

@@ -529,3 +529,57 @@ fn browser_review_cycle_send_back_resubmit_bulk_confirm() {
     };
     browser.wait_for("#results", &code);
 }
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_admin_edits_a_template_broadcasts_to_the_unreported_and_watches_the_progress() {
+    let app = TestApp::spawn_configured(
+        |conn| {
+            kakari::demo::load(conn, 400, 1, false, crate::support::DEMO_PASSWORD).unwrap();
+            kakari::demo::season(conn, crate::reports::fiscal_year(), 1).unwrap();
+        },
+        |settings| {
+            // The worker runs in the server, writing files, slowly enough to watch.
+            settings.mail.worker_in_serve = true;
+            settings.mail.rate = 20;
+        },
+    );
+    let browser = Browser::start();
+    sign_in(&browser, &app, "demo-admin");
+
+    // The administrator edits the reminder and previews it for an institution.
+    browser.goto(&app.url("/mail/templates/reminder"));
+    browser.wait_for("#variables", "institution_name");
+    browser.type_into("#subject", "【督促】{{ institution_name }} 様（至急）");
+    browser.click("#preview-template");
+    browser.wait_for("#preview-subject", "様（至急）");
+    browser.screenshot("mail-template-preview");
+    browser.click("#save-template");
+    browser.wait_for("#saved", "保存しました");
+
+    // From the 未報告 list to the preview, which shows the edited subject.
+    browser.goto(&app.url("/review/unreported"));
+    browser.click("#mail-link");
+    browser.click("#to-preview");
+    browser.wait_for("#first-subject", "様（至急）");
+    let count = browser.text("#recipient-count");
+    browser.screenshot("mail-broadcast-preview");
+    browser.click("#confirm-broadcast");
+    browser.wait_for("#created", "配信を登録しました");
+    browser.screenshot("mail-campaign-started");
+
+    // The page follows the worker until every message is out.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !browser.text("#campaign-state").contains("完了") {
+        assert!(Instant::now() < deadline, "the campaign did not finish");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let sent = browser.text("#n-sent");
+    assert_eq!(
+        format!("{sent} 件"),
+        count,
+        "every recipient was sent one message"
+    );
+    assert!(browser.text("#progress-percent").contains("100"));
+    browser.screenshot("mail-campaign-finished");
+}

@@ -879,3 +879,83 @@ fn bounces_mark_the_message_and_flag_the_address_and_a_stray_file_changes_nothin
     );
     assert_eq!(rows(conn, id)[2].state, "sent");
 }
+
+#[test]
+fn officers_get_one_morning_digest_of_what_came_in() {
+    let sink = Sink::start(&[]);
+    let setup = setup(60, Some(&sink));
+    let conn = &mut *setup.pool.get().unwrap();
+    diesel::update(users::table.filter(users::login_id.eq("demo-officer")))
+        .set(users::email.eq("officer@pref.example.jp"))
+        .execute(conn)
+        .unwrap();
+    // The demo clinic resubmits its sent-back report now.
+    let (clinic_user, institution): (i32, i32) = users::table
+        .filter(users::login_id.eq("demo-clinic"))
+        .select((users::id, users::institution_id.assume_not_null()))
+        .first(conn)
+        .unwrap();
+    let (report, revision): (i32, i32) = reports::table
+        .filter(reports::institution_id.eq(institution))
+        .filter(reports::fiscal_year.eq(fiscal_year()))
+        .select((reports::id, reports::revision))
+        .first(conn)
+        .unwrap();
+    let clinic = kakari::services::Actor {
+        user_id: clinic_user,
+        login: "demo-clinic".into(),
+        scope: Scope::Institution(institution),
+        officer: false,
+        ip: None,
+    };
+    let today = kakari::domain::wareki::today_jst(chrono::Utc::now());
+    kakari::services::reports::submit(conn, &Default::default(), &clinic, report, revision, today)
+        .unwrap();
+    let name: String = institutions::table
+        .find(institution)
+        .select(institutions::name)
+        .first(conn)
+        .unwrap();
+    // The first morning after the submission: before eight (JST) nothing is queued;
+    // after it, one digest a day.
+    let submitted_jst =
+        kakari::domain::wareki::to_jst(chrono::Utc::now().naive_utc()).naive_local();
+    let morning = if submitted_jst.time() < chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap() {
+        submitted_jst.date()
+    } else {
+        submitted_jst.date() + chrono::Days::new(1)
+    };
+    let at = |h: u32| morning.and_hms_opt(h, 30, 0).unwrap() - chrono::Duration::hours(9);
+    use kakari::services::mail::digest::queue_due;
+    assert_eq!(queue_due(conn, at(7)).unwrap(), 0);
+    assert_eq!(queue_due(conn, at(8)).unwrap(), 1);
+    assert_eq!(queue_due(conn, at(9)).unwrap(), 0, "once a day");
+    // The digest was queued for that morning; the worker runs on the real clock.
+    diesel::update(mail_outbox::table.filter(mail_outbox::template_key.eq("officer_digest")))
+        .set(mail_outbox::next_attempt_at.eq(chrono::Utc::now().naive_utc()))
+        .execute(conn)
+        .unwrap();
+    drain(&setup, Duration::from_secs(30), |conn| {
+        mail_outbox::table
+            .filter(mail_outbox::template_key.eq("officer_digest"))
+            .filter(mail_outbox::state.eq("sent"))
+            .count()
+            .get_result::<i64>(conn)
+            .unwrap()
+            == 1
+    });
+    let digest = sink
+        .received()
+        .into_iter()
+        .find(|m| m["rcpt_tos"][0] == "officer@pref.example.jp")
+        .unwrap();
+    let subject = digest["subject"].as_str().unwrap();
+    // The demo season's own activity of that day is in it too.
+    assert!(subject.contains("の新着（報告 "), "{subject}");
+    let body = digest["body"].as_str().unwrap();
+    assert!(body.contains(&name), "{body}");
+    assert!(
+        body.contains("https://kakari.pref.example.jp/review/news"),
+        "{body}"
+    );
+}

@@ -435,3 +435,25 @@ pub fn clear_undeliverable(conn: &mut DbConnection, institution_id: i32) -> Quer
         .execute(conn)?;
     Ok(())
 }
+
+/// Active officers with an address, for the daily digest: the user and its scope.
+pub fn officers_with_email(
+    conn: &mut DbConnection,
+) -> QueryResult<Vec<(super::users::User, crate::domain::auth::Scope)>> {
+    use super::schema::{areas, users};
+    let rows: Vec<(super::users::User, Option<String>)> = users::table
+        .left_join(areas::table)
+        .filter(users::active.eq(true))
+        .filter(users::email.is_not_null())
+        .filter(users::role.ne(crate::domain::auth::Role::Institution.code()))
+        .select((super::users::User::as_select(), areas::kind.nullable()))
+        .order(users::id)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user, kind)| {
+            let scope = super::users::scope_of(&user, kind.as_deref())?;
+            Some((user, scope))
+        })
+        .collect())
+}

@@ -4,6 +4,7 @@
 
 pub mod bounces;
 mod campaigns;
+pub mod digest;
 mod templates;
 
 pub use campaigns::*;
@@ -50,12 +51,8 @@ impl Failure for MailError {
 /// the first installed).
 pub fn prefecture_of(conn: &mut DbConnection, scope: Scope) -> Result<i32, MailError> {
     let found = match scope {
-        Scope::Prefecture(id) => Some(id),
-        Scope::Jurisdiction(id) | Scope::Municipality(id) => {
-            crate::db::areas::prefecture_containing(conn, id)?
-        }
         Scope::All => crate::db::areas::prefectures(conn)?.first().map(|p| p.id),
-        Scope::Institution(_) => None,
+        scope => crate::db::users::prefecture_of(conn, scope)?,
     };
     found.ok_or(MailError::NotFound)
 }
