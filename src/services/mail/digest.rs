@@ -6,8 +6,8 @@ use chrono::{Duration, NaiveDateTime, NaiveTime};
 
 use super::MailError;
 use crate::db::DbConnection;
-use crate::db::mail::{self as store, NewMessage};
-use crate::domain::mail::{RowState, TemplateKey, recipient_address};
+use crate::db::mail as store;
+use crate::domain::mail::{TemplateKey, recipient_address};
 use crate::domain::wareki;
 
 /// The digest goes out from this time of day (JST).
@@ -56,23 +56,15 @@ pub fn queue_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, M
         let Ok(prefecture_id) = super::prefecture_of(conn, scope) else {
             continue;
         };
-        let queued_now = store::insert_event(
-            conn,
-            &NewMessage {
-                campaign_id: None,
-                event_key: Some(format!("digest:{}:{today}", user.id)),
-                prefecture_id,
-                template_key: TemplateKey::OfficerDigest.code().into(),
-                institution_id: None,
-                user_id: Some(user.id),
-                to_address: address,
-                context: context.to_string(),
-                state: RowState::Queued.code().into(),
-                next_attempt_at: now,
-                created_at: now,
-                updated_at: now,
-            },
-        )?;
+        let event = super::Event {
+            key: TemplateKey::OfficerDigest,
+            event_key: format!("digest:{}:{today}", user.id),
+            prefecture_id,
+            institution_id: None,
+            user_id: Some(user.id),
+            address,
+        };
+        let queued_now = super::queue_event(conn, event, &context)?;
         queued += usize::from(queued_now);
     }
     Ok(queued)

@@ -166,17 +166,49 @@ pub fn queue_for_institution(
     if let serde_json::Value::Object(map) = &mut context {
         map.insert("fiscal_year_number".into(), fiscal_year.into());
     }
+    queue_event(
+        conn,
+        Event {
+            key,
+            event_key: event_key.into(),
+            prefecture_id: card.prefecture_id,
+            institution_id: Some(institution_id),
+            user_id: None,
+            address,
+        },
+        &context,
+    )
+}
+
+/// One transactional message (no campaign).
+pub(crate) struct Event {
+    pub key: TemplateKey,
+    /// Queued once per key, whatever the retries and processes.
+    pub event_key: String,
+    pub prefecture_id: i32,
+    pub institution_id: Option<i32>,
+    pub user_id: Option<i32>,
+    pub address: String,
+}
+
+/// Queues a transactional message unless its event was queued before; whether it was
+/// queued now.
+pub(crate) fn queue_event(
+    conn: &mut DbConnection,
+    event: Event,
+    context: &serde_json::Value,
+) -> Result<bool, DbError> {
     let now = Utc::now().naive_utc();
     Ok(store::insert_event(
         conn,
         &NewMessage {
             campaign_id: None,
-            event_key: Some(event_key.into()),
-            prefecture_id: card.prefecture_id,
-            template_key: key.code().into(),
-            institution_id: Some(institution_id),
-            user_id: None,
-            to_address: address,
+            event_key: Some(event.event_key),
+            prefecture_id: event.prefecture_id,
+            template_key: event.key.code().into(),
+            institution_id: event.institution_id,
+            user_id: event.user_id,
+            to_address: event.address,
             context: context.to_string(),
             state: RowState::Queued.code().into(),
             next_attempt_at: now,
