@@ -56,16 +56,6 @@ pub struct TemplateProblem {
     pub message: String,
 }
 
-/// Renders a template with its values; the footer (the reporting period's contact)
-/// is added here and is not part of any template.
-pub fn render(
-    template: &Template,
-    values: &tera::Context,
-    contact: &str,
-) -> Result<Rendered, TemplateProblem> {
-    Compiled::of(template)?.render(values, contact)
-}
-
 /// A template parsed once, for rendering many messages (a broadcast renders tens of
 /// thousands).
 pub struct Compiled {
@@ -193,7 +183,10 @@ mod tests {
         for key in TemplateKey::ALL {
             let t = default_of(key);
             assert!(validate(key, &t.subject, &t.body).is_empty(), "{key:?}");
-            let r = render(&t, &sample_values(key), "鹿児島県 医療政策課 099-000-0000").unwrap();
+            let r = Compiled::of(&t)
+                .unwrap()
+                .render(&sample_values(key), "鹿児島県 医療政策課 099-000-0000")
+                .unwrap();
             assert!(!r.subject.contains('\n'));
             assert!(r.body.ends_with("099-000-0000\n"), "{key:?}");
         }
@@ -226,7 +219,7 @@ mod tests {
         };
         let mut values = tera::Context::new();
         values.insert("institution_name", "A\r\nBcc: x@y.jp");
-        let r = render(&t, &values, "").unwrap();
+        let r = Compiled::of(&t).unwrap().render(&values, "").unwrap();
         assert_eq!(r.subject, "件名 A Bcc: x@y.jp");
         assert_eq!(r.body, "本文\n");
     }

@@ -346,33 +346,25 @@ fn a_transient_refusal_is_retried_and_a_permanent_one_fails_with_its_text() {
     assert_eq!(again.iter().filter(|r| r.state == "failed").count(), 1);
 }
 
-#[test]
-fn a_reminder_is_not_sent_to_an_institution_that_reported_meanwhile() {
-    let sink = Sink::start(&[]);
-    let setup = setup(60, Some(&sink));
-    let conn = &mut *setup.pool.get().unwrap();
-    // The demo clinic's report was sent back; give it an address so the reminder goes.
-    let (clinic_user, institution): (i32, i32) = users::table
+/// The demo clinic's user and institution.
+fn demo_clinic(conn: &mut DbConnection) -> (i32, i32) {
+    users::table
         .filter(users::login_id.eq("demo-clinic"))
         .select((users::id, users::institution_id.assume_not_null()))
         .first(conn)
-        .unwrap();
-    diesel::update(institutions::table.find(institution))
-        .set(institutions::email.eq("clinic@demo.example.jp"))
-        .execute(conn)
-        .unwrap();
-    let id = broadcast(&setup, TemplateKey::Reminder, Audience::Unreported, vec![]);
-    let queued = rows(conn, id);
-    assert!(queued.iter().any(|r| r.institution_id == Some(institution)));
-    // The clinic resubmits before the worker reaches it.
+        .unwrap()
+}
+
+/// The demo clinic resubmits its sent-back report this year: the report's id.
+fn resubmit_demo_clinic(conn: &mut DbConnection, user: i32, institution: i32) -> i32 {
     let (report, revision): (i32, i32) = reports::table
         .filter(reports::institution_id.eq(institution))
         .filter(reports::fiscal_year.eq(fiscal_year()))
         .select((reports::id, reports::revision))
         .first(conn)
         .unwrap();
-    let actor = kakari::services::Actor {
-        user_id: clinic_user,
+    let clinic = kakari::services::Actor {
+        user_id: user,
         login: "demo-clinic".into(),
         scope: Scope::Institution(institution),
         officer: false,
@@ -382,7 +374,7 @@ fn a_reminder_is_not_sent_to_an_institution_that_reported_meanwhile() {
     let outcome = kakari::services::reports::submit(
         conn,
         &Default::default(),
-        &actor,
+        &clinic,
         report,
         revision,
         today,
@@ -395,6 +387,25 @@ fn a_reminder_is_not_sent_to_an_institution_that_reported_meanwhile() {
         ),
         "{outcome:?}"
     );
+    report
+}
+
+#[test]
+fn a_reminder_is_not_sent_to_an_institution_that_reported_meanwhile() {
+    let sink = Sink::start(&[]);
+    let setup = setup(60, Some(&sink));
+    let conn = &mut *setup.pool.get().unwrap();
+    // The demo clinic's report was sent back; give it an address so the reminder goes.
+    let (clinic_user, institution) = demo_clinic(conn);
+    diesel::update(institutions::table.find(institution))
+        .set(institutions::email.eq("clinic@demo.example.jp"))
+        .execute(conn)
+        .unwrap();
+    let id = broadcast(&setup, TemplateKey::Reminder, Audience::Unreported, vec![]);
+    let queued = rows(conn, id);
+    assert!(queued.iter().any(|r| r.institution_id == Some(institution)));
+    // The clinic resubmits before the worker reaches it.
+    let report = resubmit_demo_clinic(conn, clinic_user, institution);
     drain(&setup, Duration::from_secs(60), finished(id));
     let rows = rows(conn, id);
     let clinic = rows
@@ -890,27 +901,8 @@ fn officers_get_one_morning_digest_of_what_came_in() {
         .execute(conn)
         .unwrap();
     // The demo clinic resubmits its sent-back report now.
-    let (clinic_user, institution): (i32, i32) = users::table
-        .filter(users::login_id.eq("demo-clinic"))
-        .select((users::id, users::institution_id.assume_not_null()))
-        .first(conn)
-        .unwrap();
-    let (report, revision): (i32, i32) = reports::table
-        .filter(reports::institution_id.eq(institution))
-        .filter(reports::fiscal_year.eq(fiscal_year()))
-        .select((reports::id, reports::revision))
-        .first(conn)
-        .unwrap();
-    let clinic = kakari::services::Actor {
-        user_id: clinic_user,
-        login: "demo-clinic".into(),
-        scope: Scope::Institution(institution),
-        officer: false,
-        ip: None,
-    };
-    let today = kakari::domain::wareki::today_jst(chrono::Utc::now());
-    kakari::services::reports::submit(conn, &Default::default(), &clinic, report, revision, today)
-        .unwrap();
+    let (clinic_user, institution) = demo_clinic(conn);
+    resubmit_demo_clinic(conn, clinic_user, institution);
     let name: String = institutions::table
         .find(institution)
         .select(institutions::name)

@@ -338,34 +338,42 @@ pub fn institution_names(
 /// An outbox row a bounce may be about: `(id, institution, address)`.
 pub type BouncedRow = (i32, Option<i32>, String);
 
-/// The row with this id, within a prefecture (`None`: any).
+/// Outbox rows a bounce may be about, within a prefecture (`None`: any).
+fn bounce_candidates(
+    prefecture_id: Option<i32>,
+) -> mail_outbox::BoxedQuery<'static, crate::db::MultiBackend> {
+    let q = mail_outbox::table.into_boxed();
+    match prefecture_id {
+        Some(p) => q.filter(mail_outbox::prefecture_id.eq(p)),
+        None => q,
+    }
+}
+
+/// The row with this id.
 pub fn row_for_bounce(
     conn: &mut DbConnection,
     id: i32,
     prefecture_id: Option<i32>,
 ) -> QueryResult<Option<BouncedRow>> {
-    let mut q = mail_outbox::table
+    bounce_candidates(prefecture_id)
         .filter(mail_outbox::id.eq(id))
         .select((
             mail_outbox::id,
             mail_outbox::institution_id,
             mail_outbox::to_address,
         ))
-        .into_boxed();
-    if let Some(p) = prefecture_id {
-        q = q.filter(mail_outbox::prefecture_id.eq(p));
-    }
-    q.first(conn).optional()
+        .first(conn)
+        .optional()
 }
 
-/// The latest message accepted for an address, within a prefecture (the envelope
-/// match, for a bounce that does not return our Message-ID).
+/// The latest message accepted for an address (the envelope match, for a bounce that
+/// does not return our Message-ID).
 pub fn latest_sent_to(
     conn: &mut DbConnection,
     address: &str,
     prefecture_id: Option<i32>,
 ) -> QueryResult<Option<BouncedRow>> {
-    let mut q = mail_outbox::table
+    bounce_candidates(prefecture_id)
         .filter(mail_outbox::to_address.eq(address))
         .filter(mail_outbox::state.eq_any([RowState::Sent.code(), RowState::Bounced.code()]))
         .order(mail_outbox::id.desc())
@@ -374,11 +382,8 @@ pub fn latest_sent_to(
             mail_outbox::institution_id,
             mail_outbox::to_address,
         ))
-        .into_boxed();
-    if let Some(p) = prefecture_id {
-        q = q.filter(mail_outbox::prefecture_id.eq(p));
-    }
-    q.first(conn).optional()
+        .first(conn)
+        .optional()
 }
 
 /// Marks a sent (or failed) message bounced with the reason.
