@@ -245,7 +245,7 @@ fn send(
 /// The mail lines of `kakari config check`.
 pub fn print_settings(settings: &Settings) {
     let m = &settings.mail;
-    let lines: [(&str, String); 10] = [
+    let lines: [(&str, String); 11] = [
         ("mail (送信先)", Transport::describe(m, &settings.data_dir)),
         ("mail_from", m.from.clone()),
         (
@@ -269,6 +269,7 @@ pub fn print_settings(settings: &Settings) {
             "mail_schedule_grace_minutes",
             m.schedule_grace.num_minutes().to_string(),
         ),
+        ("mail_digest_hour", m.digest_hour.to_string()),
         ("mail_worker", m.worker_in_serve.to_string()),
     ];
     for (key, value) in lines {

@@ -19,6 +19,7 @@ pub(super) struct FileMail {
     pub retry_seconds: Option<u32>,
     pub max_attempts: Option<u32>,
     pub schedule_grace_minutes: Option<u32>,
+    pub digest_hour: Option<u32>,
     pub worker: Option<bool>,
 }
 
@@ -32,6 +33,7 @@ pub(super) const ENV_KEYS: &[&str] = &[
     "KAKARI_MAIL_RETRY_SECONDS",
     "KAKARI_MAIL_MAX_ATTEMPTS",
     "KAKARI_MAIL_SCHEDULE_GRACE_MINUTES",
+    "KAKARI_MAIL_DIGEST_HOUR",
     "KAKARI_MAIL_WORKER",
 ];
 
@@ -58,6 +60,8 @@ pub struct MailSettings {
     pub max_attempts: u32,
     /// A scheduled campaign whose time passed longer ago than this waits for an officer.
     pub schedule_grace: Duration,
+    /// The hour (JST, 0–23) from which the officers' daily digest goes out.
+    pub digest_hour: u32,
     /// Run the outbox worker inside `serve` (turn off when `kakari mail worker` runs apart).
     pub worker_in_serve: bool,
 }
@@ -109,6 +113,7 @@ impl Default for MailSettings {
             retry_base: Duration::seconds(60),
             max_attempts: 6,
             schedule_grace: Duration::minutes(30),
+            digest_hour: 8,
             worker_in_serve: true,
         }
     }
@@ -173,6 +178,13 @@ pub(super) fn load(
         30,
         0..=10_080,
     )?;
+    let digest_hour = layers.number(
+        "mail_digest_hour",
+        "KAKARI_MAIL_DIGEST_HOUR",
+        file.digest_hour,
+        d.digest_hour,
+        0..=23,
+    )?;
     let worker = layers
         .pick(
             "mail_worker",
@@ -226,6 +238,7 @@ pub(super) fn load(
         retry_base: Duration::seconds(retry_seconds.into()),
         max_attempts,
         schedule_grace: Duration::minutes(grace.into()),
+        digest_hour,
         worker_in_serve,
     })
 }

@@ -195,7 +195,7 @@ impl Worker {
             }
             *checked = Some(Instant::now());
         }
-        match crate::services::mail::digest::queue_due(conn, now) {
+        match crate::services::mail::digest::queue_due(conn, now, self.mail.digest_hour) {
             Ok(n) if n > 0 => tracing::info!(queued = n, "officer digests queued"),
             Ok(_) => {}
             Err(crate::services::mail::MailError::Db(e)) => return Err(e),

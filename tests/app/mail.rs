@@ -134,6 +134,16 @@ fn prefecture(conn: &mut DbConnection) -> Scope {
 }
 
 fn broadcast(setup: &Setup, template: TemplateKey, audience: Audience, chosen: Vec<i32>) -> i32 {
+    broadcast_at(setup, template, audience, chosen, None)
+}
+
+fn broadcast_at(
+    setup: &Setup,
+    template: TemplateKey,
+    audience: Audience,
+    chosen: Vec<i32>,
+    scheduled_at: Option<chrono::NaiveDateTime>,
+) -> i32 {
     let conn = &mut *setup.pool.get().unwrap();
     let scope = prefecture(conn);
     let request = CampaignRequest {
@@ -142,7 +152,7 @@ fn broadcast(setup: &Setup, template: TemplateKey, audience: Audience, chosen: V
         fiscal_year: fiscal_year(),
         filter: Default::default(),
         chosen,
-        scheduled_at: None,
+        scheduled_at,
     };
     let key = format!("test-request-key-{}", rand_suffix());
     let by = By::System {
@@ -919,9 +929,9 @@ fn officers_get_one_morning_digest_of_what_came_in() {
     };
     let at = |h: u32| morning.and_hms_opt(h, 30, 0).unwrap() - chrono::Duration::hours(9);
     use kakari::services::mail::digest::queue_due;
-    assert_eq!(queue_due(conn, at(7)).unwrap(), 0);
-    assert_eq!(queue_due(conn, at(8)).unwrap(), 1);
-    assert_eq!(queue_due(conn, at(9)).unwrap(), 0, "once a day");
+    assert_eq!(queue_due(conn, at(7), 8).unwrap(), 0);
+    assert_eq!(queue_due(conn, at(8), 8).unwrap(), 1);
+    assert_eq!(queue_due(conn, at(9), 8).unwrap(), 0, "once a day");
     drain(&setup, Duration::from_secs(30), |conn| {
         mail_outbox::table
             .filter(mail_outbox::template_key.eq("officer_digest"))
@@ -945,4 +955,74 @@ fn officers_get_one_morning_digest_of_what_came_in() {
         body.contains("https://kakari.pref.example.jp/review/news"),
         "{body}"
     );
+}
+
+#[test]
+fn a_scheduled_campaign_waits_for_its_time_and_one_long_overdue_waits_for_an_officer() {
+    let sink = Sink::start(&[]);
+    let setup = setup(20, Some(&sink));
+    let now = chrono::Utc::now().naive_utc();
+    let later = now + chrono::Duration::hours(2);
+    let on_time = broadcast_at(
+        &setup,
+        TemplateKey::Guidance,
+        Audience::Targets,
+        vec![],
+        Some(later),
+    );
+    let missed = broadcast_at(
+        &setup,
+        TemplateKey::Reminder,
+        Audience::Unreported,
+        vec![],
+        Some(later),
+    );
+    let conn = &mut *setup.pool.get().unwrap();
+    assert_eq!(campaign_state(conn, on_time).0, "scheduled");
+    // Before its time nothing goes out.
+    let worker = Worker::new(setup.pool.clone(), &setup.settings);
+    let transport =
+        Transport::from_settings(&setup.settings.mail, &setup.settings.data_dir).unwrap();
+    // (A step may send the officers' morning digest; the campaigns' rows stay queued.)
+    worker.step(conn, &transport, "test-worker").unwrap();
+    assert_eq!(campaign_state(conn, on_time).0, "scheduled");
+    let queued = |rows: Vec<Row>| rows.iter().all(|r| r.state == RowState::Queued.code());
+    assert!(queued(rows(conn, on_time)));
+    // No worker ran while the times passed: one by ten minutes (within the 30-minute
+    // grace), the other by three hours.
+    let set_time = |conn: &mut DbConnection, id: i32, at: chrono::NaiveDateTime| {
+        diesel::update(mail_campaigns::table.find(id))
+            .set(mail_campaigns::scheduled_at.eq(at))
+            .execute(conn)
+            .unwrap();
+        diesel::update(mail_outbox::table.filter(mail_outbox::campaign_id.eq(id)))
+            .set(mail_outbox::next_attempt_at.eq(at))
+            .execute(conn)
+            .unwrap();
+    };
+    set_time(conn, on_time, now - chrono::Duration::minutes(10));
+    set_time(conn, missed, now - chrono::Duration::hours(3));
+    worker.step(conn, &transport, "test-worker").unwrap();
+    let (state, reason) = campaign_state(conn, missed);
+    assert_eq!(state, "overdue");
+    assert!(reason.unwrap().contains("担当者の確認を待っています"));
+    drain(&setup, Duration::from_secs(30), finished(on_time));
+    let sent = |rows: Vec<Row>| rows.iter().all(|r| r.state == RowState::Sent.code());
+    assert!(sent(rows(conn, on_time)));
+    worker.step(conn, &transport, "test-worker").unwrap();
+    assert!(
+        queued(rows(conn, missed)),
+        "the overdue one sends nothing by itself"
+    );
+    // An officer confirms it (「今から配信する」) and it goes out.
+    let scope = prefecture(conn);
+    let by = By::System {
+        name: "test",
+        scope,
+    };
+    service::change(conn, by, missed, Change::Resume).unwrap();
+    drain(&setup, Duration::from_secs(30), finished(missed));
+    assert!(sent(rows(conn, missed)));
+    let campaigns = rows(conn, on_time).len() + rows(conn, missed).len();
+    assert!(sink.received().len() >= campaigns);
 }

@@ -434,3 +434,70 @@ fn the_bounce_page_refuses_a_file_that_is_not_a_bounce_and_the_search_shows_unde
     assert!(detail.contains("id=\"email-bounced\""));
     assert!(detail.contains("受信箱が一杯です"));
 }
+
+/// The (institution id, has an address) of each row ticked-for-mail on a 未報告 page.
+fn tickable_rows(list: &str) -> Vec<(String, bool)> {
+    list.split("<tr>")
+        .filter_map(|row| {
+            let at = row.find("name=\"institution\" value=\"")? + 26;
+            let id = &row[at..at + row[at..].find('"')?];
+            Some((id.to_string(), row.contains("<td>有</td>")))
+        })
+        .collect()
+}
+
+#[test]
+fn an_area_officer_ticks_institutions_on_the_unreported_list_and_mails_only_those() {
+    let app = crate::season::with_season();
+    let fy = fiscal_year();
+    // The prefecture's officer sees institutions of every area; keep one outside 姶良.
+    let officer = app.signed_in("demo-officer");
+    let area = app.signed_in("demo-area");
+    let (_, area_list) = get(&area, &app, &format!("/review/unreported?fy={fy}"));
+    let own = tickable_rows(&area_list);
+    assert!(own.len() > 3, "the 未報告 list has tick boxes");
+    let (_, all) = get(
+        &officer,
+        &app,
+        &format!("/review/unreported?fy={fy}&sort=code&dir=desc"),
+    );
+    let foreign = tickable_rows(&all)
+        .into_iter()
+        .find(|(id, _)| !own.iter().any(|(o, _)| o == id))
+        .expect("an institution outside the area");
+    // The form the page submits: its hidden fields, two ticked rows with an address and
+    // a forged id from another area.
+    assert!(area_list.contains("<form method=\"get\" action=\"/mail/new\" id=\"tick-form\">"));
+    let ticked: Vec<&(String, bool)> = own.iter().filter(|(_, mail)| *mail).take(2).collect();
+    assert_eq!(ticked.len(), 2);
+    let mut query = format!("template=reminder&audience=chosen&fy={fy}&status=unsubmitted");
+    for (id, _) in &ticked {
+        query.push_str(&format!("&institution={id}"));
+    }
+    query.push_str(&format!("&institution={}", foreign.0));
+    let (status, page) = get(&area, &app, &format!("/mail/new?{query}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("value=\"chosen\" checked"), "{page}");
+    let (status, preview) = get(&area, &app, &format!("/mail/preview?{query}"));
+    assert_eq!(status, 200, "{preview}");
+    assert!(
+        preview.contains("id=\"recipient-count\">2 件"),
+        "the two ticked, not the forged one: {preview}"
+    );
+    let res = area
+        .post(app.url("/mail/campaigns"))
+        .form(&confirm_fields(&preview))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let conn = &mut *app.db.conn();
+    let mut got: Vec<i32> = mail_outbox::table
+        .filter(mail_outbox::campaign_id.is_not_null())
+        .select(mail_outbox::institution_id.assume_not_null())
+        .load(conn)
+        .unwrap();
+    got.sort();
+    let mut want: Vec<i32> = ticked.iter().map(|(id, _)| id.parse().unwrap()).collect();
+    want.sort();
+    assert_eq!(got, want);
+}

@@ -10,22 +10,21 @@ use crate::db::mail as store;
 use crate::domain::mail::{TemplateKey, recipient_address};
 use crate::domain::wareki;
 
-/// The digest goes out from this time of day (JST).
-pub const SEND_FROM: NaiveTime = match NaiveTime::from_hms_opt(8, 0, 0) {
-    Some(t) => t,
-    None => NaiveTime::MIN,
-};
-
-/// Queues today's digests once the morning has come: how many were queued now.
-/// An officer with nothing new gets none.
-pub fn queue_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, MailError> {
+/// Queues today's digests once the morning has come (`hour` JST, the `digest_hour`
+/// setting): how many were queued now. An officer with nothing new gets none.
+pub fn queue_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    hour: u32,
+) -> Result<usize, MailError> {
+    let send_from = NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN);
     let local = wareki::to_jst(now).naive_local();
-    if local.time() < SEND_FROM {
+    if local.time() < send_from {
         return Ok(0);
     }
     let today = local.date();
     // From yesterday's send time to today's, in UTC.
-    let until = today.and_time(SEND_FROM) - Duration::hours(9);
+    let until = today.and_time(send_from) - Duration::hours(9);
     let from = until - Duration::days(1);
     let mut queued = 0;
     for (user, scope) in store::officers_with_email(conn)? {
