@@ -104,6 +104,11 @@ enum Command {
     },
     /// Copy a live SQLite database to FILE (PostgreSQL: use pg_dump).
     Backup { file: PathBuf },
+    /// Exports: 全項目CSV (or xlsx) of a fiscal year's reports.
+    Export {
+        #[command(subcommand)]
+        action: kakari::cli::export::ExportAction,
+    },
     /// Mail: a test message, broadcasts, their status, the outbox worker.
     Mail {
         #[command(subcommand)]
@@ -391,6 +396,10 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
             println!("ユーザを作成しました: {login} (id {id})");
             Ok(())
+        }
+        Command::Export { action } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::export::run(action, &pool)
         }
         Command::Mail { action } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::db;
 use crate::demo;
 
+pub mod export;
 pub mod mail;
 
 /// One line on standard error, starting with エラー, and a failing exit.

@@ -37,10 +37,12 @@ pub enum Action {
     MailCampaignChange,
     MailTemplateSave,
     MailBounces,
+    /// A download of data (全項目CSV, 宛先情報, 報告対象機関一覧): who took what.
+    Export,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -67,6 +69,7 @@ impl Action {
         Action::MailCampaignChange,
         Action::MailTemplateSave,
         Action::MailBounces,
+        Action::Export,
     ];
 
     pub fn code(self) -> &'static str {
@@ -97,6 +100,7 @@ impl Action {
             Action::MailCampaignChange => "mail_campaign_change",
             Action::MailTemplateSave => "mail_template_save",
             Action::MailBounces => "mail_bounces",
+            Action::Export => "export",
         }
     }
 
@@ -128,6 +132,7 @@ impl Action {
             Action::MailCampaignChange => "メール一括配信の操作",
             Action::MailTemplateSave => "メールテンプレートの変更",
             Action::MailBounces => "不達メールの読込",
+            Action::Export => "データ出力",
         }
     }
 

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup;
 pub mod bulk;
 pub mod changes;
+pub mod exports;
 pub mod housekeeping;
 pub mod imports;
 pub mod institutions;

@@ -301,9 +301,76 @@ impl LockoutPolicy {
     }
 }
 
+/// Where an institution's login stands, as the target list shows it. (Accounts by
+/// e-mail add 申請中 and 案内送付済 when they land.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    NoAccount,
+    /// Issued, never signed in with.
+    NotYetUsed,
+    Active,
+    Locked,
+    Disabled,
+}
+
+impl AccountState {
+    pub fn of(
+        active: bool,
+        locked_until: Option<NaiveDateTime>,
+        last_login_at: Option<NaiveDateTime>,
+        now: NaiveDateTime,
+    ) -> AccountState {
+        if !active {
+            AccountState::Disabled
+        } else if locked_until.is_some_and(|until| now < until) {
+            AccountState::Locked
+        } else if last_login_at.is_none() {
+            AccountState::NotYetUsed
+        } else {
+            AccountState::Active
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AccountState::NoAccount => "アカウントなし",
+            AccountState::NotYetUsed => "発行済（未ログイン）",
+            AccountState::Active => "利用中",
+            AccountState::Locked => "ロック中",
+            AccountState::Disabled => "停止",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_states_in_order_of_what_matters_most() {
+        let now = chrono::NaiveDate::from_ymd_opt(2027, 1, 10)
+            .unwrap()
+            .and_hms_opt(1, 0, 0)
+            .unwrap();
+        let later = Some(now + Duration::minutes(5));
+        let earlier = Some(now - Duration::days(3));
+        assert_eq!(
+            AccountState::of(false, later, earlier, now),
+            AccountState::Disabled
+        );
+        assert_eq!(
+            AccountState::of(true, later, earlier, now),
+            AccountState::Locked
+        );
+        assert_eq!(
+            AccountState::of(true, earlier, None, now),
+            AccountState::NotYetUsed
+        );
+        assert_eq!(
+            AccountState::of(true, None, earlier, now),
+            AccountState::Active
+        );
+    }
     use chrono::NaiveDate;
 
     fn t(h: u32, m: u32) -> NaiveDateTime {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod codes;
 pub mod demo;
 pub mod determination;
+pub mod export;
 pub mod institution;
 pub mod mail;
 pub mod normalize;

@@ -73,7 +73,7 @@ pub struct Worker {
 
 /// Sending yields the CPU to the pages: officers searching during a broadcast should
 /// not wait behind it (a broadcast waits a little longer instead).
-fn lower_priority() {
+pub(crate) fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: gettid has no arguments; on Linux setpriority with PRIO_PROCESS and a
     // thread id changes that thread's nice value only, and a failure leaves it as it was.

@@ -18,6 +18,7 @@ macro_rules! db_errors {
 pub mod accounts;
 pub mod auth;
 pub mod catalogs;
+pub mod exports;
 pub mod imports;
 pub mod institutions;
 pub mod mail;
@@ -40,6 +41,50 @@ pub struct Actor {
     /// An officer (entering on behalf of an institution when filing: 代理入力).
     pub officer: bool,
     pub ip: Option<String>,
+}
+
+/// Who acts: an officer on a page, or the command line for a scope (mail, exports).
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    Officer(&'a Actor),
+    System { name: &'static str, scope: Scope },
+}
+
+impl By<'_> {
+    pub fn scope(self) -> Scope {
+        match self {
+            By::Officer(actor) => actor.scope,
+            By::System { scope, .. } => scope,
+        }
+    }
+
+    pub(crate) fn user_id(self) -> Option<i32> {
+        match self {
+            By::Officer(actor) => Some(actor.user_id),
+            By::System { .. } => None,
+        }
+    }
+
+    pub(crate) fn entry(
+        self,
+        target_type: &'static str,
+        target: impl ToString,
+        prefecture_id: impl Into<Option<i32>>,
+        detail: serde_json::Value,
+    ) -> audit::Entry {
+        let prefecture_id = prefecture_id.into();
+        match self {
+            By::Officer(actor) => actor.entry(target_type, target, prefecture_id, Some(detail)),
+            By::System { name, .. } => audit::Entry {
+                actor_login: Some(name.to_string()),
+                target_type: Some(target_type),
+                target_id: Some(target.to_string()),
+                prefecture_id,
+                detail: Some(detail),
+                ..audit::Entry::default()
+            },
+        }
+    }
 }
 
 impl Actor {

@@ -297,17 +297,20 @@ pub fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, AppEr
 }
 
 pub fn csv_response(file_name: &str, bytes: Vec<u8>) -> HttpResponse {
-    let ascii_name = "kakari.csv";
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}",
-                percent_encode(file_name)
-            ),
-        ))
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(file_name)))
         .body(bytes)
+}
+
+/// A download's Content-Disposition: the Japanese name for browsers that read
+/// RFC 5987, an ASCII one with the same extension for those that do not.
+pub fn content_disposition(file_name: &str) -> String {
+    let extension = file_name.rsplit_once('.').map_or("csv", |(_, e)| e);
+    format!(
+        "attachment; filename=\"kakari.{extension}\"; filename*=UTF-8''{}",
+        percent_encode(file_name)
+    )
 }
 
 fn percent_encode(text: &str) -> String {

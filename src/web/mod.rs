@@ -6,6 +6,7 @@ pub mod cache;
 pub mod charts;
 pub mod csrf;
 pub mod error;
+pub mod exports;
 pub mod gate;
 pub mod imports;
 pub mod institutions;
@@ -229,6 +230,17 @@ route_table! {
     POST "/mail/templates/{key}/preview" OFFICER       => mail::templates::preview;
     POST "/mail/templates/{key}/reset" ADMIN           => mail::templates::reset;
     GET  "/static/mail.js"            Access::Open     => pages::mail_script;
+    GET  "/exports"                   OFFICER          => exports::index;
+    GET  "/exports/reports"           OFFICER          => exports::reports_form;
+    POST "/exports/reports"           OFFICER          => exports::reports_prepare;
+    GET  "/exports/files/{token}"     OFFICER          => exports::prepared;
+    GET  "/exports/files/{token}/download" OFFICER     => exports::download;
+    GET  "/exports/addresses"         OFFICER          => exports::addresses;
+    GET  "/exports/addresses.csv"     OFFICER          => exports::addresses_csv;
+    GET  "/exports/labels"            OFFICER          => exports::labels;
+    GET  "/exports/labels.css"        OFFICER          => exports::labels_css;
+    GET  "/exports/targets"           OFFICER          => exports::targets;
+    GET  "/exports/targets.csv"       OFFICER          => exports::targets_csv;
 }
 
 const FORM_LIMIT: usize = 2 * 1024 * 1024;

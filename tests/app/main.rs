@@ -13,6 +13,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod crawl;
+mod exports;
 mod foundation;
 mod hardening;
 mod imports;

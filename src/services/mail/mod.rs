@@ -12,8 +12,7 @@ pub use templates::*;
 
 use chrono::Utc;
 
-use super::{Actor, Failure, Kind};
-use crate::db::audit;
+use super::{Failure, Kind};
 use crate::db::mail::{self as store, ClaimedRow, NewMessage};
 use crate::db::{DbConnection, DbError};
 use crate::domain::auth::Scope;
@@ -57,50 +56,7 @@ pub fn prefecture_of(conn: &mut DbConnection, scope: Scope) -> Result<i32, MailE
     found.ok_or(MailError::NotFound)
 }
 
-/// Who acts on mail: an officer on the mail pages, or the command line for a scope.
-#[derive(Debug, Clone, Copy)]
-pub enum By<'a> {
-    Officer(&'a Actor),
-    System { name: &'static str, scope: Scope },
-}
-
-impl By<'_> {
-    pub fn scope(self) -> Scope {
-        match self {
-            By::Officer(actor) => actor.scope,
-            By::System { scope, .. } => scope,
-        }
-    }
-
-    fn user_id(self) -> Option<i32> {
-        match self {
-            By::Officer(actor) => Some(actor.user_id),
-            By::System { .. } => None,
-        }
-    }
-
-    pub(crate) fn entry(
-        self,
-        target_type: &'static str,
-        target: impl ToString,
-        prefecture_id: i32,
-        detail: serde_json::Value,
-    ) -> audit::Entry {
-        match self {
-            By::Officer(actor) => {
-                actor.entry(target_type, target, Some(prefecture_id), Some(detail))
-            }
-            By::System { name, .. } => audit::Entry {
-                actor_login: Some(name.to_string()),
-                target_type: Some(target_type),
-                target_id: Some(target.to_string()),
-                prefecture_id: Some(prefecture_id),
-                detail: Some(detail),
-                ..audit::Entry::default()
-            },
-        }
-    }
-}
+pub use crate::services::By;
 
 /// The campaigns a scope sees: a health-center officer its area's own, everyone else
 /// their prefecture's (the whole deployment for a system administrator).

@@ -175,7 +175,7 @@ impl ReviewQuery {
     }
 
     /// The query string without page, sort and direction.
-    pub(super) fn base_query(&self) -> String {
+    pub(crate) fn base_query(&self) -> String {
         let fy = self.fiscal_year().to_string();
         serde_urlencoded::to_string([
             ("fy", fy.as_str()),

@@ -68,6 +68,12 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "mail/templates.html",
     "mail/template.html",
     "mail/bounces.html",
+    "exports/index.html",
+    "exports/reports.html",
+    "exports/prepared.html",
+    "exports/addresses.html",
+    "exports/labels.html",
+    "exports/targets.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -202,6 +208,10 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
         nav.push(NavItem {
             href: "/mail",
             label: "メール",
+        });
+        nav.push(NavItem {
+            href: "/exports",
+            label: "データ出力",
         });
     }
     if role.is_some_and(|r| super::gate::MASTER.contains(&r)) {

@@ -1,0 +1,261 @@
+//! The rows of exports, read in chunks so that memory does not grow with them: the
+//! reports of a season with their versions (全項目CSV), and the institutions' postal
+//! details and accounts (宛先情報, 報告対象機関一覧).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::{areas, institutions, report_versions, reports, users};
+use crate::domain::auth::Scope;
+
+/// Which reports a 全項目CSV holds.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub fiscal_year: i32,
+    /// Report status codes; empty is every submitted report.
+    pub statuses: Vec<&'static str>,
+    pub kind: Option<String>,
+    pub jurisdiction_id: Option<i32>,
+    pub municipality_id: Option<i32>,
+}
+
+type Joined = diesel::helper_types::InnerJoin<reports::table, institutions::table>;
+type Boxed = diesel::helper_types::IntoBoxed<'static, Joined, crate::db::MultiBackend>;
+
+/// Reports with at least one submitted version, within the scope and filter.
+fn filtered(scope: Scope, f: &ReportFilter) -> Boxed {
+    let mut q = reports::table
+        .inner_join(institutions::table)
+        .filter(reports::fiscal_year.eq(f.fiscal_year))
+        .filter(reports::versions.gt(0))
+        .into_boxed();
+    q = match scope {
+        Scope::All => q,
+        Scope::Prefecture(id) => q.filter(institutions::prefecture_id.eq(id)),
+        Scope::Jurisdiction(id) => q.filter(institutions::jurisdiction_id.eq(id)),
+        Scope::Municipality(id) => q.filter(institutions::municipality_id.eq(id)),
+        Scope::Institution(id) => q.filter(institutions::id.eq(id)),
+    };
+    if !f.statuses.is_empty() {
+        q = q.filter(reports::status.eq_any(f.statuses.clone()));
+    }
+    if let Some(k) = &f.kind {
+        q = q.filter(reports::kind.eq(k.clone()));
+    }
+    if let Some(j) = f.jurisdiction_id {
+        q = q.filter(institutions::jurisdiction_id.eq(j));
+    }
+    if let Some(m) = f.municipality_id {
+        q = q.filter(institutions::municipality_id.eq(m));
+    }
+    q
+}
+
+/// How many rows the export will have: reports, or their versions.
+pub fn count_reports(
+    conn: &mut DbConnection,
+    scope: Scope,
+    f: &ReportFilter,
+    all_versions: bool,
+) -> QueryResult<i64> {
+    if all_versions {
+        let total: Option<i64> = filtered(scope, f)
+            .select(diesel::dsl::sum(reports::versions))
+            .first(conn)?;
+        Ok(total.unwrap_or(0))
+    } else {
+        filtered(scope, f).count().get_result(conn)
+    }
+}
+
+/// The next `limit` reports in (institution code, report) order after `after`.
+pub fn next_reports(
+    conn: &mut DbConnection,
+    scope: Scope,
+    f: &ReportFilter,
+    after: Option<&(String, i32)>,
+    limit: i64,
+) -> QueryResult<Vec<(String, i32)>> {
+    let mut q = filtered(scope, f);
+    if let Some((code, id)) = after {
+        q = q.filter(
+            institutions::code
+                .gt(code.clone())
+                .or(institutions::code.eq(code.clone()).and(reports::id.gt(*id))),
+        );
+    }
+    q.order((institutions::code.asc(), reports::id.asc()))
+        .select((institutions::code, reports::id))
+        .limit(limit)
+        .load(conn)
+}
+
+/// One row of a 全項目CSV: a report's version with its institution.
+#[derive(Debug, Clone, Queryable)]
+pub struct ReportLine {
+    pub report_id: i32,
+    pub kind: String,
+    pub status: String,
+    pub versions: i32,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub postcode: Option<String>,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub manager: Option<String>,
+    pub jurisdiction_id: Option<i32>,
+    pub municipality_id: Option<i32>,
+    pub number: i32,
+    pub answers: String,
+    pub determination: String,
+    pub submitted_at: NaiveDateTime,
+    pub proxy: bool,
+}
+
+/// The rows of these reports: the latest version of each, or every version.
+pub fn report_lines(
+    conn: &mut DbConnection,
+    report_ids: &[i32],
+    all_versions: bool,
+) -> QueryResult<Vec<ReportLine>> {
+    let mut q = report_versions::table
+        .inner_join(reports::table.inner_join(institutions::table))
+        .filter(reports::id.eq_any(report_ids.to_vec()))
+        .into_boxed();
+    if !all_versions {
+        q = q.filter(report_versions::number.eq(reports::versions));
+    }
+    q.order((
+        institutions::code.asc(),
+        reports::id.asc(),
+        report_versions::number.asc(),
+    ))
+    .select((
+        reports::id,
+        reports::kind,
+        reports::status,
+        reports::versions,
+        reports::confirmed_at,
+        institutions::code,
+        institutions::name,
+        institutions::category,
+        institutions::postcode,
+        institutions::address,
+        institutions::phone,
+        institutions::email,
+        institutions::manager,
+        institutions::jurisdiction_id,
+        institutions::municipality_id,
+        report_versions::number,
+        report_versions::answers,
+        report_versions::determination,
+        report_versions::submitted_at,
+        report_versions::proxy,
+    ))
+    .load(conn)
+}
+
+/// Every area's name by id (保健所 and 市区町村 columns): a few hundred rows.
+pub fn area_names(conn: &mut DbConnection) -> QueryResult<HashMap<i32, String>> {
+    Ok(areas::table
+        .select((areas::id, areas::name))
+        .load::<(i32, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// An institution as the mail room and the target list need it.
+#[derive(Debug, Clone, Queryable)]
+pub struct PostalLine {
+    pub institution_id: i32,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub postcode: Option<String>,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub manager: Option<String>,
+    pub jurisdiction_id: Option<i32>,
+    pub municipality_id: Option<i32>,
+}
+
+/// These institutions, in code order.
+pub fn postal_lines(conn: &mut DbConnection, ids: &[i32]) -> QueryResult<Vec<PostalLine>> {
+    let mut out = Vec::with_capacity(ids.len());
+    // Bound parameters are limited per statement (SQLite: 32,766).
+    for chunk in ids.chunks(10_000) {
+        out.extend(
+            institutions::table
+                .filter(institutions::id.eq_any(chunk.to_vec()))
+                .select((
+                    institutions::id,
+                    institutions::code,
+                    institutions::name,
+                    institutions::category,
+                    institutions::postcode,
+                    institutions::address,
+                    institutions::phone,
+                    institutions::email,
+                    institutions::manager,
+                    institutions::jurisdiction_id,
+                    institutions::municipality_id,
+                ))
+                .load::<PostalLine>(conn)?,
+        );
+    }
+    out.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(out)
+}
+
+/// An institution's login account.
+#[derive(Debug, Clone, Queryable)]
+pub struct AccountLine {
+    pub institution_id: i32,
+    pub login_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+/// The accounts of these institutions, by institution (each in login order).
+pub fn accounts_of(
+    conn: &mut DbConnection,
+    ids: &[i32],
+) -> QueryResult<HashMap<i32, Vec<AccountLine>>> {
+    let mut out: HashMap<i32, Vec<AccountLine>> = HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(Option<i32>, AccountLine)> = users::table
+            .filter(users::institution_id.eq_any(chunk.to_vec()))
+            .order(users::login_id.asc())
+            .select((
+                users::institution_id,
+                (
+                    users::institution_id.assume_not_null(),
+                    users::login_id,
+                    users::display_name,
+                    users::email,
+                    users::active,
+                    users::must_change_password,
+                    users::locked_until,
+                    users::last_login_at,
+                ),
+            ))
+            .load(conn)?;
+        for (id, line) in rows {
+            if let Some(id) = id {
+                out.entry(id).or_default().push(line);
+            }
+        }
+    }
+    Ok(out)
+}
