@@ -666,6 +666,17 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("POST", "/mail/templates/{key}", ADMINS),
     ("POST", "/mail/templates/{key}/preview", OFFICERS),
     ("POST", "/mail/templates/{key}/reset", ADMINS),
+    ("GET", "/exports", OFFICERS),
+    ("GET", "/exports/reports", OFFICERS),
+    ("POST", "/exports/reports", OFFICERS),
+    ("GET", "/exports/files/{token}", OFFICERS),
+    ("GET", "/exports/files/{token}/download", OFFICERS),
+    ("GET", "/exports/addresses", OFFICERS),
+    ("GET", "/exports/addresses.csv", OFFICERS),
+    ("GET", "/exports/labels", OFFICERS),
+    ("GET", "/exports/labels.css", OFFICERS),
+    ("GET", "/exports/targets", OFFICERS),
+    ("GET", "/exports/targets.csv", OFFICERS),
 ];
 const ANYONE: &[&str] = &[
     "anonymous",
@@ -890,6 +901,7 @@ fn every_route_times_every_role() {
                 .replace("/review/bulk/{id}", "/review/bulk/1")
                 .replace("/ndb/imports/{id}", &format!("/ndb/imports/{ndb_import}"))
                 .replace("/mail/campaigns/{id}", "/mail/campaigns/1")
+                .replace("{token}", "0123456789abcdef0123456789abcdef")
                 .replace("{action}", "pause")
                 .replace("{key}", "reminder")
                 .replace("{fy}", "2025")
@@ -939,7 +951,10 @@ fn every_route_times_every_role() {
                     .starts_with("/login?next=");
             // A bulk confirmation belongs to the officer who previewed it: for anyone
             // else it is 404 (not found), which still means the gate let them through.
-            let owned = path.starts_with("/review/bulk/{id}") && status == 404;
+            // So does a prepared export file.
+            let owned = (path.starts_with("/review/bulk/{id}")
+                || path.starts_with("/exports/files/"))
+                && status == 404;
             if allowed.contains(who) {
                 assert!(
                     (owned || ![403, 404, 405].contains(&status)) && !to_login && status < 500,
