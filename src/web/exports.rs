@@ -242,22 +242,8 @@ pub async fn reports_prepare(
             Ok::<_, service::ExportError>((total, name))
         })
         .await?;
-    let prepared = Prepared {
-        token: files::new_token(),
-        owner: user.id,
-        title: "全項目CSV".into(),
-        file_name,
-        extension: extension.into(),
-        content_type: content_type(asked.format, asked.encoding).into(),
-        total: usize::try_from(total).unwrap_or(0),
-        written: 0,
-        columns: 0,
-        replaced: 0,
-        encoding: asked.encoding.code().into(),
-        done: false,
-        error: None,
-        created_at: now,
-    };
+    let total = usize::try_from(total).unwrap_or(0);
+    let prepared = record(user.id, file_name, &asked, total, now);
     let data_dir = state.settings.data_dir.clone();
     files::save(&data_dir, &prepared).map_err(AppError::internal)?;
     let job = service::Job {
@@ -272,6 +258,32 @@ pub async fn reports_prepare(
     };
     service::start(job).map_err(AppError::internal)?;
     Ok(see_other(&format!("/exports/files/{}", prepared.token)))
+}
+
+/// The record of a file about to be written: nothing written yet.
+fn record(
+    owner: i32,
+    file_name: String,
+    asked: &Asked,
+    total: usize,
+    now: chrono::NaiveDateTime,
+) -> Prepared {
+    Prepared {
+        token: files::new_token(),
+        owner,
+        title: "全項目CSV".into(),
+        file_name,
+        extension: asked.format.code().into(),
+        content_type: content_type(asked.format, asked.encoding).into(),
+        total,
+        written: 0,
+        columns: 0,
+        replaced: 0,
+        encoding: asked.encoding.code().into(),
+        done: false,
+        error: None,
+        created_at: now,
+    }
 }
 
 fn content_type(format: FileFormat, encoding: TextEncoding) -> &'static str {
@@ -293,11 +305,10 @@ pub async fn prepared(
 ) -> Result<HttpResponse, AppError> {
     let p = files::load(&state.settings.data_dir, &path, user.id).ok_or(AppError::NotFound)?;
     let mut ctx = views::Page::of(&state, &viewer).await?;
-    let percent = if p.total == 0 {
-        100
-    } else {
-        (p.written * 100 / p.total).min(100)
-    };
+    let percent = (p.written * 100)
+        .checked_div(p.total)
+        .unwrap_or(100)
+        .min(100);
     ctx.insert("p", &p);
     ctx.insert("percent", &percent);
     ctx.insert(

@@ -70,6 +70,14 @@ impl Asked {
             .unwrap_or_default()
     }
 
+    /// The search and the list's choice, for the labels form's hidden fields.
+    fn carried_with_who(&self) -> Vec<&(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()) || k == "who")
+            .collect()
+    }
+
     /// The query to carry to the CSV and labels links (without the page's own fields).
     fn query_string(&self) -> String {
         let kept: Vec<&(String, String)> = self
@@ -253,6 +261,25 @@ struct Label<'a> {
     address: &'a lists::Address,
 }
 
+/// The labels, one list per A4 sheet, each with its column and row on it.
+fn on_sheets<'a>(rows: &'a [lists::Address], sheet: Option<&LabelSheet>) -> Vec<Vec<Label<'a>>> {
+    let per = sheet.map_or(12, LabelSheet::per_sheet).max(1);
+    let columns = sheet.map_or(2, |s| s.columns).max(1);
+    rows.chunks(per)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(i, address)| Label {
+                    column: i as u32 % columns,
+                    row: i as u32 / columns,
+                    address,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// GET /exports/labels: the address labels, one A4 sheet per page, placed by a
 /// stylesheet made from the sheet's measures (no inline style: the CSP forbids it).
 pub async fn labels(
@@ -274,35 +301,13 @@ pub async fn labels(
         })
         .await?;
     let mut ctx = views::Page::of(&state, &viewer).await?;
-    let per = sheet.as_ref().map_or(12, LabelSheet::per_sheet).max(1);
-    let columns = sheet.as_ref().map_or(2, |s| s.columns).max(1);
-    let pages: Vec<Vec<Label>> = rows
-        .chunks(per)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .enumerate()
-                .map(|(i, address)| Label {
-                    column: i as u32 % columns,
-                    row: i as u32 / columns,
-                    address,
-                })
-                .collect()
-        })
-        .collect();
+    let pages = on_sheets(&rows, sheet.as_ref().ok());
     ctx.insert("pages", &pages);
     ctx.insert("count", &rows.len());
     ctx.insert("sheet", &form);
     ctx.insert("errors", &sheet.as_ref().err().cloned().unwrap_or_default());
     ctx.insert("css_query", &asked.query_string());
-    ctx.insert(
-        "carried",
-        &asked
-            .pairs
-            .iter()
-            .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()) || k == "who")
-            .collect::<Vec<_>>(),
-    );
+    ctx.insert("carried", &asked.carried_with_who());
     let status = if sheet.is_ok() {
         actix_web::http::StatusCode::OK
     } else {
