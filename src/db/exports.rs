@@ -22,76 +22,60 @@ pub struct ReportFilter {
     pub municipality_id: Option<i32>,
 }
 
-type Joined = diesel::helper_types::InnerJoin<reports::table, institutions::table>;
-type Boxed = diesel::helper_types::IntoBoxed<'static, Joined, crate::db::MultiBackend>;
-
-/// Reports with at least one submitted version, within the scope and filter.
-fn filtered(scope: Scope, f: &ReportFilter) -> Boxed {
-    let mut q = reports::table
-        .inner_join(institutions::table)
-        .filter(reports::fiscal_year.eq(f.fiscal_year))
-        .filter(reports::versions.gt(0))
-        .into_boxed();
-    q = match scope {
-        Scope::All => q,
-        Scope::Prefecture(id) => q.filter(institutions::prefecture_id.eq(id)),
-        Scope::Jurisdiction(id) => q.filter(institutions::jurisdiction_id.eq(id)),
-        Scope::Municipality(id) => q.filter(institutions::municipality_id.eq(id)),
-        Scope::Institution(id) => q.filter(institutions::id.eq(id)),
-    };
-    if !f.statuses.is_empty() {
-        q = q.filter(reports::status.eq_any(f.statuses.clone()));
-    }
-    if let Some(k) = &f.kind {
-        q = q.filter(reports::kind.eq(k.clone()));
-    }
-    if let Some(j) = f.jurisdiction_id {
-        q = q.filter(institutions::jurisdiction_id.eq(j));
-    }
-    if let Some(m) = f.municipality_id {
-        q = q.filter(institutions::municipality_id.eq(m));
-    }
-    q
+/// The scope and filter on any query that joins reports with their institutions.
+macro_rules! within {
+    ($q:expr, $scope:expr, $f:expr) => {{
+        let (scope, f): (Scope, &ReportFilter) = ($scope, $f);
+        let mut q = $q.filter(reports::fiscal_year.eq(f.fiscal_year));
+        q = match scope {
+            Scope::All => q,
+            Scope::Prefecture(id) => q.filter(institutions::prefecture_id.eq(id)),
+            Scope::Jurisdiction(id) => q.filter(institutions::jurisdiction_id.eq(id)),
+            Scope::Municipality(id) => q.filter(institutions::municipality_id.eq(id)),
+            Scope::Institution(id) => q.filter(institutions::id.eq(id)),
+        };
+        if !f.statuses.is_empty() {
+            q = q.filter(reports::status.eq_any(f.statuses.clone()));
+        }
+        if let Some(k) = &f.kind {
+            q = q.filter(reports::kind.eq(k.clone()));
+        }
+        if let Some(j) = f.jurisdiction_id {
+            q = q.filter(institutions::jurisdiction_id.eq(j));
+        }
+        if let Some(m) = f.municipality_id {
+            q = q.filter(institutions::municipality_id.eq(m));
+        }
+        q
+    }};
 }
 
-/// How many rows the export will have: reports, or their versions.
+/// How many rows the export will have: reports with a submitted version, or their
+/// versions.
 pub fn count_reports(
     conn: &mut DbConnection,
     scope: Scope,
     f: &ReportFilter,
     all_versions: bool,
 ) -> QueryResult<i64> {
+    let q = within!(
+        reports::table
+            .inner_join(institutions::table)
+            .filter(reports::versions.gt(0))
+            .into_boxed(),
+        scope,
+        f
+    );
     if all_versions {
-        let total: Option<i64> = filtered(scope, f)
-            .select(diesel::dsl::sum(reports::versions))
-            .first(conn)?;
+        let total: Option<i64> = q.select(diesel::dsl::sum(reports::versions)).first(conn)?;
         Ok(total.unwrap_or(0))
     } else {
-        filtered(scope, f).count().get_result(conn)
+        q.count().get_result(conn)
     }
 }
 
-/// The next `limit` reports in (institution code, report) order after `after`.
-pub fn next_reports(
-    conn: &mut DbConnection,
-    scope: Scope,
-    f: &ReportFilter,
-    after: Option<&(String, i32)>,
-    limit: i64,
-) -> QueryResult<Vec<(String, i32)>> {
-    let mut q = filtered(scope, f);
-    if let Some((code, id)) = after {
-        q = q.filter(
-            institutions::code
-                .gt(code.clone())
-                .or(institutions::code.eq(code.clone()).and(reports::id.gt(*id))),
-        );
-    }
-    q.order((institutions::code.asc(), reports::id.asc()))
-        .select((institutions::code, reports::id))
-        .limit(limit)
-        .load(conn)
-}
+/// Where the previous chunk ended: (institution code, report id, version number).
+pub type Cursor = (String, i32, i32);
 
 /// One row of a 全項目CSV: a report's version with its institution.
 #[derive(Debug, Clone, Queryable)]
@@ -118,18 +102,43 @@ pub struct ReportLine {
     pub proxy: bool,
 }
 
-/// The rows of these reports: the latest version of each, or every version.
+impl ReportLine {
+    pub fn cursor(&self) -> Cursor {
+        (self.code.clone(), self.report_id, self.number)
+    }
+}
+
+/// The next `limit` rows after `after`, in (institution code, report, version) order:
+/// the latest version of each report, or every version. One query per chunk, each
+/// starting where the last ended, so that no query holds more than a chunk.
 pub fn report_lines(
     conn: &mut DbConnection,
-    report_ids: &[i32],
+    scope: Scope,
+    f: &ReportFilter,
     all_versions: bool,
+    after: Option<&Cursor>,
+    limit: i64,
 ) -> QueryResult<Vec<ReportLine>> {
-    let mut q = report_versions::table
-        .inner_join(reports::table.inner_join(institutions::table))
-        .filter(reports::id.eq_any(report_ids.to_vec()))
-        .into_boxed();
+    let mut q = within!(
+        report_versions::table
+            .inner_join(reports::table.inner_join(institutions::table))
+            .into_boxed(),
+        scope,
+        f
+    );
     if !all_versions {
         q = q.filter(report_versions::number.eq(reports::versions));
+    }
+    if let Some((code, id, number)) = after {
+        // Written so that SQLite walks the code index from the cursor: the plain
+        // `code > c OR (code = c AND …)` made it scan the index from its start for every
+        // chunk (3.6 s instead of 0.14 s over 60,000 reports).
+        q = q.filter(institutions::code.ge(code.clone())).filter(
+            institutions::code
+                .gt(code.clone())
+                .or(reports::id.gt(*id))
+                .or(reports::id.eq(*id).and(report_versions::number.gt(*number))),
+        );
     }
     q.order((
         institutions::code.asc(),
@@ -158,6 +167,7 @@ pub fn report_lines(
         report_versions::submitted_at,
         report_versions::proxy,
     ))
+    .limit(limit)
     .load(conn)
 }
 

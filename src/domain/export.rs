@@ -130,7 +130,7 @@ enum Source {
     Choice(String, i64),
     /// The n-th (0-based) name of a names answer.
     Name(String, usize),
-    /// `<code>:other`: the text of その他.
+    /// The key `<code>:other`: the text of その他.
     Other(String),
 }
 
@@ -188,7 +188,7 @@ impl ItemColumns {
                         heading: format!("{code} {}：その他の内容", item.label),
                         code: format!("{code}:other"),
                     },
-                    Source::Other(code.clone()),
+                    Source::Other(format!("{code}:other")),
                 ));
             }
         }
@@ -223,7 +223,7 @@ impl ItemColumns {
                     Some(Value::Array(names)) => value_cell(names.get(*n)),
                     _ => Cell::Empty,
                 },
-                Source::Other(code) => value_cell(answers.get(&format!("{code}:other"))),
+                Source::Other(key) => value_cell(answers.get(key)),
             });
         }
     }

@@ -183,11 +183,16 @@ fn is_plain_number(text: &str) -> bool {
 /// A cell value safe to open in Excel: text that would start a formula gets a leading
 /// apostrophe (OWASP "CSV injection"). Every CSV export writes its cells through this.
 pub fn excel_safe(text: &str) -> String {
-    if text.starts_with(FORMULA_STARTS) && !is_plain_number(text) {
+    if needs_formula_guard(text) {
         format!("'{text}")
     } else {
         text.to_string()
     }
+}
+
+/// Whether [`excel_safe`] would guard this text (for writers that avoid copying).
+pub fn needs_formula_guard(text: &str) -> bool {
+    text.starts_with(FORMULA_STARTS) && !is_plain_number(text)
 }
 
 /// Undoes [`excel_safe`] on a cell read back from a file: an apostrophe in front of a

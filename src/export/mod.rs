@@ -9,7 +9,7 @@ mod xlsx;
 use std::io::{self, Write};
 
 use crate::domain::export::{Cell, TextEncoding, encode_cp932};
-use crate::domain::normalize::excel_safe;
+use crate::domain::normalize::{excel_safe, needs_formula_guard};
 
 pub use xlsx::XlsxSheet;
 
@@ -100,11 +100,12 @@ impl<W: Write> CsvSheet<W> {
 impl<W: Write> Sheet for CsvSheet<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         for cell in cells {
-            let text = match cell {
-                Cell::Text(t) => excel_safe(t),
-                other => other.to_csv_text(),
-            };
-            self.out.write_field(text)?;
+            match cell {
+                Cell::Empty => self.out.write_field([])?,
+                Cell::Text(t) if needs_formula_guard(t) => self.out.write_field(excel_safe(t))?,
+                Cell::Text(t) => self.out.write_field(t)?,
+                Cell::Number(_) => self.out.write_field(cell.to_csv_text())?,
+            }
         }
         self.out.write_record(None::<&[u8]>)?;
         Ok(())

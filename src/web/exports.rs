@@ -56,6 +56,9 @@ pub struct ReportForm {
     format: String,
     #[serde(default)]
     codes: String,
+    /// 「件数を確かめる」 (count) or 「ファイルを作成する」.
+    #[serde(default)]
+    step: String,
 }
 
 type Errors = BTreeMap<&'static str, String>;
@@ -226,8 +229,9 @@ pub async fn reports_prepare(
     user: CurrentUser,
     form: CsrfForm<ReportForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Ok(asked) = form.0.read() else {
-        return reports_page(&state, &viewer, &user, form.0, Errors::new()).await;
+    let asked = match form.0.read() {
+        Ok(asked) if form.0.step != "count" => asked,
+        _ => return reports_page(&state, &viewer, &user, form.0, Errors::new()).await,
     };
     let actor = user.actor(&viewer);
     let now = Utc::now().naive_utc();

@@ -386,6 +386,20 @@ fn an_area_officer_exports_its_area_only_and_clinics_and_other_users_get_nothing
         .text()
         .unwrap();
     assert!(page.contains("<strong>0</strong> 行"), "{page}");
+    // 「件数を確かめる」 on the form counts and makes no file.
+    let csrf = csrf_of(&page);
+    let counted = area
+        .post(app.url("/exports/reports"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("fy", &fiscal_year().to_string()),
+            ("status", "all"),
+            ("step", "count"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(counted.status(), 200);
+    assert!(counted.text().unwrap().contains("id=\"export-rows\""));
     // A clinic cannot export at all; nobody else can open this officer's file.
     let clinic = app.signed_in("demo-clinic");
     for path in [
@@ -630,4 +644,43 @@ fn the_command_line_writes_csv_to_a_file_and_xlsx_to_standard_output() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cp932"));
+}
+
+#[test]
+fn chunks_of_the_export_join_up_to_exactly_the_whole_in_order() {
+    use kakari::db::exports::{ReportFilter, report_lines};
+    use kakari::domain::auth::Scope;
+    let app = crate::season::with_season();
+    let conn = &mut *app.db.conn();
+    let prefecture = kakari::db::areas::prefectures(conn).unwrap()[0].id;
+    let filter = ReportFilter {
+        fiscal_year: fiscal_year(),
+        ..ReportFilter::default()
+    };
+    for all_versions in [false, true] {
+        let scope = Scope::Prefecture(prefecture);
+        let whole = report_lines(conn, scope, &filter, all_versions, None, 1_000_000).unwrap();
+        let mut pieces = Vec::new();
+        let mut after = None;
+        loop {
+            let chunk =
+                report_lines(conn, scope, &filter, all_versions, after.as_ref(), 7).unwrap();
+            let Some(last) = chunk.last() else { break };
+            after = Some(last.cursor());
+            pieces.extend(chunk);
+        }
+        let key = |l: &kakari::db::exports::ReportLine| (l.code.clone(), l.report_id, l.number);
+        assert!(whole.len() > 20, "several chunks");
+        assert_eq!(
+            pieces.iter().map(key).collect::<Vec<_>>(),
+            whole.iter().map(key).collect::<Vec<_>>(),
+            "all_versions: {all_versions}"
+        );
+        if all_versions {
+            assert!(
+                whole.iter().any(|l| l.number > 1),
+                "some reports have several versions"
+            );
+        }
+    }
 }

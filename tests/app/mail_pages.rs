@@ -373,6 +373,13 @@ fn a_broadcast_form_with_mistakes_comes_back_with_messages() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.lines().count() > 2, "{text}");
     assert!(text.contains("メールアドレスが登録されていません"));
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("郵便番号,所在地,管理者,電話番号"),
+        "postal details for paper mailing: {text}"
+    );
 }
 
 #[test]

@@ -105,7 +105,7 @@ const FIXED: [(&str, &str); 22] = [
 
 /// Reports read per query: enough that the queries cost little per row, few enough
 /// that memory stays small.
-const CHUNK: i64 = 500;
+const CHUNK: i64 = 1000;
 
 /// The determination as stored with a version (domain.md §4.5); the reasons are not
 /// needed here.
@@ -191,18 +191,24 @@ pub fn write_reports(
         id.and_then(|i| areas.get(&i))
             .map_or(Cell::Empty, Cell::text)
     };
-    let mut after: Option<(String, i32)> = None;
+    let mut after: Option<store::Cursor> = None;
     let mut rows = 0;
     let mut cells = Vec::with_capacity(columns.len());
     loop {
-        let next = store::next_reports(conn, by.scope(), &request.filter, after.as_ref(), CHUNK)?;
-        let Some(last) = next.last().cloned() else {
+        let lines = store::report_lines(
+            conn,
+            by.scope(),
+            &request.filter,
+            request.all_versions,
+            after.as_ref(),
+            CHUNK,
+        )?;
+        let Some(last) = lines.last().map(ReportLine::cursor) else {
             break;
         };
-        let ids: Vec<i32> = next.iter().map(|(_, id)| *id).collect();
-        for line in store::report_lines(conn, &ids, request.all_versions)? {
+        for line in &lines {
             cells.clear();
-            fixed_cells(&line, &area, &mut cells)?;
+            fixed_cells(line, &area, &mut cells);
             let answers: crate::domain::determination::Answers =
                 serde_json::from_str(&line.answers).unwrap_or_default();
             items.cells(&answers, &mut cells);
@@ -233,11 +239,7 @@ pub fn write_reports(
     Ok(summary)
 }
 
-fn fixed_cells(
-    line: &ReportLine,
-    area: &dyn Fn(Option<i32>) -> Cell,
-    cells: &mut Vec<Cell>,
-) -> Result<(), ExportError> {
+fn fixed_cells(line: &ReportLine, area: &dyn Fn(Option<i32>) -> Cell, cells: &mut Vec<Cell>) {
     let decided: Option<Decided> = serde_json::from_str(&line.determination).ok();
     let latest = line.number == line.versions;
     cells.extend([
@@ -271,5 +273,4 @@ fn fixed_cells(
         ]),
         None => cells.extend(std::iter::repeat_n(Cell::Empty, 5)),
     }
-    Ok(())
 }

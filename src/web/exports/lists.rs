@@ -148,7 +148,8 @@ pub async fn addresses_csv(
         .run(move |conn| {
             let by = By::Officer(&actor);
             let rows = lists::addresses(conn, by, &request, Some("宛先情報CSV"))?;
-            let name = service::file_name(conn, by, None, "宛先情報", "csv", now)?;
+            let fy = Some(request.fiscal_year);
+            let name = service::file_name(conn, by, fy, "宛先情報", "csv", now)?;
             Ok::<_, ExportError>((name, rows))
         })
         .await?;

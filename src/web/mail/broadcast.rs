@@ -285,7 +285,52 @@ pub async fn create(
     Ok(see_other(&format!("/mail/campaigns/{id}?created=1")))
 }
 
-/// GET /mail/no-address.csv: the institutions to reach on paper.
+/// The institutions without a usable address, with their postal details for paper
+/// mailing (宛名ラベル: データ出力 → 宛先情報).
+fn no_address_rows(
+    conn: &mut crate::db::DbConnection,
+    scope: crate::domain::auth::Scope,
+    request: &CampaignRequest,
+) -> Result<Vec<Vec<String>>, MailError> {
+    let found = service::recipients(conn, scope, request)?;
+    let ids: Vec<i32> = found.without.iter().map(|n| n.institution_id).collect();
+    let postal: std::collections::HashMap<i32, crate::db::exports::PostalLine> =
+        crate::db::exports::postal_lines(conn, &ids)
+            .map_err(crate::db::DbError::from)?
+            .into_iter()
+            .map(|p| (p.institution_id, p))
+            .collect();
+    Ok(found
+        .without
+        .into_iter()
+        .map(|n| {
+            let p = postal.get(&n.institution_id);
+            let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+            vec![
+                n.code,
+                n.name,
+                n.reason,
+                text(p.and_then(|p| p.postcode.as_ref())),
+                text(p.map(|p| &p.address)),
+                text(p.and_then(|p| p.manager.as_ref())),
+                text(p.and_then(|p| p.phone.as_ref())),
+            ]
+        })
+        .collect())
+}
+
+const NO_ADDRESS_HEADER: [&str; 7] = [
+    "医療機関コード",
+    "名称",
+    "理由",
+    "郵便番号",
+    "所在地",
+    "管理者",
+    "電話番号",
+];
+
+/// GET /mail/no-address.csv: the institutions to reach on paper, with their postal
+/// details.
 pub async fn no_address_csv(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -296,16 +341,11 @@ pub async fn no_address_csv(
         AppError::BadRequest(e.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "))
     })?;
     let scope = user.scope;
-    let found = state
-        .run(move |conn| service::recipients(conn, scope, &request))
+    let rows = state
+        .run(move |conn| no_address_rows(conn, scope, &request))
         .await?;
-    let rows: Vec<Vec<String>> = found
-        .without
-        .into_iter()
-        .map(|n| vec![n.code, n.name, n.reason])
-        .collect();
     Ok(csv_response(
         "メールアドレスのない医療機関.csv",
-        csv_bytes(&["医療機関コード", "名称", "理由"], &rows)?,
+        csv_bytes(&NO_ADDRESS_HEADER, &rows)?,
     ))
 }
