@@ -107,11 +107,19 @@ impl Cell {
 }
 
 fn number_text(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
+    let mut out = String::new();
+    write_number(&mut out, n);
+    out
+}
+
+/// Appends a number as a spreadsheet shows it: `12`, not `12.0`.
+pub fn write_number(out: &mut String, n: f64) {
+    use std::fmt::Write;
+    let _ = if n.fract() == 0.0 && n.abs() < 1e15 {
+        write!(out, "{}", n as i64)
     } else {
-        format!("{n}")
-    }
+        write!(out, "{n}")
+    };
 }
 
 /// A column: its Japanese heading and its code (the optional second header row).
@@ -138,6 +146,9 @@ enum Source {
 #[derive(Debug, Clone)]
 pub struct ItemColumns {
     columns: Vec<(Column, Source)>,
+    /// The columns each answer key fills: a row is filled by walking its answers (a
+    /// few dozen) rather than looking up every column (well over a hundred).
+    by_key: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// How many names columns an item without a stated limit gets (domain.md: up to 8).
@@ -192,7 +203,17 @@ impl ItemColumns {
                 ));
             }
         }
-        ItemColumns { columns }
+        let mut by_key: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, (_, source)) in columns.iter().enumerate() {
+            let key = match source {
+                Source::Value(k) | Source::Choice(k, _) | Source::Name(k, _) | Source::Other(k) => {
+                    k.clone()
+                }
+            };
+            by_key.entry(key).or_default().push(i);
+        }
+        ItemColumns { columns, by_key }
     }
 
     pub fn columns(&self) -> impl Iterator<Item = &Column> {
@@ -209,22 +230,28 @@ impl ItemColumns {
 
     /// The answers as cells, one per column; an item not answered is empty.
     pub fn cells(&self, answers: &Answers, out: &mut Vec<Cell>) {
-        for (_, source) in &self.columns {
-            out.push(match source {
-                Source::Value(code) => value_cell(answers.get(code)),
-                Source::Choice(code, choice) => match answers.get(code) {
-                    Some(Value::Array(codes)) => {
-                        Cell::flag(codes.iter().any(|c| c.as_i64() == Some(*choice)))
-                    }
-                    Some(Value::Number(n)) => Cell::flag(n.as_i64() == Some(*choice)),
-                    _ => Cell::Empty,
-                },
-                Source::Name(code, n) => match answers.get(code) {
-                    Some(Value::Array(names)) => value_cell(names.get(*n)),
-                    _ => Cell::Empty,
-                },
-                Source::Other(key) => value_cell(answers.get(key)),
-            });
+        let base = out.len();
+        out.resize(base + self.columns.len(), Cell::Empty);
+        for (key, value) in answers {
+            let Some(columns) = self.by_key.get(key.as_str()) else {
+                continue;
+            };
+            for &i in columns {
+                out[base + i] = match &self.columns[i].1 {
+                    Source::Value(_) | Source::Other(_) => value_cell(Some(value)),
+                    Source::Choice(_, choice) => match value {
+                        Value::Array(codes) => {
+                            Cell::flag(codes.iter().any(|c| c.as_i64() == Some(*choice)))
+                        }
+                        Value::Number(n) => Cell::flag(n.as_i64() == Some(*choice)),
+                        _ => Cell::Empty,
+                    },
+                    Source::Name(_, n) => match value {
+                        Value::Array(names) => value_cell(names.get(*n)),
+                        _ => Cell::Empty,
+                    },
+                };
+            }
         }
     }
 }

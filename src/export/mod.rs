@@ -8,7 +8,7 @@ mod xlsx;
 
 use std::io::{self, Write};
 
-use crate::domain::export::{Cell, TextEncoding, encode_cp932};
+use crate::domain::export::{Cell, TextEncoding, encode_cp932, write_number};
 use crate::domain::normalize::{excel_safe, needs_formula_guard};
 
 pub use xlsx::XlsxSheet;
@@ -23,6 +23,8 @@ pub trait Sheet {
 /// CSV with CRLF line ends, as Excel writes it.
 pub struct CsvSheet<W: Write> {
     out: csv::Writer<Encoded<W>>,
+    /// A number's text, reused from cell to cell.
+    number: String,
 }
 
 /// The bytes the csv writer makes (UTF-8), in the file's encoding.
@@ -87,6 +89,7 @@ impl<W: Write> CsvSheet<W> {
                 .terminator(csv::Terminator::CRLF)
                 .buffer_capacity(64 * 1024)
                 .from_writer(encoded),
+            number: String::new(),
         })
     }
 
@@ -104,7 +107,11 @@ impl<W: Write> Sheet for CsvSheet<W> {
                 Cell::Empty => self.out.write_field([])?,
                 Cell::Text(t) if needs_formula_guard(t) => self.out.write_field(excel_safe(t))?,
                 Cell::Text(t) => self.out.write_field(t)?,
-                Cell::Number(_) => self.out.write_field(cell.to_csv_text())?,
+                Cell::Number(n) => {
+                    self.number.clear();
+                    write_number(&mut self.number, *n);
+                    self.out.write_field(&self.number)?;
+                }
             }
         }
         self.out.write_record(None::<&[u8]>)?;

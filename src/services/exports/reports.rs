@@ -103,9 +103,8 @@ const FIXED: [(&str, &str); 22] = [
     ("2号ニ", "care_coordination"),
 ];
 
-/// Reports read per query: enough that the queries cost little per row, few enough
-/// that memory stays small.
-const CHUNK: i64 = 1000;
+/// Rows between two reports of progress.
+const PROGRESS_EVERY: usize = 1000;
 
 /// The determination as stored with a version (domain.md §4.5); the reasons are not
 /// needed here.
@@ -149,9 +148,19 @@ pub fn count_reports(
     )?)
 }
 
+/// A time as JST `2027-01-15 10:32`, which Excel reads as a date and time.
 fn time_cell(at: Option<NaiveDateTime>) -> Cell {
+    use chrono::{Datelike, Timelike};
     at.map_or(Cell::Empty, |t| {
-        Cell::text(wareki::to_jst(t).format("%Y-%m-%d %H:%M").to_string())
+        let j = wareki::to_jst(t);
+        Cell::Text(format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            j.year(),
+            j.month(),
+            j.day(),
+            j.hour(),
+            j.minute()
+        ))
     })
 }
 
@@ -191,33 +200,28 @@ pub fn write_reports(
         id.and_then(|i| areas.get(&i))
             .map_or(Cell::Empty, Cell::text)
     };
-    let mut after: Option<store::Cursor> = None;
     let mut rows = 0;
     let mut cells = Vec::with_capacity(columns.len());
-    loop {
-        let lines = store::report_lines(
-            conn,
-            by.scope(),
-            &request.filter,
-            request.all_versions,
-            after.as_ref(),
-            CHUNK,
-        )?;
-        let Some(last) = lines.last().map(ReportLine::cursor) else {
-            break;
-        };
-        for line in &lines {
+    store::each_report_line(
+        conn,
+        by.scope(),
+        &request.filter,
+        request.all_versions,
+        |line| -> Result<(), ExportError> {
             cells.clear();
-            fixed_cells(line, &area, &mut cells);
+            fixed_cells(&line, &area, &mut cells);
             let answers: crate::domain::determination::Answers =
                 serde_json::from_str(&line.answers).unwrap_or_default();
             items.cells(&answers, &mut cells);
             sheet.row(&cells)?;
             rows += 1;
-        }
-        progress(rows);
-        after = Some(last);
-    }
+            if rows % PROGRESS_EVERY == 0 {
+                progress(rows);
+            }
+            Ok(())
+        },
+    )?;
+    progress(rows);
     let replaced = sheet.finish()?;
     let summary = Summary {
         rows,
