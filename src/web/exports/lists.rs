@@ -41,13 +41,7 @@ impl Asked {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        let search_pairs: Vec<&(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| !OWN_KEYS.contains(&k.as_str()))
-            .collect();
-        let encoded = serde_urlencoded::to_string(&search_pairs).unwrap_or_default();
-        let search: ReviewQuery = serde_urlencoded::from_str(&encoded)
-            .map_err(|e| AppError::BadRequest(format!("入力内容を読み取れませんでした ({e})")))?;
+        let search = ReviewQuery::from_pairs(&pairs, &OWN_KEYS)?;
         let filter = search
             .filter()
             .map_err(|e| AppError::BadRequest(e.into_values().collect::<Vec<_>>().join(" ")))?;
@@ -153,27 +147,33 @@ pub async fn addresses_csv(
             Ok::<_, ExportError>((name, rows))
         })
         .await?;
-    let mut bytes = Vec::new();
-    let mut sheet = Box::new(CsvSheet::new(&mut bytes, encoding).map_err(AppError::internal)?);
-    sheet
-        .text_row(&ADDRESS_HEADER)
-        .map_err(AppError::internal)?;
-    for a in &rows {
-        sheet.text_row(&a.cells()).map_err(AppError::internal)?;
-    }
-    sheet.finish().map_err(AppError::internal)?;
-    Ok(csv_download(&name, encoding, bytes))
+    let cells: Vec<[&str; 9]> = rows.iter().map(lists::Address::cells).collect();
+    csv_download(&name, encoding, &ADDRESS_HEADER, &cells)
 }
 
-fn csv_download(name: &str, encoding: TextEncoding, bytes: Vec<u8>) -> HttpResponse {
+/// A small list as a CSV download in the asked encoding (the lists hold one line per
+/// institution; the 全項目 file is the one that is streamed).
+fn csv_download<R: AsRef<[S]>, S: AsRef<str>>(
+    name: &str,
+    encoding: TextEncoding,
+    header: &[&str],
+    rows: &[R],
+) -> Result<HttpResponse, AppError> {
+    let mut bytes = Vec::new();
+    let mut sheet = Box::new(CsvSheet::new(&mut bytes, encoding).map_err(AppError::internal)?);
+    sheet.text_row(header).map_err(AppError::internal)?;
+    for r in rows {
+        sheet.text_row(r.as_ref()).map_err(AppError::internal)?;
+    }
+    sheet.finish().map_err(AppError::internal)?;
     let charset = match encoding {
         TextEncoding::Cp932 => "Shift_JIS",
         _ => "utf-8",
     };
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, format!("text/csv; charset={charset}")))
         .insert_header((header::CONTENT_DISPOSITION, content_disposition(name)))
-        .body(bytes)
+        .body(bytes))
 }
 
 /// The label sheet's fields as typed (kept when wrong).
@@ -373,12 +373,5 @@ pub async fn targets_csv(
             Ok::<_, ExportError>((name, rows))
         })
         .await?;
-    let mut bytes = Vec::new();
-    let mut sheet = Box::new(CsvSheet::new(&mut bytes, encoding).map_err(AppError::internal)?);
-    sheet.text_row(&TARGET_HEADER).map_err(AppError::internal)?;
-    for r in &rows {
-        sheet.text_row(r).map_err(AppError::internal)?;
-    }
-    sheet.finish().map_err(AppError::internal)?;
-    Ok(csv_download(&name, encoding, bytes))
+    csv_download(&name, encoding, &TARGET_HEADER, &rows)
 }

@@ -40,13 +40,7 @@ impl Asked {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        let search_pairs: Vec<&(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| !MAIL_KEYS.contains(&k.as_str()))
-            .collect();
-        let encoded = serde_urlencoded::to_string(&search_pairs).unwrap_or_default();
-        let search: ReviewQuery = serde_urlencoded::from_str(&encoded)
-            .map_err(|e| AppError::BadRequest(format!("入力内容を読み取れませんでした ({e})")))?;
+        let search = ReviewQuery::from_pairs(&pairs, &MAIL_KEYS)?;
         Ok(Asked {
             template: TemplateKey::from_code(&get("template")).filter(|k| k.is_broadcast()),
             audience: Audience::from_code(&get("audience")),

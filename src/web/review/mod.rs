@@ -94,6 +94,22 @@ pub(super) const STATUS_CHOICES: [(&str, &str); 8] = [
 ];
 
 impl ReviewQuery {
+    /// The search carried in a page's query beside that page's own fields (`own`):
+    /// the broadcast form, the address lists.
+    pub(crate) fn from_pairs(
+        pairs: &[(String, String)],
+        own: &[&str],
+    ) -> Result<ReviewQuery, crate::web::error::AppError> {
+        let search: Vec<&(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| !own.contains(&k.as_str()))
+            .collect();
+        let encoded = serde_urlencoded::to_string(&search).unwrap_or_default();
+        serde_urlencoded::from_str(&encoded).map_err(|e| {
+            crate::web::error::AppError::BadRequest(format!("入力内容を読み取れませんでした ({e})"))
+        })
+    }
+
     pub(crate) fn fiscal_year(&self) -> i32 {
         self.fy
             .filter(|y| (2024..=2100).contains(y))
