@@ -13,4 +13,5 @@ pub mod mail;
 pub mod normalize;
 pub mod paging;
 pub mod report;
+pub mod suppression;
 pub mod wareki;

@@ -1,0 +1,617 @@
+//! Small-count suppression of linked tables (domain.md §5), for one count column: the
+//! municipalities' cells, their sums per 保健所 and per 二次医療圏 (two groupings that
+//! cross), and the prefecture total, published together.
+//!
+//! The tables form one bipartite multigraph: rows are the 保健所 and a margin row,
+//! columns the 二次医療圏 and a margin column; each municipality is an edge (its 保健所,
+//! its 二次医療圏), each 保健所 total an edge to the margin column, each 二次医療圏 total
+//! an edge from the margin row, the prefecture total the edge between the margins.
+//! Negating the single-margin cells makes every row and column sum to zero, so whatever
+//! a reader can change in the masked cells without contradicting what is published is a
+//! circulation over the masked edges. The largest value a masked cell can hold is
+//! therefore its value plus a maximum flow, and a cell is protected when that largest
+//! value reaches its threshold: the reader cannot prove it is 1–9 (1–19 where the
+//! threshold is 20). Complements are added along cheapest augmenting paths (by the
+//! value they hide); zeros are never complements.
+//!
+//! Provisional: not used by any page yet (issue 16 builds the tables on it).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Where a cell sits in the linked tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A municipality: its 保健所 (row) and 二次医療圏 (column).
+    Municipality { row: usize, column: usize },
+    /// A 保健所's total.
+    RowTotal(usize),
+    /// A 二次医療圏's total.
+    ColumnTotal(usize),
+    /// The prefecture's total.
+    Total,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub place: Place,
+    pub value: u64,
+    /// Values from 1 to `threshold − 1` must not be published or provable.
+    pub threshold: u64,
+    /// Masked whatever its value (a municipality under 2,000 people): a reader cannot
+    /// tell it is at least 1.
+    pub always_hidden: bool,
+}
+
+/// A municipality's count, as the tables are built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    pub row: usize,
+    pub column: usize,
+    pub value: u64,
+    pub threshold: u64,
+    pub always_hidden: bool,
+}
+
+/// The cells of one count column: the municipalities in the order given, then the
+/// 保健所 totals, the 二次医療圏 totals and the prefecture total (threshold
+/// `area_threshold` for the sums).
+pub fn linked_cells(
+    rows: usize,
+    columns: usize,
+    leaves: &[Leaf],
+    area_threshold: u64,
+) -> Vec<Cell> {
+    let mut row_sums = vec![0u64; rows];
+    let mut column_sums = vec![0u64; columns];
+    let mut cells: Vec<Cell> = leaves
+        .iter()
+        .map(|l| {
+            row_sums[l.row] += l.value;
+            column_sums[l.column] += l.value;
+            Cell {
+                place: Place::Municipality {
+                    row: l.row,
+                    column: l.column,
+                },
+                value: l.value,
+                threshold: l.threshold,
+                always_hidden: l.always_hidden,
+            }
+        })
+        .collect();
+    let sum = |place, value| Cell {
+        place,
+        value,
+        threshold: area_threshold,
+        always_hidden: false,
+    };
+    cells.extend(
+        row_sums
+            .iter()
+            .enumerate()
+            .map(|(r, v)| sum(Place::RowTotal(r), *v)),
+    );
+    cells.extend(
+        column_sums
+            .iter()
+            .enumerate()
+            .map(|(c, v)| sum(Place::ColumnTotal(c), *v)),
+    );
+    cells.push(sum(Place::Total, row_sums.iter().sum()));
+    cells
+}
+
+/// Why a cell is masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    Shown,
+    /// Its own value is 1 to threshold − 1, or the rules hide it.
+    Primary,
+    /// Hidden to protect another cell.
+    Complement,
+}
+
+/// The outcome: one mask per cell, in the cells' order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    pub masks: Vec<Mask>,
+    pub complements: usize,
+}
+
+impl Cell {
+    fn is_primary(&self) -> bool {
+        self.always_hidden || (1..self.threshold).contains(&self.value)
+    }
+
+    /// What a reader knows the cell holds at least, once it is masked.
+    fn lower_bound(&self) -> u64 {
+        if self.always_hidden { 0 } else { 1 }
+    }
+
+    fn needs_protection(&self) -> bool {
+        (1..self.threshold).contains(&self.value)
+    }
+}
+
+const INFINITE: u64 = u64::MAX / 4;
+
+/// The graph's nodes: rows 0..rows, the margin row, the columns, the margin column.
+struct Layout {
+    rows: usize,
+    columns: usize,
+}
+
+impl Layout {
+    fn nodes(&self) -> usize {
+        self.rows + self.columns + 2
+    }
+    fn margin_row(&self) -> usize {
+        self.rows
+    }
+    fn column(&self, c: usize) -> usize {
+        self.rows + 1 + c
+    }
+    fn margin_column(&self) -> usize {
+        self.rows + 1 + self.columns
+    }
+
+    /// (row node, column node, +1 for cells that keep their sign, −1 for the margins').
+    fn edge(&self, place: Place) -> (usize, usize, bool) {
+        match place {
+            Place::Municipality { row, column } => (row, self.column(column), true),
+            Place::RowTotal(r) => (r, self.margin_column(), false),
+            Place::ColumnTotal(c) => (self.margin_row(), self.column(c), false),
+            Place::Total => (self.margin_row(), self.margin_column(), true),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Arc {
+    to: usize,
+    capacity: u64,
+    /// The cell it stands for, and what using it costs (its value, for a cell not
+    /// masked yet; 0 for a masked one).
+    cell: usize,
+    cost: u64,
+}
+
+/// The arcs through which the reader can move value: for each usable cell, one arc for
+/// raising it (unbounded) and one for lowering it (down to its lower bound).
+fn arcs(
+    layout: &Layout,
+    cells: &[Cell],
+    usable: &[bool],
+    costs: &[u64],
+    skip: usize,
+) -> Vec<Vec<Arc>> {
+    let mut out = vec![Vec::new(); layout.nodes()];
+    for (i, cell) in cells.iter().enumerate() {
+        if i == skip || !usable[i] {
+            continue;
+        }
+        let (row, column, plain) = layout.edge(cell.place);
+        let room = cell.value.saturating_sub(cell.lower_bound());
+        // Raising a plain cell runs row → column; raising a margin cell, column → row.
+        let (up_from, up_to) = if plain { (row, column) } else { (column, row) };
+        out[up_from].push(Arc {
+            to: up_to,
+            capacity: INFINITE,
+            cell: i,
+            cost: costs[i],
+        });
+        out[up_to].push(Arc {
+            to: up_from,
+            capacity: room,
+            cell: i,
+            cost: costs[i],
+        });
+    }
+    out
+}
+
+/// Residual capacities: per node, (to, capacity left, index of the reverse arc).
+type Residual = Vec<Vec<(usize, u64, usize)>>;
+
+fn residual_of(graph: &[Vec<Arc>]) -> Residual {
+    let mut residual: Residual = vec![Vec::new(); graph.len()];
+    for (from, list) in graph.iter().enumerate() {
+        for a in list {
+            let forth = residual[from].len();
+            let back = residual[a.to].len();
+            residual[from].push((a.to, a.capacity, back));
+            residual[a.to].push((from, 0, forth));
+        }
+    }
+    residual
+}
+
+/// Pushes as much as can flow from `source` to `sink`, stopping at `enough`.
+fn push_flow(residual: &mut Residual, source: usize, sink: usize, enough: u64) -> u64 {
+    let nodes = residual.len();
+    let mut flow = 0;
+    while flow < enough {
+        let mut previous: Vec<Option<(usize, usize)>> = vec![None; nodes];
+        let mut seen = vec![false; nodes];
+        seen[source] = true;
+        let mut queue = VecDeque::from([source]);
+        while let Some(node) = queue.pop_front() {
+            if node == sink {
+                break;
+            }
+            for (k, &(to, capacity, _)) in residual[node].iter().enumerate() {
+                if capacity > 0 && !seen[to] {
+                    seen[to] = true;
+                    previous[to] = Some((node, k));
+                    queue.push_back(to);
+                }
+            }
+        }
+        if !seen[sink] {
+            break;
+        }
+        let mut bottleneck = enough - flow;
+        let mut node = sink;
+        while let Some((from, k)) = previous[node] {
+            bottleneck = bottleneck.min(residual[from][k].1);
+            node = from;
+        }
+        let mut node = sink;
+        while let Some((from, k)) = previous[node] {
+            let (to, _, back) = residual[from][k];
+            residual[from][k].1 -= bottleneck;
+            residual[to][back].1 = residual[to][back].1.saturating_add(bottleneck);
+            node = from;
+        }
+        flow += bottleneck;
+    }
+    flow
+}
+
+/// Source and sink of the flow that raises cell `e`.
+fn ends(layout: &Layout, cell: &Cell) -> (usize, usize) {
+    let (row, column, plain) = layout.edge(cell.place);
+    if plain { (column, row) } else { (row, column) }
+}
+
+/// How much cell `e` can be raised (at most `enough`) through the masked cells, and
+/// the residual network of that flow.
+fn headroom(
+    layout: &Layout,
+    cells: &[Cell],
+    masked: &[bool],
+    e: usize,
+    enough: u64,
+) -> (u64, Residual) {
+    let zero = vec![0; cells.len()];
+    let graph = arcs(layout, cells, masked, &zero, e);
+    let mut residual = residual_of(&graph);
+    let (source, sink) = ends(layout, &cells[e]);
+    let flow = push_flow(&mut residual, source, sink, enough);
+    (flow, residual)
+}
+
+/// The cells to mask so that cell `e` can rise further: the cheapest path (by the
+/// values it would hide) through what the masked cells still allow and cells not yet
+/// masked. Zeros are never used. None when no path exists.
+fn cheapest_path(
+    layout: &Layout,
+    cells: &[Cell],
+    masked: &[bool],
+    e: usize,
+    residual: &Residual,
+) -> Option<Vec<usize>> {
+    let fresh_usable: Vec<bool> = cells
+        .iter()
+        .zip(masked)
+        .map(|(c, m)| !*m && c.value > 0)
+        .collect();
+    let costs: Vec<u64> = cells.iter().map(|c| c.value).collect();
+    let fresh = arcs(layout, cells, &fresh_usable, &costs, e);
+    let (source, sink) = ends(layout, &cells[e]);
+    let nodes = residual.len();
+    let mut best = vec![u64::MAX; nodes];
+    let mut previous: Vec<Option<(usize, Option<usize>)>> = vec![None; nodes];
+    let mut heap = BinaryHeap::from([Reverse((0u64, source))]);
+    best[source] = 0;
+    while let Some(Reverse((cost, node))) = heap.pop() {
+        if cost > best[node] {
+            continue;
+        }
+        if node == sink {
+            break;
+        }
+        let through_masked = residual[node]
+            .iter()
+            .filter(|(_, capacity, _)| *capacity > 0)
+            .map(|&(to, _, _)| (to, 0, None));
+        let through_new = fresh[node]
+            .iter()
+            .filter(|a| a.capacity > 0)
+            .map(|a| (a.to, a.cost, Some(a.cell)));
+        for (to, step, cell) in through_masked.chain(through_new) {
+            let next = cost.saturating_add(step);
+            if next < best[to] {
+                best[to] = next;
+                previous[to] = Some((node, cell));
+                heap.push(Reverse((next, to)));
+            }
+        }
+    }
+    if best[sink] == u64::MAX {
+        return None;
+    }
+    let mut path = Vec::new();
+    let mut node = sink;
+    while let Some((from, cell)) = previous[node] {
+        path.extend(cell);
+        node = from;
+    }
+    Some(path)
+}
+
+/// Masks the primary cells and adds complements until every cell that holds 1 to its
+/// threshold − 1 can, as far as a reader of the published cells can tell, hold at
+/// least its threshold.
+pub fn suppress(rows: usize, columns: usize, cells: &[Cell]) -> Suppressed {
+    let layout = Layout { rows, columns };
+    let mut masks: Vec<Mask> = cells
+        .iter()
+        .map(|c| {
+            if c.is_primary() {
+                Mask::Primary
+            } else {
+                Mask::Shown
+            }
+        })
+        .collect();
+    // Cells to protect: those holding 1 to threshold − 1 must be able to reach their
+    // threshold; those the rules hide whatever they hold must at least not be exact.
+    let mut order: Vec<(usize, u64)> = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            if c.needs_protection() {
+                Some((i, c.threshold - c.value))
+            } else if c.always_hidden {
+                Some((i, 1))
+            } else {
+                None
+            }
+        })
+        .collect();
+    order.sort_by_key(|(i, _)| (cells[*i].value, *i));
+    let mut complements = 0;
+    for (e, need) in order {
+        loop {
+            let masked: Vec<bool> = masks.iter().map(|m| *m != Mask::Shown).collect();
+            let (flow, residual) = headroom(&layout, cells, &masked, e, need);
+            if flow >= need {
+                break;
+            }
+            // Each path found raises the flow by at least one: the loop ends.
+            let Some(path) = cheapest_path(&layout, cells, &masked, e, &residual) else {
+                break;
+            };
+            if path.is_empty() {
+                break;
+            }
+            for c in path {
+                masks[c] = Mask::Complement;
+                complements += 1;
+            }
+        }
+    }
+    Suppressed { masks, complements }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn leaf(row: usize, column: usize, value: u64) -> Leaf {
+        Leaf {
+            row,
+            column,
+            value,
+            threshold: 10,
+            always_hidden: false,
+        }
+    }
+
+    /// The reader's attack, written apart from the suppressor: for each masked cell,
+    /// the largest and smallest values a linear program allows under the published
+    /// cells and the sums that link the tables, every masked cell at least its lower
+    /// bound.
+    fn attack(
+        rows: usize,
+        columns: usize,
+        cells: &[Cell],
+        masks: &[Mask],
+    ) -> Vec<(usize, f64, f64)> {
+        use microlp::{ComparisonOp, OptimizationDirection, Problem};
+        let masked: Vec<usize> = (0..cells.len())
+            .filter(|i| masks[*i] != Mask::Shown)
+            .collect();
+        // Each link: the cells on its left sum to the cell on its right.
+        let mut links: Vec<(Vec<usize>, usize)> = Vec::new();
+        let find = |p: Place| cells.iter().position(|c| c.place == p).unwrap();
+        for r in 0..rows {
+            let parts = (0..cells.len())
+                .filter(|i| matches!(cells[*i].place, Place::Municipality { row, .. } if row == r))
+                .collect();
+            links.push((parts, find(Place::RowTotal(r))));
+        }
+        for k in 0..columns {
+            let parts = (0..cells.len())
+                .filter(|i| matches!(cells[*i].place, Place::Municipality { column, .. } if column == k))
+                .collect();
+            links.push((parts, find(Place::ColumnTotal(k))));
+        }
+        links.push((
+            (0..rows).map(|r| find(Place::RowTotal(r))).collect(),
+            find(Place::Total),
+        ));
+        links.push((
+            (0..columns).map(|k| find(Place::ColumnTotal(k))).collect(),
+            find(Place::Total),
+        ));
+        let mut out = Vec::new();
+        for &target in &masked {
+            let mut bounds = [0.0; 2];
+            for (slot, direction) in [
+                OptimizationDirection::Maximize,
+                OptimizationDirection::Minimize,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut p = Problem::new(direction);
+                let vars: Vec<_> = masked
+                    .iter()
+                    .map(|&i| {
+                        let lb = if cells[i].always_hidden { 0.0 } else { 1.0 };
+                        p.add_var(if i == target { 1.0 } else { 0.0 }, (lb, f64::INFINITY))
+                    })
+                    .collect();
+                let var_of = |i: usize| masked.iter().position(|m| *m == i).map(|k| vars[k]);
+                for (parts, total) in &links {
+                    let mut terms = Vec::new();
+                    let mut constant = 0.0;
+                    for &i in parts {
+                        match var_of(i) {
+                            Some(v) => terms.push((v, 1.0)),
+                            None => constant -= cells[i].value as f64,
+                        }
+                    }
+                    match var_of(*total) {
+                        Some(v) => terms.push((v, -1.0)),
+                        None => constant += cells[*total].value as f64,
+                    }
+                    if !terms.is_empty() {
+                        p.add_constraint(&terms[..], ComparisonOp::Eq, constant);
+                    }
+                }
+                bounds[slot] = match p.solve() {
+                    Ok(s) => s.objective(),
+                    Err(microlp::Error::Unbounded) => f64::INFINITY,
+                    Err(e) => panic!("attack failed: {e:?}"),
+                };
+            }
+            out.push((target, bounds[0], bounds[1]));
+        }
+        out
+    }
+
+    fn assert_safe(rows: usize, columns: usize, cells: &[Cell], s: &Suppressed) {
+        for (i, c) in cells.iter().enumerate() {
+            if c.is_primary() {
+                assert_ne!(
+                    s.masks[i],
+                    Mask::Shown,
+                    "primary cell {i} {c:?} is published"
+                );
+            }
+            if s.masks[i] == Mask::Complement {
+                assert!(c.value > 0, "a zero used as a complement");
+            }
+        }
+        for (i, max, min) in attack(rows, columns, cells, &s.masks) {
+            let c = &cells[i];
+            if c.needs_protection() {
+                assert!(
+                    max >= c.threshold as f64 - 1e-6,
+                    "cell {i} {c:?} is provably below {}: at most {max}\n{cells:?}\n{:?}",
+                    c.threshold,
+                    s.masks
+                );
+            }
+            assert!(
+                max - min > 1e-6 || c.value == 0 && c.always_hidden,
+                "cell {i} {c:?} is exact ({min}..{max})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_single_small_cell_gets_a_complement_in_its_row_and_column() {
+        // 保健所 0 spans 二次医療圏 0 and 1; 保健所 1 lies in 二次医療圏 1.
+        let leaves = [
+            leaf(0, 0, 3),
+            leaf(0, 1, 40),
+            leaf(0, 0, 25),
+            leaf(1, 1, 60),
+        ];
+        let cells = linked_cells(2, 2, &leaves, 10);
+        let s = suppress(2, 2, &cells);
+        assert_eq!(s.masks[0], Mask::Primary);
+        assert!(s.complements >= 1);
+        // The cheapest protection is the 25 beside it (same 保健所 and 二次医療圏).
+        assert_eq!(s.masks[2], Mask::Complement);
+        assert_eq!(s.masks[1], Mask::Shown);
+        assert_safe(2, 2, &cells, &s);
+    }
+
+    #[test]
+    fn two_small_cells_summing_to_the_threshold_are_not_enough() {
+        // 1 + 9 = 10: hiding the two alone proves each is at most 9.
+        let leaves = [leaf(0, 0, 1), leaf(0, 0, 9), leaf(0, 1, 30), leaf(1, 1, 50)];
+        let cells = linked_cells(2, 2, &leaves, 10);
+        let s = suppress(2, 2, &cells);
+        assert!(s.complements >= 1, "{:?}", s.masks);
+        assert_safe(2, 2, &cells, &s);
+    }
+
+    #[test]
+    fn a_small_total_and_zeros_are_handled() {
+        let leaves = [leaf(0, 0, 0), leaf(0, 0, 4), leaf(1, 0, 0), leaf(1, 0, 2)];
+        let cells = linked_cells(2, 1, &leaves, 10);
+        let s = suppress(2, 1, &cells);
+        assert_eq!(s.masks[0], Mask::Shown, "a zero is shown");
+        assert_eq!(s.masks[2], Mask::Shown);
+        assert_safe(2, 1, &cells, &s);
+    }
+
+    #[test]
+    fn random_linked_tables_withstand_the_linear_programming_attack() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261203);
+        for _ in 0..3000 {
+            let rows = rng.random_range(1..5);
+            let columns = rng.random_range(1..4);
+            let n = rng.random_range(2..12);
+            let leaves: Vec<Leaf> = (0..n)
+                .map(|k| {
+                    // Every row and column gets a municipality.
+                    let row = if k < rows {
+                        k
+                    } else {
+                        rng.random_range(0..rows)
+                    };
+                    let column = if k < columns {
+                        k
+                    } else {
+                        rng.random_range(0..columns)
+                    };
+                    let roll = rng.random_range(0..10);
+                    let value = match roll {
+                        0..=2 => 0,
+                        3..=6 => rng.random_range(1..10),
+                        _ => rng.random_range(10..120),
+                    };
+                    Leaf {
+                        row,
+                        column,
+                        value,
+                        threshold: if rng.random_range(0..4) == 0 { 20 } else { 10 },
+                        always_hidden: rng.random_range(0..15) == 0,
+                    }
+                })
+                .collect();
+            let cells = linked_cells(rows, columns, &leaves, 10);
+            let s = suppress(rows, columns, &cells);
+            assert_safe(rows, columns, &cells, &s);
+        }
+    }
+}
