@@ -583,3 +583,39 @@ fn browser_admin_edits_a_template_broadcasts_to_the_unreported_and_watches_the_p
     assert!(browser.text("#progress-percent").contains("100"));
     browser.screenshot("mail-campaign-finished");
 }
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_officer_counts_prepares_and_downloads_the_full_export_and_prints_labels() {
+    let app = crate::season::with_season();
+    let browser = Browser::start();
+    sign_in(&browser, &app, "demo-officer");
+
+    // データ出力 → 全項目CSV: every filed report, counted first, then an Excel file.
+    browser.goto(&app.url("/exports"));
+    browser.click("#export-reports a");
+    browser.wait_for("#not-for-publication", "公表には使わないでください");
+    browser.click("select[name=status] option[value=all]");
+    browser.click("#export-count");
+    browser.wait_for("#export-rows", "行");
+    let counted = browser.text("#export-rows");
+    browser.click("input[name=format][value=xlsx]");
+    browser.screenshot("export-form");
+    browser.click("#export-start");
+    browser.wait_for("#export-done", "作成しました");
+    let rows = browser.text("#export-rows");
+    assert!(
+        counted.contains(&rows),
+        "the file holds the rows counted: {counted} / {rows}"
+    );
+    assert!(browser.text("#export-download").contains(".xlsx"));
+    browser.screenshot("export-ready");
+
+    // 宛先情報 → labels for the paper reporters, laid out on A4 sheets.
+    browser.goto(&app.url("/exports/addresses?who=paper"));
+    browser.wait_for("#addresses-count", "機関");
+    browser.click("#labels-preview");
+    browser.wait_for("#labels-count", "枚");
+    browser.find(".label-sheet .label.c0.r0");
+    browser.screenshot("export-labels");
+}
