@@ -102,6 +102,43 @@ pub fn linked_cells(
     cells
 }
 
+/// The publication rules of domain.md §5 that set a municipality's cells apart (the
+/// prefecture keeps them as settings; these are the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Below this, no count from 1 is shown (areas and the prefecture use it too).
+    pub threshold: u64,
+    /// A municipality under this many people uses `small_threshold`.
+    pub small_population: u64,
+    pub small_threshold: u64,
+    /// A municipality under this many people has none of its counts shown.
+    pub hidden_below: u64,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            threshold: 10,
+            small_population: 25_000,
+            small_threshold: 20,
+            hidden_below: 2_000,
+        }
+    }
+}
+
+impl Rules {
+    /// A municipality's threshold, and whether its cells are hidden whatever they hold.
+    /// A municipality whose population is not known gets the stricter threshold.
+    pub fn for_municipality(&self, population: Option<u64>) -> (u64, bool) {
+        match population {
+            Some(p) if p < self.hidden_below => (self.small_threshold, true),
+            Some(p) if p < self.small_population => (self.small_threshold, false),
+            Some(_) => (self.threshold, false),
+            None => (self.small_threshold, false),
+        }
+    }
+}
+
 /// Why a cell is masked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mask {
@@ -533,6 +570,20 @@ mod tests {
                 "cell {i} {c:?} is exact ({min}..{max})"
             );
         }
+    }
+
+    #[test]
+    fn a_municipality_threshold_follows_its_population() {
+        let r = Rules::default();
+        assert_eq!(r.for_municipality(Some(1_999)), (20, true));
+        assert_eq!(r.for_municipality(Some(2_000)), (20, false));
+        assert_eq!(r.for_municipality(Some(24_999)), (20, false));
+        assert_eq!(r.for_municipality(Some(25_000)), (10, false));
+        assert_eq!(
+            r.for_municipality(None),
+            (20, false),
+            "unknown: the stricter"
+        );
     }
 
     #[test]
