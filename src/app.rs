@@ -147,3 +147,16 @@ fn session_key(settings: &Settings, pool: &Pool) -> Result<Key, StartError> {
     }
     Ok(Key::from(&bytes))
 }
+
+/// Background work (mail sending, exports) yields the CPU to the pages: officers
+/// searching during a broadcast or an export should not wait behind it (the background
+/// work waits a little longer instead).
+pub(crate) fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no arguments; on Linux setpriority with PRIO_PROCESS and a
+    // thread id changes that thread's nice value only, and a failure leaves it as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}

@@ -71,18 +71,6 @@ pub struct Worker {
     digest_checked: Mutex<Option<Instant>>,
 }
 
-/// Sending yields the CPU to the pages: officers searching during a broadcast should
-/// not wait behind it (a broadcast waits a little longer instead).
-pub(crate) fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid has no arguments; on Linux setpriority with PRIO_PROCESS and a
-    // thread id changes that thread's nice value only, and a failure leaves it as it was.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
-}
-
 /// What the threads of a worker share to stop.
 #[derive(Clone, Default)]
 pub struct StopSignal(Arc<AtomicBool>);
@@ -131,7 +119,7 @@ impl Worker {
     }
 
     fn run(&self, index: u32, transport: &Transport, stop: &StopSignal) {
-        lower_priority();
+        crate::app::lower_thread_priority();
         let thread = format!("{}#{index}", self.name);
         while !stop.stopped() {
             let worked = self

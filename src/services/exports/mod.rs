@@ -113,7 +113,7 @@ pub fn start(job: Job) -> std::io::Result<()> {
 }
 
 fn run(job: Job) {
-    crate::mail::worker::lower_priority();
+    crate::app::lower_thread_priority();
     let Job {
         pool,
         catalogs,
