@@ -104,6 +104,22 @@ enum Command {
     },
     /// Copy a live SQLite database to FILE (PostgreSQL: use pg_dump).
     Backup { file: PathBuf },
+    /// Publish a fiscal year: a snapshot of its confirmed reports becomes the public
+    /// pages, the 集計表 and the 公表用CSV (replacing an earlier one).
+    Publish {
+        #[arg(long)]
+        fy: i32,
+        /// Prefecture code (2 digits) or name; default: the only prefecture.
+        #[arg(long)]
+        prefecture: Option<String>,
+    },
+    /// Take a published fiscal year down.
+    Unpublish {
+        #[arg(long)]
+        fy: i32,
+        #[arg(long)]
+        prefecture: Option<String>,
+    },
     /// Exports: 全項目CSV (or xlsx) of a fiscal year's reports.
     Export {
         #[command(subcommand)]
@@ -169,6 +185,13 @@ enum ImportWhat {
         /// Show what would change without changing anything.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Municipalities' populations for the publication rules: CSV or Excel, one row per
+    /// municipality (市区町村コード, 人口). All rows or none.
+    Population {
+        file: PathBuf,
+        #[arg(long)]
+        prefecture: Option<String>,
     },
 }
 
@@ -396,6 +419,20 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
             println!("ユーザを作成しました: {login} (id {id})");
             Ok(())
+        }
+        Command::Import {
+            what: ImportWhat::Population { file, prefecture },
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::publication::import_population(&pool, &file, prefecture.as_deref())
+        }
+        Command::Publish { fy, prefecture } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::publication::publish(&pool, fy, prefecture.as_deref())
+        }
+        Command::Unpublish { fy, prefecture } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::publication::unpublish(&pool, fy, prefecture.as_deref())
         }
         Command::Export { action } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;

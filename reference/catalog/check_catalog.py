@@ -46,7 +46,7 @@ ITEM_KEYS = {
     "code", "section", "label", "kind", "choices", "scale", "yes", "required",
     "star", "provisional", "source", "condition", "exclusive", "other_text",
     "max_length", "max_names", "ndb_key", "ndb_probable",
-    "counts_for_function", "help",
+    "counts_for_function", "help", "published", "sensitive",
 }
 # "医療機関用かかりつけ医機能報告マニュアル (2025-11-04) 報告項目一覧 No.N"; a later
 # catalog cites a later edition, so the date is matched, not fixed.

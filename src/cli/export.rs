@@ -49,9 +49,52 @@ pub enum ExportAction {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// 集計表 of the published year: per 保健所 (area), 市区町村 (municipality) or
+    /// 二次医療圏 (medical-area), small counts masked as published.
+    Tables {
+        #[arg(long)]
+        fy: i32,
+        /// area, municipality or medical-area.
+        #[arg(long)]
+        by: String,
+        /// The same table unmasked, for checking (recorded in 操作履歴; never publish it).
+        #[arg(long)]
+        raw: bool,
+        #[arg(long, default_value = "utf-8-bom")]
+        encoding: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        prefecture: Option<String>,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// 公表用CSV: one row per institution of the published year, the published items,
+    /// small counts masked.
+    Public {
+        #[arg(long)]
+        fy: i32,
+        #[arg(long, default_value = "utf-8-bom")]
+        encoding: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        prefecture: Option<String>,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
 }
 
 pub fn run(action: ExportAction, pool: &Pool) -> Result<(), String> {
+    match action {
+        ExportAction::Tables { .. } | ExportAction::Public { .. } => {
+            crate::cli::publication::export(action, pool)
+        }
+        reports => run_reports(reports, pool),
+    }
+}
+
+fn run_reports(action: ExportAction, pool: &Pool) -> Result<(), String> {
     let ExportAction::Reports {
         fy,
         status,
@@ -62,7 +105,10 @@ pub fn run(action: ExportAction, pool: &Pool) -> Result<(), String> {
         codes,
         prefecture,
         output,
-    } = action;
+    } = action
+    else {
+        return Err("unreachable export".into());
+    };
     let status = StatusChoice::from_code(&status).ok_or_else(|| {
         format!("--status {status}: confirmed, awaiting, returned, all のいずれか")
     })?;
@@ -95,48 +141,19 @@ pub fn run(action: ExportAction, pool: &Pool) -> Result<(), String> {
         all_versions,
         codes,
     };
-    let to_stdout = output.as_os_str() == "-";
     let catalogs = Catalogs::default();
-    let write = |conn: &mut crate::db::DbConnection, sheet: Box<dyn Sheet + '_>| {
-        service::write_reports(conn, &catalogs, by, &request, sheet, &mut |_| {})
-            .map_err(|e| e.to_string())
-    };
-    let summary = match (format, to_stdout) {
-        (FileFormat::Csv, true) => {
-            let out = BufWriter::new(std::io::stdout().lock());
-            write(
-                &mut conn,
-                Box::new(CsvSheet::new(out, encoding).map_err(|e| e.to_string())?),
-            )?
-        }
-        (FileFormat::Csv, false) => {
-            let out = BufWriter::new(create(&output)?);
-            write(
-                &mut conn,
-                Box::new(CsvSheet::new(out, encoding).map_err(|e| e.to_string())?),
-            )?
-        }
-        (FileFormat::Xlsx, false) => {
-            let out = BufWriter::new(create(&output)?);
-            let header_rows = if codes { 2 } else { 1 };
-            let sheet = XlsxSheet::new(out, "全項目", header_rows).map_err(|e| e.to_string())?;
-            write(&mut conn, Box::new(sheet))?
-        }
-        (FileFormat::Xlsx, true) => {
-            // A zip needs to seek: written to a temporary file, then copied out.
-            let tmp = TempFile::new()?;
-            let file = tmp.reopen().map_err(|e| e.to_string())?;
-            let header_rows = if codes { 2 } else { 1 };
-            let sheet = XlsxSheet::new(BufWriter::new(file), "全項目", header_rows)
-                .map_err(|e| e.to_string())?;
-            let summary = write(&mut conn, Box::new(sheet))?;
-            let mut from = tmp.reopen().map_err(|e| e.to_string())?;
-            let mut out = std::io::stdout().lock();
-            std::io::copy(&mut from, &mut out).map_err(|e| e.to_string())?;
-            out.flush().map_err(|e| e.to_string())?;
-            summary
-        }
-    };
+    let header_rows = if codes { 2 } else { 1 };
+    let summary = with_sheet(
+        &output,
+        format,
+        encoding,
+        "全項目",
+        header_rows,
+        |sheet| {
+            service::write_reports(&mut conn, &catalogs, by, &request, sheet, &mut |_| {})
+                .map_err(|e| e.to_string())
+        },
+    )?;
     let replaced = if summary.replaced > 0 {
         format!(
             "、Shift_JIS にない文字 {} 字を「{}」に置き換えました",
@@ -151,6 +168,48 @@ pub fn run(action: ExportAction, pool: &Pool) -> Result<(), String> {
         summary.rows, summary.columns
     );
     Ok(())
+}
+
+/// Opens the sheet `write` fills: CSV or xlsx, to a file or to standard output.
+pub(crate) fn with_sheet<F>(
+    output: &std::path::Path,
+    format: FileFormat,
+    encoding: TextEncoding,
+    sheet_name: &str,
+    header_rows: usize,
+    write: F,
+) -> Result<service::Summary, String>
+where
+    F: for<'a> FnOnce(Box<dyn Sheet + 'a>) -> Result<service::Summary, String>,
+{
+    let to_stdout = output.as_os_str() == "-";
+    let csv = |out: Box<dyn Write>| -> Result<Box<dyn Sheet>, String> {
+        Ok(Box::new(
+            CsvSheet::new(out, encoding).map_err(|e| e.to_string())?,
+        ))
+    };
+    match (format, to_stdout) {
+        (FileFormat::Csv, true) => write(csv(Box::new(BufWriter::new(std::io::stdout())))?),
+        (FileFormat::Csv, false) => write(csv(Box::new(BufWriter::new(create(output)?)))?),
+        (FileFormat::Xlsx, false) => {
+            let out = BufWriter::new(create(output)?);
+            let sheet = XlsxSheet::new(out, sheet_name, header_rows).map_err(|e| e.to_string())?;
+            write(Box::new(sheet))
+        }
+        (FileFormat::Xlsx, true) => {
+            // A zip needs to seek: written to a temporary file, then copied out.
+            let tmp = TempFile::new()?;
+            let file = tmp.reopen().map_err(|e| e.to_string())?;
+            let sheet = XlsxSheet::new(BufWriter::new(file), sheet_name, header_rows)
+                .map_err(|e| e.to_string())?;
+            let summary = write(Box::new(sheet))?;
+            let mut from = tmp.reopen().map_err(|e| e.to_string())?;
+            let mut out = std::io::stdout().lock();
+            std::io::copy(&mut from, &mut out).map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+            Ok(summary)
+        }
+    }
 }
 
 fn create(path: &std::path::Path) -> Result<std::fs::File, String> {

@@ -9,6 +9,7 @@ use crate::demo;
 
 pub mod export;
 pub mod mail;
+pub mod publication;
 
 /// One line on standard error, starting with エラー, and a failing exit.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {

@@ -39,10 +39,14 @@ pub enum Action {
     MailBounces,
     /// A download of data (全項目CSV, 宛先情報, 報告対象機関一覧): who took what.
     Export,
+    PublicationRules,
+    PopulationImport,
+    Publish,
+    Unpublish,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 31] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -70,6 +74,10 @@ impl Action {
         Action::MailTemplateSave,
         Action::MailBounces,
         Action::Export,
+        Action::PublicationRules,
+        Action::PopulationImport,
+        Action::Publish,
+        Action::Unpublish,
     ];
 
     pub fn code(self) -> &'static str {
@@ -101,6 +109,10 @@ impl Action {
             Action::MailTemplateSave => "mail_template_save",
             Action::MailBounces => "mail_bounces",
             Action::Export => "export",
+            Action::PublicationRules => "publication_rules",
+            Action::PopulationImport => "population_import",
+            Action::Publish => "publish",
+            Action::Unpublish => "unpublish",
         }
     }
 
@@ -133,6 +145,10 @@ impl Action {
             Action::MailTemplateSave => "メールテンプレートの変更",
             Action::MailBounces => "不達メールの読込",
             Action::Export => "データ出力",
+            Action::PublicationRules => "公表ルールの変更",
+            Action::PopulationImport => "市区町村人口の取込",
+            Action::Publish => "公表",
+            Action::Unpublish => "公表の取り下げ",
         }
     }
 

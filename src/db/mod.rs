@@ -19,6 +19,7 @@ pub mod memos;
 pub mod meta;
 pub mod ndb;
 pub mod periods;
+pub mod publication;
 pub mod reports;
 pub mod review;
 pub mod review_index;
@@ -262,6 +263,10 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "public_institutions",
+    "publications",
+    "publication_rules",
+    "municipality_populations",
     "mail_outbox",
     "mail_campaigns",
     "mail_templates",

@@ -354,6 +354,72 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    publication_rules (prefecture_id) {
+        prefecture_id -> Integer,
+        threshold -> Integer,
+        small_population -> Integer,
+        small_threshold -> Integer,
+        hidden_below -> Integer,
+        area_threshold -> Integer,
+        min_institutions -> Integer,
+        mark -> Text,
+        prefecture_url -> Text,
+        explanation -> Text,
+        updated_by -> Nullable<Integer>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    municipality_populations (area_id) {
+        area_id -> Integer,
+        population -> BigInt,
+        source -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    publications (id) {
+        id -> Integer,
+        prefecture_id -> Integer,
+        fiscal_year -> Integer,
+        published_at -> Timestamp,
+        published_by -> Nullable<Integer>,
+        confirmed_until -> Nullable<Timestamp>,
+        institutions -> Integer,
+        rules -> Text,
+        tables -> Text,
+        raw_tables -> Text,
+    }
+}
+
+diesel::table! {
+    public_institutions (publication_id, institution_id) {
+        publication_id -> Integer,
+        institution_id -> Integer,
+        code -> Text,
+        name -> Text,
+        search_key -> Text,
+        category -> Text,
+        jurisdiction_id -> Nullable<Integer>,
+        municipality_id -> Nullable<Integer>,
+        postcode -> Nullable<Text>,
+        address -> Text,
+        phone -> Nullable<Text>,
+        function1 -> Bool,
+        after_hours -> Bool,
+        admission_discharge -> Bool,
+        home_care -> Bool,
+        care_coordination -> Bool,
+        primary_areas -> BigInt,
+        diseases -> BigInt,
+        confirmed_at -> Nullable<Timestamp>,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(reports -> institutions (institution_id));
 diesel::joinable!(mail_outbox -> mail_campaigns (campaign_id));
 diesel::joinable!(mail_outbox -> institutions (institution_id));
@@ -364,7 +430,13 @@ diesel::joinable!(institution_name_grams -> institutions (institution_id));
 diesel::joinable!(users -> areas (area_id));
 diesel::joinable!(sessions -> users (user_id));
 
+diesel::joinable!(public_institutions -> publications (publication_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    publication_rules,
+    municipality_populations,
+    publications,
+    public_institutions,
     mail_templates,
     mail_campaigns,
     mail_outbox,

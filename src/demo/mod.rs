@@ -30,6 +30,8 @@ pub enum DemoError {
     Db(#[from] db::DbError),
     #[error("デモユーザを作成できません: {0}")]
     Users(String),
+    #[error("デモの公表ができません: {0}")]
+    Publication(String),
 }
 
 impl From<diesel::result::Error> for DemoError {
@@ -162,6 +164,15 @@ pub fn load(
             return Err(DemoError::NotEmpty);
         }
         let installed = areas::install_prefecture(conn, &def)?;
+        // The shipped figures are approximate (thousands): labelled as demo figures.
+        let populations: Vec<(i32, i64)> = installed
+            .municipalities
+            .iter()
+            .zip(def.municipalities())
+            .map(|((id, _), m)| (*id, (m.population * 1000.0).round() as i64))
+            .collect();
+        crate::services::publication::set_demo_populations(conn, &populations)
+            .map_err(|e| DemoError::Publication(e.to_string()))?;
         let now = Utc::now().naive_utc();
         let mut batch = Vec::with_capacity(institutions::INSERT_BATCH * 4);
         let mut loaded = 0;

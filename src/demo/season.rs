@@ -338,6 +338,15 @@ pub fn season(
     if let (Some(clinic), Some(officer)) = (clinic, demo_user(conn, "demo-officer")?) {
         file_and_send_back(conn, &catalogs, fiscal_year, seed, &clinic, &officer)?;
     }
+    // The previous year, complete and confirmed, is published as a prefecture would.
+    for prefecture in crate::db::areas::prefectures(conn)? {
+        let by = crate::services::By::System {
+            name: "kakari demo",
+            scope: Scope::Prefecture(prefecture.id),
+        };
+        crate::services::publication::publish(conn, &catalogs, by, prefecture.id, fiscal_year - 1)
+            .map_err(|e| DemoError::Publication(e.to_string()))?;
+    }
     crate::services::changed(conn, &[Counter::Reports, Counter::Master])?;
     made.seconds = started.elapsed().as_secs_f64();
     Ok(made)

@@ -96,6 +96,19 @@ pub struct Item {
     pub provisional: bool,
     pub source: String,
     pub help: Option<String>,
+    /// Shown on the public pages and in the 公表用CSV (a display attribute: it changes
+    /// no answer, so a shipped catalog version may gain it).
+    pub published: bool,
+    /// A count published only under the small-count rules, like the NDB counts.
+    pub sensitive: bool,
+}
+
+impl Item {
+    /// Counts whose 1–9 must never be published: NDB-derived ones, and those the
+    /// catalog marks sensitive (domain.md §5).
+    pub fn is_masked_count(&self) -> bool {
+        self.kind == Kind::Count && (self.ndb_key.is_some() || self.sensitive)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -203,6 +216,14 @@ struct RawItem {
     source: String,
     #[serde(default)]
     help: Option<String>,
+    #[serde(default = "published_by_default")]
+    published: bool,
+    #[serde(default)]
+    sensitive: bool,
+}
+
+fn published_by_default() -> bool {
+    true
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -339,6 +360,12 @@ impl Catalog {
                     }
                 }
             };
+            if raw_item.sensitive && raw_item.kind != Kind::Count {
+                problem(
+                    at,
+                    format!("{code}: sensitive は回数の項目にだけ付けられます"),
+                );
+            }
             if raw_item.star && !matches!(raw_item.kind, Kind::Choice | Kind::Multi) {
                 problem(at, format!("{code}: ★ は選択式の項目にだけ付けられます"));
             }
@@ -365,6 +392,8 @@ impl Catalog {
                 provisional: raw_item.provisional,
                 source: raw_item.source.clone(),
                 help: raw_item.help.clone(),
+                published: raw_item.published,
+                sensitive: raw_item.sensitive,
             });
         }
         if problems.is_empty() {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::catalog::{Catalog, Kind};
+use super::catalog::{Catalog, Item, Kind};
 use super::determination::Answers;
 
 /// The text encoding of a CSV file.
@@ -156,8 +156,13 @@ const DEFAULT_NAMES: usize = 8;
 
 impl ItemColumns {
     pub fn of(catalog: &Catalog) -> ItemColumns {
+        Self::of_items(catalog.items.iter())
+    }
+
+    /// The columns of some of a catalog's items (the published ones, for the 公表用CSV).
+    pub fn of_items<'a>(items: impl Iterator<Item = &'a Item>) -> ItemColumns {
         let mut columns = Vec::new();
-        for item in &catalog.items {
+        for item in items {
             let code = &item.code;
             let heading = format!("{code} {}", item.label);
             match item.kind {

@@ -12,6 +12,7 @@ pub mod institution;
 pub mod mail;
 pub mod normalize;
 pub mod paging;
+pub mod publication;
 pub mod report;
 pub mod suppression;
 pub mod wareki;

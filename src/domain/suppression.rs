@@ -41,6 +41,9 @@ pub struct Cell {
     /// Masked whatever its value (a municipality under 2,000 people): a reader cannot
     /// tell it is at least 1.
     pub always_hidden: bool,
+    /// Built from fewer institutions than the rules allow (and not zero): masked, and
+    /// must not be exact, though its value may be large.
+    pub too_few: bool,
 }
 
 /// A municipality's count, as the tables are built from.
@@ -51,24 +54,31 @@ pub struct Leaf {
     pub value: u64,
     pub threshold: u64,
     pub always_hidden: bool,
+    /// How many institutions the value is built from.
+    pub institutions: u64,
 }
 
 /// The cells of one count column: the municipalities in the order given, then the
 /// 保健所 totals, the 二次医療圏 totals and the prefecture total (threshold
-/// `area_threshold` for the sums).
+/// `area_threshold` for the sums). A non-zero cell built from fewer than
+/// `min_institutions` institutions is masked too (0: no such rule).
 pub fn linked_cells(
     rows: usize,
     columns: usize,
     leaves: &[Leaf],
     area_threshold: u64,
+    min_institutions: u64,
 ) -> Vec<Cell> {
-    let mut row_sums = vec![0u64; rows];
-    let mut column_sums = vec![0u64; columns];
+    let mut row_sums = vec![(0u64, 0u64); rows];
+    let mut column_sums = vec![(0u64, 0u64); columns];
+    let too_few = |value: u64, institutions: u64| value > 0 && institutions < min_institutions;
     let mut cells: Vec<Cell> = leaves
         .iter()
         .map(|l| {
-            row_sums[l.row] += l.value;
-            column_sums[l.column] += l.value;
+            for sum in [&mut row_sums[l.row], &mut column_sums[l.column]] {
+                sum.0 += l.value;
+                sum.1 += l.institutions;
+            }
             Cell {
                 place: Place::Municipality {
                     row: l.row,
@@ -77,14 +87,16 @@ pub fn linked_cells(
                 value: l.value,
                 threshold: l.threshold,
                 always_hidden: l.always_hidden,
+                too_few: too_few(l.value, l.institutions),
             }
         })
         .collect();
-    let sum = |place, value| Cell {
+    let sum = |place, (value, institutions): (u64, u64)| Cell {
         place,
         value,
         threshold: area_threshold,
         always_hidden: false,
+        too_few: too_few(value, institutions),
     };
     cells.extend(
         row_sums
@@ -98,7 +110,10 @@ pub fn linked_cells(
             .enumerate()
             .map(|(c, v)| sum(Place::ColumnTotal(c), *v)),
     );
-    cells.push(sum(Place::Total, row_sums.iter().sum()));
+    let total = row_sums
+        .iter()
+        .fold((0, 0), |(v, n), (rv, rn)| (v + rv, n + rn));
+    cells.push(sum(Place::Total, total));
     cells
 }
 
@@ -158,7 +173,7 @@ pub struct Suppressed {
 
 impl Cell {
     fn is_primary(&self) -> bool {
-        self.always_hidden || (1..self.threshold).contains(&self.value)
+        self.always_hidden || self.too_few || (1..self.threshold).contains(&self.value)
     }
 
     /// What a reader knows the cell holds at least, once it is masked.
@@ -404,14 +419,15 @@ pub fn suppress(rows: usize, columns: usize, cells: &[Cell]) -> Suppressed {
         })
         .collect();
     // Cells to protect: those holding 1 to threshold − 1 must be able to reach their
-    // threshold; those the rules hide whatever they hold must at least not be exact.
+    // threshold; those the rules hide whatever they hold, or that too few institutions
+    // make, must at least not be exact.
     let mut order: Vec<(usize, u64)> = cells
         .iter()
         .enumerate()
         .filter_map(|(i, c)| {
             if c.needs_protection() {
                 Some((i, c.threshold - c.value))
-            } else if c.always_hidden {
+            } else if c.always_hidden || c.too_few {
                 Some((i, 1))
             } else {
                 None
@@ -455,6 +471,7 @@ mod tests {
             value,
             threshold: 10,
             always_hidden: false,
+            institutions: 5,
         }
     }
 
@@ -595,7 +612,7 @@ mod tests {
             leaf(0, 0, 25),
             leaf(1, 1, 60),
         ];
-        let cells = linked_cells(2, 2, &leaves, 10);
+        let cells = linked_cells(2, 2, &leaves, 10, 0);
         let s = suppress(2, 2, &cells);
         assert_eq!(s.masks[0], Mask::Primary);
         assert!(s.complements >= 1);
@@ -609,7 +626,7 @@ mod tests {
     fn two_small_cells_summing_to_the_threshold_are_not_enough() {
         // 1 + 9 = 10: hiding the two alone proves each is at most 9.
         let leaves = [leaf(0, 0, 1), leaf(0, 0, 9), leaf(0, 1, 30), leaf(1, 1, 50)];
-        let cells = linked_cells(2, 2, &leaves, 10);
+        let cells = linked_cells(2, 2, &leaves, 10, 0);
         let s = suppress(2, 2, &cells);
         assert!(s.complements >= 1, "{:?}", s.masks);
         assert_safe(2, 2, &cells, &s);
@@ -618,11 +635,30 @@ mod tests {
     #[test]
     fn a_small_total_and_zeros_are_handled() {
         let leaves = [leaf(0, 0, 0), leaf(0, 0, 4), leaf(1, 0, 0), leaf(1, 0, 2)];
-        let cells = linked_cells(2, 1, &leaves, 10);
+        let cells = linked_cells(2, 1, &leaves, 10, 0);
         let s = suppress(2, 1, &cells);
         assert_eq!(s.masks[0], Mask::Shown, "a zero is shown");
         assert_eq!(s.masks[2], Mask::Shown);
         assert_safe(2, 1, &cells, &s);
+    }
+
+    #[test]
+    fn a_cell_of_fewer_than_three_institutions_is_masked_and_not_exact() {
+        let mut few = leaf(0, 0, 50);
+        few.institutions = 2;
+        let leaves = [few, leaf(0, 0, 30), leaf(0, 1, 40), leaf(1, 1, 70)];
+        let off = linked_cells(2, 2, &leaves, 10, 0);
+        assert!(suppress(2, 2, &off).masks.iter().all(|m| *m == Mask::Shown));
+        let cells = linked_cells(2, 2, &leaves, 10, 3);
+        let s = suppress(2, 2, &cells);
+        assert_eq!(s.masks[0], Mask::Primary);
+        assert!(s.complements >= 1);
+        assert_safe(2, 2, &cells, &s);
+        // A zero is shown whoever it comes from.
+        let mut zero = leaf(0, 0, 0);
+        zero.institutions = 1;
+        let cells = linked_cells(1, 1, &[zero, leaf(0, 0, 30)], 10, 3);
+        assert_eq!(suppress(1, 1, &cells).masks[0], Mask::Shown);
     }
 
     #[test]
@@ -657,10 +693,12 @@ mod tests {
                         value,
                         threshold: if rng.random_range(0..4) == 0 { 20 } else { 10 },
                         always_hidden: rng.random_range(0..15) == 0,
+                        institutions: rng.random_range(0..6),
                     }
                 })
                 .collect();
-            let cells = linked_cells(rows, columns, &leaves, 10);
+            let min_institutions = if rng.random_range(0..2) == 0 { 3 } else { 0 };
+            let cells = linked_cells(rows, columns, &leaves, 10, min_institutions);
             let s = suppress(rows, columns, &cells);
             assert_safe(rows, columns, &cells, &s);
         }

@@ -87,6 +87,7 @@ impl<W: Write> CsvSheet<W> {
         Ok(CsvSheet {
             out: csv::WriterBuilder::new()
                 .terminator(csv::Terminator::CRLF)
+                .flexible(true)
                 .buffer_capacity(64 * 1024)
                 .from_writer(encoded),
             number: String::new(),

@@ -24,6 +24,7 @@ pub mod institutions;
 pub mod mail;
 pub mod notify;
 pub mod periods;
+pub mod publication;
 pub mod reports;
 pub mod review;
 

@@ -290,7 +290,7 @@ fn record(
     }
 }
 
-fn content_type(format: FileFormat, encoding: TextEncoding) -> &'static str {
+pub(crate) fn content_type(format: FileFormat, encoding: TextEncoding) -> &'static str {
     match (format, encoding) {
         (FileFormat::Xlsx, _) => {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

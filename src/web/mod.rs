@@ -13,6 +13,7 @@ pub mod institutions;
 pub mod mail;
 pub mod ndb;
 pub mod pages;
+pub mod public;
 pub mod reports;
 pub mod review;
 pub mod session;
@@ -241,6 +242,13 @@ route_table! {
     GET  "/exports/labels.css"        OFFICER          => exports::labels_css;
     GET  "/exports/targets"           OFFICER          => exports::targets;
     GET  "/exports/targets.csv"       OFFICER          => exports::targets_csv;
+    GET  "/public"                    Access::Open     => public::index;
+    GET  "/public/{prefecture}/{fy}"  Access::Open     => public::search;
+    GET  "/public/{prefecture}/{fy}/institutions/{code}" Access::Open => public::institution;
+    GET  "/public/{prefecture}/{fy}/tables" Access::Open => public::tables;
+    GET  "/public/{prefecture}/{fy}/rules" Access::Open => public::rules;
+    GET  "/public/{prefecture}/{fy}/download/tables" Access::Open => public::tables_file;
+    GET  "/public/{prefecture}/{fy}/download/institutions" Access::Open => public::public_file;
 }
 
 const FORM_LIMIT: usize = 2 * 1024 * 1024;

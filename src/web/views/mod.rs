@@ -74,6 +74,12 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "exports/addresses.html",
     "exports/labels.html",
     "exports/targets.html",
+    "public/base.html",
+    "public/index.html",
+    "public/search.html",
+    "public/institution.html",
+    "public/tables.html",
+    "public/rules.html",
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
