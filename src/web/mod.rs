@@ -171,6 +171,12 @@ route_table! {
     POST "/admin/periods"             ADMIN            => admin::periods::set_period;
     GET  "/admin/catalogs"            ADMIN            => admin::catalogs::catalogs;
     POST "/admin/catalogs"            ADMIN            => admin::catalogs::load_catalog;
+    GET  "/admin/publication"         ADMIN            => admin::publication::settings;
+    POST "/admin/publication/rules"   ADMIN            => admin::publication::save_rules;
+    POST "/admin/publication/population" ADMIN         => admin::publication::population;
+    GET  "/admin/publication/{fy}"    ADMIN            => admin::publication::preview;
+    GET  "/admin/publication/{fy}/raw" ADMIN           => admin::publication::raw_tables;
+    POST "/admin/publication/{fy}/{action}" ADMIN      => admin::publication::change;
     GET  "/ndb/import"                MASTER           => ndb::upload_form;
     POST "/ndb/import"                MASTER           => ndb::upload;
     GET  "/ndb/imports/{id}"          MASTER           => ndb::show;

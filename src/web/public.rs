@@ -309,13 +309,13 @@ pub struct TablesQuery {
 }
 
 #[derive(Serialize)]
-struct TableRowView {
+pub(crate) struct TableRowView {
     name: String,
     group: Option<String>,
     cells: Vec<String>,
 }
 
-fn table_view(tables: &SummaryTables, by: TableBy, mark: &str) -> Vec<TableRowView> {
+pub(crate) fn table_rows(tables: &SummaryTables, by: TableBy, mark: &str) -> Vec<TableRowView> {
     tables
         .rows(by)
         .iter()
@@ -363,7 +363,7 @@ pub async fn tables(
     page.insert("by_label", by.heading());
     page.insert("groupings", &TableBy::ALL.map(|b| (b.code(), b.label())));
     page.insert("columns", &tables.columns);
-    page.insert("rows", &table_view(&tables, by, &published.rules.mark));
+    page.insert("rows", &table_rows(&tables, by, &published.rules.mark));
     page.insert("hidden", &(tables.primaries, tables.complements));
     page.html("public/tables.html")
 }
@@ -403,7 +403,7 @@ pub async fn tables_file(
     Ok(download(bytes, &name, format, encoding))
 }
 
-fn download(
+pub(crate) fn download(
     bytes: Vec<u8>,
     name: &str,
     format: FileFormat,

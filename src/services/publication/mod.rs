@@ -322,3 +322,53 @@ pub fn published_tables(
     }
     Ok((publication, tables, rules))
 }
+
+/// The prefecture an administrator publishes for: its own, or for an administrator of
+/// the whole deployment, the first one (a deployment holds one prefecture in practice).
+pub fn prefecture_of(conn: &mut DbConnection, by: By) -> Result<(i32, String), PublicationError> {
+    let prefectures = crate::db::areas::prefectures(conn)?;
+    let found = match by.scope() {
+        Scope::All => prefectures.into_iter().next(),
+        Scope::Prefecture(id) => prefectures.into_iter().find(|p| p.id == id),
+        _ => None,
+    };
+    found
+        .map(|p| (p.id, p.name))
+        .ok_or(PublicationError::NotFound)
+}
+
+/// A fiscal year on the publication page: its period, and what is public of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct YearState {
+    pub fiscal_year: i32,
+    pub published_on: Option<String>,
+    pub institutions: Option<i32>,
+}
+
+/// The years with a reporting period or a publication, newest first.
+pub fn years(conn: &mut DbConnection, prefecture_id: i32) -> Result<Vec<YearState>, PublicationError> {
+    let mut years: Vec<i32> = crate::db::periods::periods(conn, prefecture_id)?
+        .into_iter()
+        .map(|p| p.fiscal_year)
+        .collect();
+    let published: Vec<(i32, i32, NaiveDateTime, i32)> = store::publications(conn)?
+        .into_iter()
+        .filter(|p| p.0 == prefecture_id)
+        .collect();
+    years.extend(published.iter().map(|p| p.1));
+    years.sort_unstable_by(|a, b| b.cmp(a));
+    years.dedup();
+    Ok(years
+        .into_iter()
+        .map(|fy| {
+            let p = published.iter().find(|p| p.1 == fy);
+            YearState {
+                fiscal_year: fy,
+                published_on: p.map(|p| {
+                    crate::domain::wareki::datetime_jst(p.2)
+                }),
+                institutions: p.map(|p| p.3),
+            }
+        })
+        .collect())
+}

@@ -3,4 +3,5 @@
 pub mod audit;
 pub mod catalogs;
 pub mod periods;
+pub mod publication;
 pub mod users;

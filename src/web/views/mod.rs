@@ -74,6 +74,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "exports/addresses.html",
     "exports/labels.html",
     "exports/targets.html",
+    "admin/publication.html",
+    "admin/publication_preview.html",
     "public/base.html",
     "public/index.html",
     "public/search.html",
@@ -242,6 +244,10 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
         nav.push(NavItem {
             href: "/admin/catalogs",
             label: "報告項目",
+        });
+        nav.push(NavItem {
+            href: "/admin/publication",
+            label: "公表",
         });
         nav.push(NavItem {
             href: "/admin/audit",
