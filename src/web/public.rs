@@ -140,7 +140,9 @@ struct RowView {
     functions: Vec<&'static str>,
 }
 
-const SHORT: [(&str, fn(&PublicRow) -> bool); 5] = [
+type Has = fn(&PublicRow) -> bool;
+
+const SHORT: [(&str, Has); 5] = [
     ("1号機能", |r| r.function1),
     ("時間外の診療", |r| r.after_hours),
     ("入退院時の支援", |r| r.admission_discharge),
@@ -177,7 +179,7 @@ pub async fn search(
     let query = query.into_inner();
     let (filter, page_asked) = (query.filter(), query.page.unwrap_or(0));
     let catalogs = state.catalogs.clone();
-    let (published, municipalities, catalog, (rows, total, shown_page)) = state
+    let found = state
         .run(move |conn| {
             let published = service::public::published(conn, &prefecture, fy)?;
             let municipalities =
@@ -187,36 +189,41 @@ pub async fn search(
             Ok::<_, service::PublicationError>((published, municipalities, catalog, found))
         })
         .await?;
+    let mut page = page(&state, Some(&found.0)).await?;
+    search_view(&mut page, &query, found);
+    page.html("public/search.html")
+}
+
+type Found = (
+    Published,
+    Vec<crate::db::areas::MunicipalityChoice>,
+    std::sync::Arc<Catalog>,
+    (Vec<PublicRow>, i64, i64),
+);
+
+fn search_view(page: &mut views::Page, query: &PublicQuery, found: Found) {
+    let (_, municipalities, catalog, (rows, total, shown)) = found;
     let names: BTreeMap<i32, String> = municipalities
         .iter()
         .map(|m| (m.id, m.name.clone()))
         .collect();
-    let mut page = page(&state, Some(&published)).await?;
-    page.insert("query", &query);
+    let rows: Vec<RowView> = rows.into_iter().map(|r| row_view(r, &names)).collect();
+    let publication = crate::domain::publication::PRIMARY_AREAS_ITEM;
+    page.insert("query", query);
     page.insert("municipalities", &municipalities);
-    page.insert(
-        "areas",
-        &choices(&catalog, crate::domain::publication::PRIMARY_AREAS_ITEM),
-    );
+    page.insert("areas", &choices(&catalog, publication));
     page.insert(
         "diseases",
         &choices(&catalog, crate::domain::publication::DISEASES_ITEM),
     );
-    page.insert(
-        "rows",
-        &rows
-            .into_iter()
-            .map(|r| row_view(r, &names))
-            .collect::<Vec<_>>(),
-    );
+    page.insert("rows", &rows);
     page.insert("total", &total);
-    page.insert("page", &shown_page);
+    page.insert("page", &shown);
     page.insert(
         "has_next",
-        &((shown_page + 1) * service::public::PER_PAGE < total),
+        &((shown + 1) * service::public::PER_PAGE < total),
     );
     page.insert("base_query", &query.without_page());
-    page.html("public/search.html")
 }
 
 #[derive(Serialize)]

@@ -19,6 +19,7 @@ mod hardening;
 mod imports;
 mod mail;
 mod mail_pages;
+mod publication;
 mod reports;
 mod review;
 mod season;

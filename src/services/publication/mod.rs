@@ -346,7 +346,10 @@ pub struct YearState {
 }
 
 /// The years with a reporting period or a publication, newest first.
-pub fn years(conn: &mut DbConnection, prefecture_id: i32) -> Result<Vec<YearState>, PublicationError> {
+pub fn years(
+    conn: &mut DbConnection,
+    prefecture_id: i32,
+) -> Result<Vec<YearState>, PublicationError> {
     let mut years: Vec<i32> = crate::db::periods::periods(conn, prefecture_id)?
         .into_iter()
         .map(|p| p.fiscal_year)
@@ -364,9 +367,7 @@ pub fn years(conn: &mut DbConnection, prefecture_id: i32) -> Result<Vec<YearStat
             let p = published.iter().find(|p| p.1 == fy);
             YearState {
                 fiscal_year: fy,
-                published_on: p.map(|p| {
-                    crate::domain::wareki::datetime_jst(p.2)
-                }),
+                published_on: p.map(|p| crate::domain::wareki::datetime_jst(p.2)),
                 institutions: p.map(|p| p.3),
             }
         })

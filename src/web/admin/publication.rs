@@ -57,7 +57,10 @@ async fn settings_page(
         .await?;
     let mut page = views::Page::of(state, viewer).await?;
     page.insert("prefecture", &prefecture);
-    page.insert("form", &shown.form.unwrap_or_else(|| RulesInput::from(&rules)));
+    page.insert(
+        "form",
+        &shown.form.unwrap_or_else(|| RulesInput::from(&rules)),
+    );
     page.insert("notes", &rules.notes());
     page.insert("errors", &shown.errors);
     page.insert("notice", &shown.notice);
@@ -76,7 +79,9 @@ pub async fn settings(
 ) -> Result<HttpResponse, AppError> {
     let notice = match query.get("done").map(String::as_str) {
         Some("published") => Some("公表しました。公表ページに反映されています。".to_string()),
-        Some("unpublished") => Some("公表を取り下げました。公表ページには表示されません。".to_string()),
+        Some("unpublished") => {
+            Some("公表を取り下げました。公表ページには表示されません。".to_string())
+        }
         _ => None,
     };
     settings_page(&state, &viewer, &user, Shown::plain(notice)).await
@@ -97,7 +102,9 @@ pub async fn save_rules(
         })
         .await?;
     let shown = match saved {
-        Ok(_) => Shown::plain(Some("公表ルールを保存しました。次に公表するときから使われます。".into())),
+        Ok(_) => Shown::plain(Some(
+            "公表ルールを保存しました。次に公表するときから使われます。".into(),
+        )),
         Err(PublicationError::Fields(errors)) => Shown {
             form: Some(form),
             errors,
@@ -117,19 +124,17 @@ pub async fn population(
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let upload = match upload::receive(&req, payload, &viewer.csrf, state.settings.max_upload_mb).await {
+    let max_mb = state.settings.max_upload_mb;
+    let upload = match upload::receive(&req, payload, &viewer.csrf, max_mb).await {
         Ok(upload) => upload,
-        Err(Refusal::Page(message, status)) => {
-            let shown = Shown { problems: vec![message], status, ..Shown::plain(None) };
-            return settings_page(&state, &viewer, &user, shown).await;
-        }
-        Err(Refusal::Error(e)) => return Err(e),
+        Err(refusal) => return refused(&state, &viewer, &user, refusal).await,
     };
     let actor = user.actor(&viewer);
     let imported = state
         .try_run(move |conn| {
-            let (id, _) = service::prefecture_of(conn, By::Officer(&actor))?;
-            service::import_population(conn, By::Officer(&actor), id, &upload.file_name, &upload.bytes)
+            let by = By::Officer(&actor);
+            let (id, _) = service::prefecture_of(conn, by)?;
+            service::import_population(conn, by, id, &upload.file_name, &upload.bytes)
         })
         .await?;
     let shown = match imported {
@@ -142,6 +147,26 @@ pub async fn population(
         Err(e) => return Err(e.into()),
     };
     settings_page(&state, &viewer, &user, shown).await
+}
+
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &CurrentUser,
+    refusal: Refusal,
+) -> Result<HttpResponse, AppError> {
+    match refusal {
+        Refusal::Page(message, status) => {
+            let problems = vec![message];
+            let shown = Shown {
+                problems,
+                status,
+                ..Shown::plain(None)
+            };
+            settings_page(state, viewer, user, shown).await
+        }
+        Refusal::Error(e) => Err(e),
+    }
 }
 
 /// GET /admin/publication/{fy}: what publishing would make public now.
@@ -161,20 +186,34 @@ pub async fn preview(
             Ok::<_, PublicationError>((name, code, preview))
         })
         .await?;
-    let tables = preview.built.tables.clone().published();
     let mut page = views::Page::of(&state, &viewer).await?;
     page.insert("prefecture", &prefecture);
     page.insert("prefecture_code", &code);
     page.insert("fiscal_year", &fy);
+    preview_view(&mut page, preview);
+    page.html("admin/publication_preview.html")
+}
+
+fn preview_view(page: &mut views::Page, preview: service::Preview) {
+    let tables = preview.built.tables.clone().published();
+    let mark = &preview.rules.mark;
+    let rows = super::super::public::table_rows(&tables, TableBy::Municipality, mark);
+    let confirmed_until = preview
+        .built
+        .confirmed_until
+        .map(crate::domain::wareki::datetime_jst);
+    let published_on = preview
+        .published
+        .as_ref()
+        .map(|p| crate::domain::wareki::datetime_jst(p.published_at));
     page.insert("institutions", &preview.built.institutions);
-    page.insert("confirmed_until", &preview.built.confirmed_until.map(crate::domain::wareki::datetime_jst));
+    page.insert("confirmed_until", &confirmed_until);
     page.insert("hidden", &(tables.primaries, tables.complements));
     page.insert("columns", &tables.columns);
-    page.insert("rows", &super::super::public::table_rows(&tables, TableBy::Municipality, &preview.rules.mark));
+    page.insert("rows", &rows);
     page.insert("notes", &preview.rules.notes());
     page.insert("populations", &preview.populations);
-    page.insert("published_on", &preview.published.as_ref().map(|p| crate::domain::wareki::datetime_jst(p.published_at)));
-    page.html("admin/publication_preview.html")
+    page.insert("published_on", &published_on);
 }
 
 /// POST /admin/publication/{fy}/publish and …/unpublish.
@@ -207,7 +246,10 @@ pub async fn change(
         })
         .await?;
     tracing::info!(fy, done, "publication changed");
-    Ok(see_other(&format!("/admin/publication?done={}", if publish { "published" } else { "unpublished" })))
+    Ok(see_other(&format!(
+        "/admin/publication?done={}",
+        if publish { "published" } else { "unpublished" }
+    )))
 }
 
 #[derive(serde::Deserialize)]
@@ -231,10 +273,14 @@ pub async fn raw_tables(
     let (bytes, prefecture) = state
         .run(move |conn| {
             let (id, name) = service::prefecture_of(conn, By::Officer(&actor))?;
-            let (_, tables, rules) = service::published_tables(conn, By::Officer(&actor), id, fy, true)?;
-            let bytes = service::files::in_memory(FileFormat::Csv, TextEncoding::Utf8Bom, "確認用", |sheet| {
-                service::write_tables(&tables, by, &rules, true, sheet)
-            })?;
+            let (_, tables, rules) =
+                service::published_tables(conn, By::Officer(&actor), id, fy, true)?;
+            let bytes = service::files::in_memory(
+                FileFormat::Csv,
+                TextEncoding::Utf8Bom,
+                "確認用",
+                |sheet| service::write_tables(&tables, by, &rules, true, sheet),
+            )?;
             Ok::<_, PublicationError>((bytes, name))
         })
         .await?;
@@ -243,5 +289,10 @@ pub async fn raw_tables(
         crate::domain::wareki::fiscal_year_label(fy),
         by.label()
     );
-    Ok(super::super::public::download(bytes, &name, FileFormat::Csv, TextEncoding::Utf8Bom))
+    Ok(super::super::public::download(
+        bytes,
+        &name,
+        FileFormat::Csv,
+        TextEncoding::Utf8Bom,
+    ))
 }

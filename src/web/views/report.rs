@@ -52,6 +52,8 @@ pub fn answer_text(item: &Item, value: &Value) -> String {
             .filter_map(Value::as_str)
             .collect::<Vec<_>>()
             .join("、"),
+        // A published count may be the mark that hides it.
+        (Kind::Count, Value::String(mark)) => mark.clone(),
         (Kind::Count, v) => v.as_i64().map(views::group_digits).unwrap_or_default(),
         (_, Value::String(s)) => s.clone(),
         (_, v) => v.to_string(),
