@@ -224,6 +224,7 @@ fn search_view(page: &mut views::Page, query: &PublicQuery, found: Found) {
         &((shown + 1) * service::public::PER_PAGE < total),
     );
     page.insert("base_query", &query.without_page());
+    page.insert("searched", &(query.filter() != PublicFilter::default()));
 }
 
 #[derive(Serialize)]

@@ -209,6 +209,24 @@ impl Browser {
         );
     }
 
+    /// Sets the window's size in CSS pixels (a phone: 390 × 844).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
+    /// Runs a script in the page and returns what it returns.
+    pub fn script(&self, js: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+    }
+
     /// Saves a PNG under target/screenshots/ and returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let data = self.call(reqwest::Method::GET, "/screenshot", None);
@@ -618,4 +636,60 @@ fn browser_officer_counts_prepares_and_downloads_the_full_export_and_prints_labe
     browser.wait_for("#labels-count", "枚");
     browser.find(".label-sheet .label.c0.r0");
     browser.screenshot("export-labels");
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_resident_searches_the_public_page_on_a_phone() {
+    let app = crate::season::with_season();
+    let browser = Browser::start();
+    browser.resize(390, 844);
+    let fits = |browser: &Browser| {
+        browser.script("return document.documentElement.scrollWidth <= window.innerWidth + 1;")
+    };
+    // No sign-in: /public opens last year's search, the page as wide as the phone.
+    browser.goto(&app.url("/public"));
+    browser.wait_for("h1", "医療機関をさがす");
+    assert_eq!(fits(&browser), json!(true), "no sideways scrolling");
+    let width = browser.script("return window.innerWidth;");
+    assert!(
+        width.as_i64().unwrap() < 500,
+        "a phone-sized window: {width}"
+    );
+    // 鹿児島市, with 1号機能 and an 一次診療 area, then the first clinic found.
+    browser.click("#m option:nth-child(2)");
+    browser.click("input[name=f1]");
+    browser.click("#area option:nth-child(2)");
+    browser.screenshot("public-phone-form");
+    browser.click("#public-search");
+    browser.wait_for("#results", "件");
+    let results = browser.text("#results");
+    assert!(!results.starts_with("0 件"), "{results}");
+    let first = browser.text(".public-results li h3");
+    assert!(browser.text(".public-results li").contains("鹿児島市"));
+    assert!(
+        browser
+            .text(".public-results li .badges")
+            .contains("1号機能")
+    );
+    assert_eq!(fits(&browser), json!(true));
+    browser.screenshot("public-phone-results");
+    // After a search the results come first; the conditions fold away.
+    let top =
+        browser.script("return document.querySelector('#results').getBoundingClientRect().top;");
+    assert!(
+        top.as_f64().unwrap() < 844.0,
+        "results visible without scrolling: {top}"
+    );
+    browser.click(".public-results li h3 a");
+    browser.wait_for("h1", &first);
+    assert!(browser.text("main").contains("1号機能"));
+    assert_eq!(fits(&browser), json!(true));
+    browser.screenshot("public-phone-detail");
+    // The tables scroll inside their own box; the page itself does not.
+    browser.click(".public-nav li:nth-child(2) a");
+    browser.wait_for("h1", "集計表");
+    assert_eq!(fits(&browser), json!(true));
+    assert!(browser.text(".notes").contains("0 はそのまま表示"));
+    browser.screenshot("public-phone-tables");
 }
