@@ -263,6 +263,7 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "public_details",
     "public_institutions",
     "publications",
     "publication_rules",

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::{
-    institutions, municipality_populations, public_institutions, publication_rules, publications,
-    reports,
+    institutions, municipality_populations, public_details, public_institutions, publication_rules,
+    publications, reports,
 };
 use crate::domain::publication::PublicationRules;
 use crate::domain::report::Status;
@@ -256,10 +256,22 @@ pub struct PublicRow {
     pub primary_areas: i64,
     pub diseases: i64,
     pub confirmed_at: Option<NaiveDateTime>,
+}
+
+/// An institution's published answers (JSON), kept apart from its search row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = public_details)]
+pub struct PublicDetail {
+    pub publication_id: i32,
+    pub institution_id: i32,
     pub detail: String,
 }
 
-pub fn insert_public_rows(conn: &mut DbConnection, rows: &[PublicRow]) -> QueryResult<()> {
+pub fn insert_public_rows(
+    conn: &mut DbConnection,
+    rows: &[PublicRow],
+    details: &[PublicDetail],
+) -> QueryResult<()> {
     for chunk in rows.chunks(400) {
         crate::per_backend!(&mut *conn, |c| {
             diesel::insert_into(public_institutions::table)
@@ -267,7 +279,28 @@ pub fn insert_public_rows(conn: &mut DbConnection, rows: &[PublicRow]) -> QueryR
                 .execute(c)
         })?;
     }
+    for chunk in details.chunks(1000) {
+        crate::per_backend!(&mut *conn, |c| {
+            diesel::insert_into(public_details::table)
+                .values(chunk)
+                .execute(c)
+        })?;
+    }
     Ok(())
+}
+
+/// The published answers of these institutions, by institution id.
+pub fn details_of(
+    conn: &mut DbConnection,
+    publication_id: i32,
+    institution_ids: &[i32],
+) -> QueryResult<HashMap<i32, String>> {
+    let rows: Vec<(i32, String)> = public_details::table
+        .filter(public_details::publication_id.eq(publication_id))
+        .filter(public_details::institution_id.eq_any(institution_ids))
+        .select((public_details::institution_id, public_details::detail))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -327,6 +360,8 @@ pub fn remove_publication(
     let Some(id) = publication_id(conn, prefecture_id, fiscal_year)? else {
         return Ok(false);
     };
+    diesel::delete(public_details::table.filter(public_details::publication_id.eq(id)))
+        .execute(conn)?;
     diesel::delete(public_institutions::table.filter(public_institutions::publication_id.eq(id)))
         .execute(conn)?;
     diesel::delete(publications::table.find(id)).execute(conn)?;

@@ -416,6 +416,13 @@ diesel::table! {
         primary_areas -> BigInt,
         diseases -> BigInt,
         confirmed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    public_details (publication_id, institution_id) {
+        publication_id -> Integer,
+        institution_id -> Integer,
         detail -> Text,
     }
 }
@@ -437,6 +444,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     municipality_populations,
     publications,
     public_institutions,
+    public_details,
     mail_templates,
     mail_campaigns,
     mail_outbox,

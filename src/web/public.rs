@@ -282,17 +282,16 @@ pub async fn institution(
 ) -> Result<HttpResponse, AppError> {
     let (prefecture, fy, code) = path.into_inner();
     let catalogs = state.catalogs.clone();
-    let (published, row, catalog, municipality) = state
+    let (published, (row, answers), catalog, municipality) = state
         .run(move |conn| {
             let published = service::public::published(conn, &prefecture, fy)?;
-            let row = service::public::institution(conn, &published, &code)?;
+            let (row, answers) = service::public::institution(conn, &published, &code)?;
             let catalog = catalogs.current(conn, fy)?;
             let names = crate::db::exports::area_names(conn)?;
             let municipality = row.municipality_id.and_then(|m| names.get(&m).cloned());
-            Ok::<_, service::PublicationError>((published, row, catalog, municipality))
+            Ok::<_, service::PublicationError>((published, (row, answers), catalog, municipality))
         })
         .await?;
-    let answers: Answers = serde_json::from_str(&row.detail).unwrap_or_default();
     let mut page = page(&state, Some(&published)).await?;
     page.insert("sections", &sections(&catalog, &row, &answers));
     page.insert("municipality", &municipality);

@@ -64,7 +64,13 @@ CREATE TABLE public_institutions (
     primary_areas BIGINT NOT NULL,
     diseases BIGINT NOT NULL,
     confirmed_at TIMESTAMP,
-    -- The published answers with the NDB counts already masked (JSON).
+    PRIMARY KEY (publication_id, institution_id)
+);
+-- The published answers with the NDB counts already masked (JSON), apart from the
+-- search rows so that a search reads narrow rows.
+CREATE TABLE public_details (
+    publication_id INTEGER NOT NULL REFERENCES publications(id),
+    institution_id INTEGER NOT NULL,
     detail TEXT NOT NULL,
     PRIMARY KEY (publication_id, institution_id)
 );

@@ -120,6 +120,8 @@ pub fn write_public(
         let chunk = store::public_rows_after(conn, publication_id, &after, 1000)?;
         let Some(last) = chunk.last() else { break };
         after = last.code.clone();
+        let ids: Vec<i32> = chunk.iter().map(|r| r.institution_id).collect();
+        let details = store::details_of(conn, publication_id, &ids)?;
         for r in &chunk {
             cells.clear();
             cells.extend([
@@ -146,7 +148,10 @@ pub fn write_public(
                 Cell::flag(r.home_care),
                 Cell::flag(r.care_coordination),
             ]);
-            let answers: Answers = serde_json::from_str(&r.detail).unwrap_or_default();
+            let answers: Answers = details
+                .get(&r.institution_id)
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or_default();
             items.cells(&answers, &mut cells);
             sheet.row(&cells)?;
             rows += 1;

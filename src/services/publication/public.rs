@@ -113,13 +113,20 @@ pub fn search(
     Ok((rows, total, page))
 }
 
+/// One published institution and its published answers.
 pub fn institution(
     conn: &mut DbConnection,
     published: &Published,
     code: &str,
-) -> Result<PublicRow, PublicationError> {
-    store::public_institution(conn, published.publication_id, code)?
-        .ok_or(PublicationError::NotFound)
+) -> Result<(PublicRow, crate::domain::determination::Answers), PublicationError> {
+    let row = store::public_institution(conn, published.publication_id, code)?
+        .ok_or(PublicationError::NotFound)?;
+    let details = store::details_of(conn, published.publication_id, &[row.institution_id])?;
+    let answers = details
+        .get(&row.institution_id)
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_default();
+    Ok((row, answers))
 }
 
 /// The published (masked) tables of the year.

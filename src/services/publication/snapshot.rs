@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::PublicationError;
 use crate::db::DbConnection;
-use crate::db::publication::{self as store, PublicRow};
+use crate::db::publication::{self as store, PublicDetail, PublicRow};
 use crate::domain::area::AreaKind;
 use crate::domain::auth::Scope;
 use crate::domain::catalog::Function;
@@ -196,6 +196,7 @@ pub(super) fn build(
     let mut confirmed_until: Option<NaiveDateTime> = None;
     for chunk in report_ids.chunks(CHUNK) {
         let mut public = Vec::with_capacity(chunk.len());
+        let mut details = Vec::with_capacity(chunk.len());
         for r in store::source_rows(conn, chunk)? {
             let answers: Answers = serde_json::from_str(&r.answers).unwrap_or_default();
             let m = layout.row(r.municipality_id);
@@ -219,12 +220,16 @@ pub(super) fn build(
             confirmed_until = confirmed_until.max(r.confirmed_at);
             if let Some(publication_id) = publication_id {
                 let detail = public_answers(&catalog, &answers, rules);
+                details.push(PublicDetail {
+                    publication_id,
+                    institution_id: r.institution_id,
+                    detail: serde_json::to_string(&detail).unwrap_or_default(),
+                });
                 public.push(PublicRow {
                     publication_id,
                     institution_id: r.institution_id,
                     primary_areas: rules_of::chosen_bits(&answers, rules_of::PRIMARY_AREAS_ITEM),
                     diseases: rules_of::chosen_bits(&answers, rules_of::DISEASES_ITEM),
-                    detail: serde_json::to_string(&detail).unwrap_or_default(),
                     code: r.code,
                     name: r.name,
                     search_key: r.search_key,
@@ -243,7 +248,7 @@ pub(super) fn build(
                 });
             }
         }
-        store::insert_public_rows(conn, &public)?;
+        store::insert_public_rows(conn, &public, &details)?;
     }
     let tables = rules_of::summary_tables(
         rules,
