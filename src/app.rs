@@ -84,6 +84,7 @@ pub fn serve(
         settings,
         cache: web::cache::Cache::default(),
         catalogs: Default::default(),
+        public_search: Default::default(),
     };
     Ok(web::server(state, listener, workers, key)?)
 }

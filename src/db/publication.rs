@@ -409,86 +409,54 @@ pub fn publications(conn: &mut DbConnection) -> QueryResult<Vec<(i32, i32, Naive
         .load(conn)
 }
 
-/// What a resident searches by. Codes and bits are ours; the name is a search key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PublicFilter {
+/// What the public search filters on, for one institution of a publication.
+#[derive(Debug, Clone, Queryable)]
+pub struct SearchFields {
+    pub institution_id: i32,
     pub municipality_id: Option<i32>,
-    pub name_key: Option<String>,
+    pub code: String,
+    pub search_key: String,
     pub function1: bool,
-    /// 2号 categories that must all be 有り, by column name.
-    pub functions2: Vec<&'static str>,
-    /// Bit of an 一次診療の対応領域 and of a disease.
-    pub primary_area_bit: Option<i64>,
-    pub disease_bit: Option<i64>,
+    pub after_hours: bool,
+    pub admission_discharge: bool,
+    pub home_care: bool,
+    pub care_coordination: bool,
+    pub primary_areas: i64,
+    pub diseases: i64,
 }
 
-fn public_query(
-    publication_id: i32,
-    f: &PublicFilter,
-    postgres: bool,
-) -> public_institutions::BoxedQuery<'static, crate::db::MultiBackend> {
-    use diesel::sql_types::{BigInt, Bool, Text};
-    let mut q = public_institutions::table
-        .filter(public_institutions::publication_id.eq(publication_id))
-        .into_boxed();
-    if let Some(m) = f.municipality_id {
-        q = q.filter(public_institutions::municipality_id.eq(m));
-    }
-    if let Some(key) = &f.name_key {
-        let position = if postgres { "strpos" } else { "instr" };
-        q = q.filter(
-            diesel::dsl::sql::<Bool>(&format!("{position}(search_key, "))
-                .bind::<Text, _>(key.clone())
-                .sql(") > 0"),
-        );
-    }
-    if f.function1 {
-        q = q.filter(public_institutions::function1.eq(true));
-    }
-    for column in &f.functions2 {
-        q = match *column {
-            "after_hours" => q.filter(public_institutions::after_hours.eq(true)),
-            "admission_discharge" => q.filter(public_institutions::admission_discharge.eq(true)),
-            "home_care" => q.filter(public_institutions::home_care.eq(true)),
-            _ => q.filter(public_institutions::care_coordination.eq(true)),
-        };
-    }
-    for (column, bit) in [
-        ("primary_areas", f.primary_area_bit),
-        ("diseases", f.disease_bit),
-    ] {
-        if let Some(bit) = bit {
-            q = q.filter(
-                diesel::dsl::sql::<Bool>(&format!("({column} & "))
-                    .bind::<BigInt, _>(bit)
-                    .sql(") <> 0"),
-            );
-        }
-    }
-    q
-}
-
-/// One page of the public search (in municipality, then code order) and the count.
-pub fn search_public(
+pub fn search_fields(
     conn: &mut DbConnection,
     publication_id: i32,
-    f: &PublicFilter,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<(Vec<PublicRow>, i64)> {
-    let postgres = matches!(conn, DbConnection::Pg(_));
-    let total = public_query(publication_id, f, postgres)
-        .count()
-        .get_result(conn)?;
-    let rows = public_query(publication_id, f, postgres)
-        .order((
-            public_institutions::municipality_id.asc(),
-            public_institutions::code.asc(),
+) -> QueryResult<Vec<SearchFields>> {
+    public_institutions::table
+        .filter(public_institutions::publication_id.eq(publication_id))
+        .select((
+            public_institutions::institution_id,
+            public_institutions::municipality_id,
+            public_institutions::code,
+            public_institutions::search_key,
+            public_institutions::function1,
+            public_institutions::after_hours,
+            public_institutions::admission_discharge,
+            public_institutions::home_care,
+            public_institutions::care_coordination,
+            public_institutions::primary_areas,
+            public_institutions::diseases,
         ))
-        .offset(offset)
-        .limit(limit)
-        .load(conn)?;
-    Ok((rows, total))
+        .load(conn)
+}
+
+/// These institutions' public rows (in no particular order).
+pub fn public_rows(
+    conn: &mut DbConnection,
+    publication_id: i32,
+    institution_ids: &[i32],
+) -> QueryResult<Vec<PublicRow>> {
+    public_institutions::table
+        .filter(public_institutions::publication_id.eq(publication_id))
+        .filter(public_institutions::institution_id.eq_any(institution_ids))
+        .load(conn)
 }
 
 pub fn public_institution(

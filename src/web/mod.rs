@@ -40,6 +40,8 @@ pub struct AppState {
     pub settings: Settings,
     pub cache: cache::Cache,
     pub catalogs: std::sync::Arc<crate::services::catalogs::Catalogs>,
+    /// The public search's in-memory indexes of published years.
+    pub public_search: std::sync::Arc<crate::services::publication::search::SearchIndexes>,
 }
 
 impl AppState {

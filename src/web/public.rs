@@ -10,12 +10,13 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::db::publication::{PublicFilter, PublicRow};
+use crate::db::publication::PublicRow;
 use crate::domain::catalog::{Catalog, Function};
 use crate::domain::determination::Answers;
 use crate::domain::export::{FileFormat, TextEncoding};
 use crate::domain::institution::Category;
 use crate::domain::publication::{CellMask, SummaryTables, TableBy};
+use crate::services::publication::search::{self as public_search, PublicFilter};
 use crate::services::publication::{self as service, public::Published};
 use crate::web::AppState;
 use crate::web::error::AppError;
@@ -82,16 +83,7 @@ impl PublicQuery {
                 .filter(|n| (1..=most).contains(n))
         };
         let key = crate::domain::normalize::search_key(&self.q);
-        let functions2 = [
-            (&self.fi, "after_hours"),
-            (&self.fro, "admission_discharge"),
-            (&self.fha, "home_care"),
-            (&self.fni, "care_coordination"),
-        ]
-        .into_iter()
-        .filter(|(on, _)| !on.is_empty())
-        .map(|(_, column)| column)
-        .collect();
+        let functions2 = [&self.fi, &self.fro, &self.fha, &self.fni].map(|on| !on.is_empty());
         PublicFilter {
             municipality_id: self.m.trim().parse().ok(),
             name_key: (!key.is_empty()).then_some(key),
@@ -178,14 +170,14 @@ pub async fn search(
     let (prefecture, fy) = path.into_inner();
     let query = query.into_inner();
     let (filter, page_asked) = (query.filter(), query.page.unwrap_or(0));
-    let catalogs = state.catalogs.clone();
+    let (catalogs, indexes) = (state.catalogs.clone(), state.public_search.clone());
     let found = state
         .run(move |conn| {
             let published = service::public::published(conn, &prefecture, fy)?;
             let municipalities =
                 crate::db::areas::municipalities_of(conn, published.prefecture_id)?;
             let catalog = catalogs.current(conn, fy)?;
-            let found = service::public::search(conn, &published, &filter, page_asked)?;
+            let found = public_search::search(conn, &indexes, &published, &filter, page_asked)?;
             Ok::<_, service::PublicationError>((published, municipalities, catalog, found))
         })
         .await?;
@@ -219,10 +211,7 @@ fn search_view(page: &mut views::Page, query: &PublicQuery, found: Found) {
     page.insert("rows", &rows);
     page.insert("total", &total);
     page.insert("page", &shown);
-    page.insert(
-        "has_next",
-        &((shown + 1) * service::public::PER_PAGE < total),
-    );
+    page.insert("has_next", &((shown + 1) * public_search::PER_PAGE < total));
     page.insert("base_query", &query.without_page());
     page.insert("searched", &(query.filter() != PublicFilter::default()));
 }

@@ -5,6 +5,7 @@
 
 pub mod files;
 pub mod public;
+pub mod search;
 mod snapshot;
 
 use chrono::{NaiveDateTime, Utc};

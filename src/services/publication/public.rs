@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::PublicationError;
 use crate::db::DbConnection;
-use crate::db::publication::{self as store, PublicFilter, PublicRow};
+use crate::db::publication::{self as store, PublicRow};
 use crate::domain::publication::PublicationRules;
 use crate::domain::wareki;
 
@@ -80,37 +80,6 @@ pub fn publications(
                 .map(|p| (p.code.clone(), p.name.clone(), fy))
         })
         .collect())
-}
-
-pub const PER_PAGE: i64 = 20;
-
-/// One page of a search: the rows, how many match, the page shown.
-pub fn search(
-    conn: &mut DbConnection,
-    published: &Published,
-    filter: &PublicFilter,
-    page: i64,
-) -> Result<(Vec<PublicRow>, i64, i64), PublicationError> {
-    let page = page.clamp(0, crate::domain::paging::MAX_PAGE);
-    let (rows, total) = store::search_public(
-        conn,
-        published.publication_id,
-        filter,
-        page * PER_PAGE,
-        PER_PAGE,
-    )?;
-    let within = crate::domain::paging::within(page, total, PER_PAGE);
-    if within != page {
-        let (rows, total) = store::search_public(
-            conn,
-            published.publication_id,
-            filter,
-            within * PER_PAGE,
-            PER_PAGE,
-        )?;
-        return Ok((rows, total, within));
-    }
-    Ok((rows, total, page))
 }
 
 /// One published institution and its published answers.
