@@ -195,6 +195,71 @@ fn an_administrator_previews_publishes_and_takes_down_and_residents_see_only_tha
     );
 }
 
+#[test]
+fn the_rules_form_keeps_what_was_typed_and_the_next_publication_uses_it() {
+    let app = crate::season::with_season();
+    let fy = fiscal_year() - 1;
+    let admin = app.signed_in("demo-admin");
+    let mut fields = vec![
+        ("threshold", "９"),
+        ("small_population", "25,000"),
+        ("small_threshold", "20"),
+        ("hidden_below", "2000"),
+        ("area_threshold", "10"),
+        ("min_institutions", "3"),
+        ("mark", "<b>"),
+        ("prefecture_url", "javascript:alert(1)"),
+        ("explanation", "<script>alert(1)</script>"),
+    ];
+    let res = app.post_form(
+        &admin,
+        "/admin/publication",
+        "/admin/publication/rules",
+        &fields,
+    );
+    assert_eq!(res.status(), 422);
+    let page = res.text().unwrap();
+    assert!(page.contains("10〜1000 の数で入力してください"), "{page}");
+    assert!(page.contains("で始まるアドレスを入力してください"));
+    assert!(page.contains("value=\"９\""), "what was typed stays");
+    assert!(!page.contains("<script>alert"), "escaped");
+    fields[0] = ("threshold", "１０");
+    fields[6] = ("mark", "＊");
+    fields[7] = ("prefecture_url", "https://www.pref.kagoshima.jp/");
+    let res = app.post_form(
+        &admin,
+        "/admin/publication",
+        "/admin/publication/rules",
+        &fields,
+    );
+    assert_eq!(res.status(), 200);
+    let page = res.text().unwrap();
+    assert!(page.contains("3機関未満の医療機関から集計した欄"), "{page}");
+    // Published again: the page links the prefecture, the explanation is text, the
+    // mark is the new one and the fewer-than-3 note is there.
+    let page = format!("/admin/publication/{fy}");
+    let res = app.post_form(&admin, &page, &format!("{page}/publish"), &[]);
+    assert_eq!(res.status(), 303);
+    let anonymous = client();
+    let rules = anonymous
+        .get(app.url(&format!("/public/46/{fy}/rules")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    // Tera writes / as &#x2F; in attributes; the browser reads it back.
+    assert!(rules.contains("href=\"https:&#x2F;&#x2F;www.pref.kagoshima.jp&#x2F;\""));
+    assert!(rules.contains("&lt;script&gt;"));
+    assert!(rules.contains("3機関未満"));
+    let tables = anonymous
+        .get(app.url(&format!("/public/46/{fy}/tables")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(tables.contains("＊"));
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
