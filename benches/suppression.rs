@@ -42,6 +42,7 @@ fn column(rng: &mut rand_chacha::ChaCha8Rng) -> Vec<Leaf> {
                 threshold: if rng.random_range(0..3) == 0 { 20 } else { 10 },
                 always_hidden: rng.random_range(0..40) == 0,
                 institutions: 5,
+                masked_own: Default::default(),
             }
         })
         .collect()
@@ -56,7 +57,7 @@ fn main() {
         let start = Instant::now();
         hidden = (0, 0);
         for leaves in &columns {
-            let cells = linked_cells(AREAS, MEDICAL_AREAS, leaves, 10, 0);
+            let cells = linked_cells(AREAS, MEDICAL_AREAS, leaves, 10, 0, 9);
             let s = suppress(AREAS, MEDICAL_AREAS, &cells);
             hidden.0 += s.masks.iter().filter(|m| **m == Mask::Primary).count();
             hidden.1 += s.complements;

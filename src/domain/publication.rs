@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::catalog::Catalog;
 use super::determination::Answers;
-use super::suppression::{self, Leaf, Mask, Place};
+use super::suppression::{self, Leaf, Mask, MaskedOwn, Place};
 
 /// The rules a prefecture publishes by; the defaults are domain.md §5's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,8 +262,30 @@ pub struct MunicipalityCounts {
     pub population: Option<u64>,
     /// Institution counts (報告対象, 報告, 1号, 2号イ〜ニ): never masked.
     pub plain: Vec<u64>,
-    /// Per masked column: the sum, and how many institutions it is built from.
-    pub sums: Vec<(u64, u64)>,
+    /// Per masked column: the sum and what it is built from.
+    pub sums: Vec<ColumnSum>,
+}
+
+/// A municipality's sum of one masked column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnSum {
+    pub value: u64,
+    /// Institutions whose report gives the item.
+    pub institutions: u64,
+    /// Those whose own row shows the value masked (1 to threshold − 1), and their sum.
+    pub masked_own: MaskedOwn,
+}
+
+impl ColumnSum {
+    /// Adds one institution's value, as its own row publishes it under `rules`.
+    pub fn add(&mut self, value: u64, rules: &PublicationRules) {
+        self.value += value;
+        self.institutions += 1;
+        if rules.own_value(value) == Shown::Masked {
+            self.masked_own.count += 1;
+            self.masked_own.sum += value;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -431,15 +453,16 @@ pub fn summary_tables(
         let leaves: Vec<Leaf> = municipalities
             .iter()
             .map(|m| {
-                let (value, institutions) = m.sums.get(k).copied().unwrap_or((0, 0));
+                let sum = m.sums.get(k).copied().unwrap_or_default();
                 let (threshold, always_hidden) = suppression_rules.for_municipality(m.population);
                 Leaf {
                     row: m.jurisdiction,
                     column: m.medical_area,
-                    value,
+                    value: sum.value,
                     threshold,
                     always_hidden,
-                    institutions,
+                    institutions: sum.institutions,
+                    masked_own: sum.masked_own,
                 }
             })
             .collect();
@@ -449,6 +472,7 @@ pub fn summary_tables(
             &leaves,
             rules.area_threshold,
             rules.min_institutions,
+            rules.threshold - 1,
         );
         let outcome = suppression::suppress(areas.len(), medical_areas.len(), &cells);
         complements += outcome.complements;
@@ -625,7 +649,11 @@ mod tests {
             medical_area: medical,
             population: Some(pop),
             plain: vec![10, 8],
-            sums: vec![(v, 4)],
+            sums: vec![ColumnSum {
+                value: v,
+                institutions: 4,
+                masked_own: MaskedOwn::default(),
+            }],
         }
     }
 

@@ -44,6 +44,47 @@ pub struct Cell {
     /// Built from fewer institutions than the rules allow (and not zero): masked, and
     /// must not be exact, though its value may be large.
     pub too_few: bool,
+    /// Set when the institutions' own published values would let a reader of this
+    /// cell compute one of their masked values exactly: the way this cell must be able
+    /// to move (masked, by at least one) so that none can be.
+    pub guard: Option<Direction>,
+}
+
+/// Which way a masked cell must be able to move, as far as a reader can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// The institutions' own values under a cell that their rows publish masked: how many,
+/// and their sum. Each is 1 to `own_max` (the 1–9 rule on one institution's row).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaskedOwn {
+    pub count: u64,
+    pub sum: u64,
+}
+
+impl MaskedOwn {
+    /// A reader who knows the cell subtracts the institutions' shown values and is left
+    /// with `sum` over `count` values of 1 to `own_max`. One of them is exact when
+    /// there is one (then the cell may move either way; up unless it is at the top) or
+    /// when all are at the bottom or all at the top.
+    pub fn guard(self, own_max: u64) -> Option<Direction> {
+        match self.count {
+            0 => None,
+            1 if self.sum < own_max => Some(Direction::Up),
+            1 => Some(Direction::Down),
+            k if self.sum == k => Some(Direction::Up),
+            k if self.sum == k * own_max => Some(Direction::Down),
+            _ => None,
+        }
+    }
+
+    fn add(&mut self, other: MaskedOwn) {
+        self.count += other.count;
+        self.sum += other.sum;
+    }
 }
 
 /// A municipality's count, as the tables are built from.
@@ -56,29 +97,46 @@ pub struct Leaf {
     pub always_hidden: bool,
     /// How many institutions the value is built from.
     pub institutions: u64,
+    /// Those of them whose own value is published masked.
+    pub masked_own: MaskedOwn,
 }
 
 /// The cells of one count column: the municipalities in the order given, then the
 /// 保健所 totals, the 二次医療圏 totals and the prefecture total (threshold
 /// `area_threshold` for the sums). A non-zero cell built from fewer than
-/// `min_institutions` institutions is masked too (0: no such rule).
+/// `min_institutions` institutions is masked too (0: no such rule). `own_max` is the
+/// largest value one institution's row publishes masked (9 under the 1–9 rule).
 pub fn linked_cells(
     rows: usize,
     columns: usize,
     leaves: &[Leaf],
     area_threshold: u64,
     min_institutions: u64,
+    own_max: u64,
 ) -> Vec<Cell> {
-    let mut row_sums = vec![(0u64, 0u64); rows];
-    let mut column_sums = vec![(0u64, 0u64); columns];
+    #[derive(Clone, Copy, Default)]
+    struct Sum {
+        value: u64,
+        institutions: u64,
+        masked_own: MaskedOwn,
+    }
+    impl Sum {
+        fn add(&mut self, l: &Leaf) {
+            self.value += l.value;
+            self.institutions += l.institutions;
+            self.masked_own.add(l.masked_own);
+        }
+    }
     let too_few = |value: u64, institutions: u64| value > 0 && institutions < min_institutions;
+    let mut row_sums = vec![Sum::default(); rows];
+    let mut column_sums = vec![Sum::default(); columns];
+    let mut total = Sum::default();
     let mut cells: Vec<Cell> = leaves
         .iter()
         .map(|l| {
-            for sum in [&mut row_sums[l.row], &mut column_sums[l.column]] {
-                sum.0 += l.value;
-                sum.1 += l.institutions;
-            }
+            row_sums[l.row].add(l);
+            column_sums[l.column].add(l);
+            total.add(l);
             Cell {
                 place: Place::Municipality {
                     row: l.row,
@@ -88,32 +146,31 @@ pub fn linked_cells(
                 threshold: l.threshold,
                 always_hidden: l.always_hidden,
                 too_few: too_few(l.value, l.institutions),
+                guard: l.masked_own.guard(own_max),
             }
         })
         .collect();
-    let sum = |place, (value, institutions): (u64, u64)| Cell {
+    let sum = |place, s: &Sum| Cell {
         place,
-        value,
+        value: s.value,
         threshold: area_threshold,
         always_hidden: false,
-        too_few: too_few(value, institutions),
+        too_few: too_few(s.value, s.institutions),
+        guard: s.masked_own.guard(own_max),
     };
     cells.extend(
         row_sums
             .iter()
             .enumerate()
-            .map(|(r, v)| sum(Place::RowTotal(r), *v)),
+            .map(|(r, s)| sum(Place::RowTotal(r), s)),
     );
     cells.extend(
         column_sums
             .iter()
             .enumerate()
-            .map(|(c, v)| sum(Place::ColumnTotal(c), *v)),
+            .map(|(c, s)| sum(Place::ColumnTotal(c), s)),
     );
-    let total = row_sums
-        .iter()
-        .fold((0, 0), |(v, n), (rv, rn)| (v + rv, n + rn));
-    cells.push(sum(Place::Total, total));
+    cells.push(sum(Place::Total, &total));
     cells
 }
 
@@ -173,7 +230,10 @@ pub struct Suppressed {
 
 impl Cell {
     fn is_primary(&self) -> bool {
-        self.always_hidden || self.too_few || (1..self.threshold).contains(&self.value)
+        self.always_hidden
+            || self.too_few
+            || self.guard.is_some()
+            || (1..self.threshold).contains(&self.value)
     }
 
     /// What a reader knows the cell holds at least, once it is masked.
@@ -322,9 +382,14 @@ fn push_flow(residual: &mut Residual, source: usize, sink: usize, enough: u64) -
 }
 
 /// Source and sink of the flow that raises cell `e`.
-fn ends(layout: &Layout, cell: &Cell) -> (usize, usize) {
+fn ends(layout: &Layout, cell: &Cell, way: Direction) -> (usize, usize) {
     let (row, column, plain) = layout.edge(cell.place);
-    if plain { (column, row) } else { (row, column) }
+    // Lowering a cell is raising it with the flow reversed.
+    if plain == (way == Direction::Up) {
+        (column, row)
+    } else {
+        (row, column)
+    }
 }
 
 /// How much cell `e` can be raised (at most `enough`) through the masked cells, and
@@ -334,12 +399,13 @@ fn headroom(
     cells: &[Cell],
     masked: &[bool],
     e: usize,
+    way: Direction,
     enough: u64,
 ) -> (u64, Residual) {
     let zero = vec![0; cells.len()];
     let graph = arcs(layout, cells, masked, &zero, e);
     let mut residual = residual_of(&graph);
-    let (source, sink) = ends(layout, &cells[e]);
+    let (source, sink) = ends(layout, &cells[e], way);
     let flow = push_flow(&mut residual, source, sink, enough);
     (flow, residual)
 }
@@ -352,6 +418,7 @@ fn cheapest_path(
     cells: &[Cell],
     masked: &[bool],
     e: usize,
+    way: Direction,
     residual: &Residual,
 ) -> Option<Vec<usize>> {
     let fresh_usable: Vec<bool> = cells
@@ -361,7 +428,7 @@ fn cheapest_path(
         .collect();
     let costs: Vec<u64> = cells.iter().map(|c| c.value).collect();
     let fresh = arcs(layout, cells, &fresh_usable, &costs, e);
-    let (source, sink) = ends(layout, &cells[e]);
+    let (source, sink) = ends(layout, &cells[e], way);
     let nodes = residual.len();
     let mut best = vec![u64::MAX; nodes];
     let mut previous: Vec<Option<(usize, Option<usize>)>> = vec![None; nodes];
@@ -420,31 +487,33 @@ pub fn suppress(rows: usize, columns: usize, cells: &[Cell]) -> Suppressed {
         .collect();
     // Cells to protect: those holding 1 to threshold − 1 must be able to reach their
     // threshold; those the rules hide whatever they hold, or that too few institutions
-    // make, must at least not be exact.
-    let mut order: Vec<(usize, u64)> = cells
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
-            if c.needs_protection() {
-                Some((i, c.threshold - c.value))
-            } else if c.always_hidden || c.too_few {
-                Some((i, 1))
-            } else {
-                None
+    // make, must at least not be exact; a guarded one must move its way by one.
+    let mut order: Vec<(usize, u64, Direction)> = Vec::new();
+    for (i, c) in cells.iter().enumerate() {
+        if c.needs_protection() {
+            order.push((i, c.threshold - c.value, Direction::Up));
+        } else if c.always_hidden || c.too_few {
+            order.push((i, 1, Direction::Up));
+        }
+        match c.guard {
+            Some(Direction::Up) if !c.needs_protection() => order.push((i, 1, Direction::Up)),
+            Some(Direction::Down) if c.value > c.lower_bound() => {
+                order.push((i, 1, Direction::Down));
             }
-        })
-        .collect();
-    order.sort_by_key(|(i, _)| (cells[*i].value, *i));
+            _ => {}
+        }
+    }
+    order.sort_by_key(|(i, _, _)| (cells[*i].value, *i));
     let mut complements = 0;
-    for (e, need) in order {
+    for (e, need, way) in order {
         loop {
             let masked: Vec<bool> = masks.iter().map(|m| *m != Mask::Shown).collect();
-            let (flow, residual) = headroom(&layout, cells, &masked, e, need);
+            let (flow, residual) = headroom(&layout, cells, &masked, e, way, need);
             if flow >= need {
                 break;
             }
             // Each path found raises the flow by at least one: the loop ends.
-            let Some(path) = cheapest_path(&layout, cells, &masked, e, &residual) else {
+            let Some(path) = cheapest_path(&layout, cells, &masked, e, way, &residual) else {
                 break;
             };
             if path.is_empty() {
@@ -472,6 +541,7 @@ mod tests {
             threshold: 10,
             always_hidden: false,
             institutions: 5,
+            masked_own: MaskedOwn::default(),
         }
     }
 
@@ -561,6 +631,13 @@ mod tests {
 
     fn assert_safe(rows: usize, columns: usize, cells: &[Cell], s: &Suppressed) {
         for (i, c) in cells.iter().enumerate() {
+            if c.guard.is_some() {
+                assert_ne!(
+                    s.masks[i],
+                    Mask::Shown,
+                    "cell {i} {c:?} would give one away"
+                );
+            }
             if c.is_primary() {
                 assert_ne!(
                     s.masks[i],
@@ -586,6 +663,18 @@ mod tests {
                 max - min > 1e-6 || c.value == 0 && c.always_hidden,
                 "cell {i} {c:?} is exact ({min}..{max})"
             );
+            // No institution's masked value under it can be computed exactly.
+            match c.guard {
+                Some(Direction::Up) => assert!(
+                    max >= c.value as f64 + 1.0 - 1e-6,
+                    "cell {i} {c:?} cannot rise: at most {max}"
+                ),
+                Some(Direction::Down) if c.value > c.lower_bound() => assert!(
+                    min <= c.value as f64 - 1.0 + 1e-6,
+                    "cell {i} {c:?} cannot fall: at least {min}"
+                ),
+                _ => {}
+            }
         }
     }
 
@@ -612,7 +701,7 @@ mod tests {
             leaf(0, 0, 25),
             leaf(1, 1, 60),
         ];
-        let cells = linked_cells(2, 2, &leaves, 10, 0);
+        let cells = linked_cells(2, 2, &leaves, 10, 0, 9);
         let s = suppress(2, 2, &cells);
         assert_eq!(s.masks[0], Mask::Primary);
         assert!(s.complements >= 1);
@@ -626,7 +715,7 @@ mod tests {
     fn two_small_cells_summing_to_the_threshold_are_not_enough() {
         // 1 + 9 = 10: hiding the two alone proves each is at most 9.
         let leaves = [leaf(0, 0, 1), leaf(0, 0, 9), leaf(0, 1, 30), leaf(1, 1, 50)];
-        let cells = linked_cells(2, 2, &leaves, 10, 0);
+        let cells = linked_cells(2, 2, &leaves, 10, 0, 9);
         let s = suppress(2, 2, &cells);
         assert!(s.complements >= 1, "{:?}", s.masks);
         assert_safe(2, 2, &cells, &s);
@@ -635,7 +724,7 @@ mod tests {
     #[test]
     fn a_small_total_and_zeros_are_handled() {
         let leaves = [leaf(0, 0, 0), leaf(0, 0, 4), leaf(1, 0, 0), leaf(1, 0, 2)];
-        let cells = linked_cells(2, 1, &leaves, 10, 0);
+        let cells = linked_cells(2, 1, &leaves, 10, 0, 9);
         let s = suppress(2, 1, &cells);
         assert_eq!(s.masks[0], Mask::Shown, "a zero is shown");
         assert_eq!(s.masks[2], Mask::Shown);
@@ -647,9 +736,9 @@ mod tests {
         let mut few = leaf(0, 0, 50);
         few.institutions = 2;
         let leaves = [few, leaf(0, 0, 30), leaf(0, 1, 40), leaf(1, 1, 70)];
-        let off = linked_cells(2, 2, &leaves, 10, 0);
+        let off = linked_cells(2, 2, &leaves, 10, 0, 9);
         assert!(suppress(2, 2, &off).masks.iter().all(|m| *m == Mask::Shown));
-        let cells = linked_cells(2, 2, &leaves, 10, 3);
+        let cells = linked_cells(2, 2, &leaves, 10, 3, 9);
         let s = suppress(2, 2, &cells);
         assert_eq!(s.masks[0], Mask::Primary);
         assert!(s.complements >= 1);
@@ -657,8 +746,41 @@ mod tests {
         // A zero is shown whoever it comes from.
         let mut zero = leaf(0, 0, 0);
         zero.institutions = 1;
-        let cells = linked_cells(1, 1, &[zero, leaf(0, 0, 30)], 10, 3);
+        let cells = linked_cells(1, 1, &[zero, leaf(0, 0, 30)], 10, 3, 9);
         assert_eq!(suppress(1, 1, &cells).masks[0], Mask::Shown);
+    }
+
+    #[test]
+    fn one_institutions_masked_value_cannot_be_recovered_from_a_total() {
+        // 一市 holds two institutions: 50 shown on its row, 4 masked (*). Its cell (54)
+        // is large, but shown it would give the 4 away: 54 − 50.
+        let mut town = leaf(0, 0, 54);
+        town.masked_own = MaskedOwn { count: 1, sum: 4 };
+        let leaves = [town, leaf(0, 1, 40), leaf(1, 0, 35), leaf(1, 1, 70)];
+        let cells = linked_cells(2, 2, &leaves, 10, 0, 9);
+        assert_eq!(cells[0].guard, Some(Direction::Up));
+        let s = suppress(2, 2, &cells);
+        assert_eq!(s.masks[0], Mask::Primary);
+        // Every sum holding that one masked value would give it away as well.
+        assert!(
+            cells[4..]
+                .iter()
+                .zip(&s.masks[4..])
+                .all(|(c, m)| { (c.guard.is_some() && *m != Mask::Shown) || c.guard.is_none() })
+        );
+        assert_eq!(cells.iter().filter(|c| c.guard.is_some()).count(), 4);
+        assert_safe(2, 2, &cells, &s);
+        // Two masked values of 9 under a cell: each would be exact at the top.
+        assert_eq!(
+            MaskedOwn { count: 2, sum: 18 }.guard(9),
+            Some(Direction::Down)
+        );
+        assert_eq!(MaskedOwn { count: 2, sum: 2 }.guard(9), Some(Direction::Up));
+        assert_eq!(MaskedOwn { count: 2, sum: 10 }.guard(9), None);
+        assert_eq!(
+            MaskedOwn { count: 1, sum: 9 }.guard(9),
+            Some(Direction::Down)
+        );
     }
 
     #[test]
@@ -682,11 +804,31 @@ mod tests {
                         rng.random_range(0..columns)
                     };
                     let roll = rng.random_range(0..10);
-                    let value = match roll {
+                    let mut value = match roll {
                         0..=2 => 0,
                         3..=6 => rng.random_range(1..10),
                         _ => rng.random_range(10..120),
                     };
+                    // Institutions' own masked values (1–9, often at an end) under it:
+                    // the cell is their sum plus what the others show.
+                    let mut masked_own = MaskedOwn::default();
+                    if value > 0 && rng.random_range(0..3) == 0 {
+                        for _ in 0..rng.random_range(1..4) {
+                            let own = match rng.random_range(0..4) {
+                                0 => 1,
+                                1 => 9,
+                                _ => rng.random_range(1..10),
+                            };
+                            masked_own.count += 1;
+                            masked_own.sum += own;
+                        }
+                        value = masked_own.sum
+                            + if rng.random_range(0..2) == 0 {
+                                0
+                            } else {
+                                rng.random_range(10..60)
+                            };
+                    }
                     Leaf {
                         row,
                         column,
@@ -694,11 +836,12 @@ mod tests {
                         threshold: if rng.random_range(0..4) == 0 { 20 } else { 10 },
                         always_hidden: rng.random_range(0..15) == 0,
                         institutions: rng.random_range(0..6),
+                        masked_own,
                     }
                 })
                 .collect();
             let min_institutions = if rng.random_range(0..2) == 0 { 3 } else { 0 };
-            let cells = linked_cells(rows, columns, &leaves, 10, min_institutions);
+            let cells = linked_cells(rows, columns, &leaves, 10, min_institutions, 9);
             let s = suppress(rows, columns, &cells);
             assert_safe(rows, columns, &cells, &s);
         }

@@ -298,17 +298,97 @@ fn definitions(html: &str) -> Vec<(String, String)> {
 
 /// The cells of each body row of the page's table.
 fn table_cells(html: &str) -> Vec<Vec<String>> {
+    table_rows(html)
+        .into_iter()
+        .map(|(_, cells)| cells)
+        .collect()
+}
+
+/// Each body row of the page's table: its name and its number cells.
+fn table_rows(html: &str) -> Vec<(String, Vec<String>)> {
     let body = html.split("<tbody>").nth(1).unwrap_or_default();
     let body = body.split("</tbody>").next().unwrap_or_default();
     body.split("<tr>")
         .skip(1)
         .map(|row| {
-            row.split("<td class=\"num\">")
+            let name = row
+                .split("<th scope=\"row\">")
+                .nth(1)
+                .and_then(|r| r.split("</th>").next())
+                .unwrap_or_default()
+                .to_string();
+            let cells = row
+                .split("<td class=\"num\">")
                 .skip(1)
-                .map(|c| c.split("</td>").next().unwrap_or_default().to_string())
-                .collect()
+                .map(|c| c.split("</td>").next().unwrap_or_default().replace(',', ""))
+                .collect();
+            (name, cells)
         })
         .collect()
+}
+
+/// The reader's subtraction: for every shown cell of a table, the institutions under it
+/// (by the 公表用CSV's column `group`), minus those shown: what is left is the sum of
+/// the masked ones. It must never pin one of them down.
+fn assert_no_value_recovered(
+    html: &str,
+    csv: &[csv::StringRecord],
+    headers: &csv::StringRecord,
+    group: usize,
+    masked_codes: &[String],
+) -> usize {
+    let heading = html
+        .split("<thead>")
+        .nth(1)
+        .unwrap()
+        .split("</thead>")
+        .next()
+        .unwrap();
+    let labels: Vec<&str> = heading
+        .split("<th scope=\"col\">")
+        .skip(1)
+        .map(|c| c.split("</th>").next().unwrap())
+        .collect();
+    let first_number = if labels.get(1) == Some(&"保健所") {
+        2
+    } else {
+        1
+    };
+    let mut checked = 0;
+    for (name, cells) in table_rows(html) {
+        let under: Vec<&csv::StringRecord> = csv
+            .iter()
+            .filter(|r| name == "県全体" || r[group] == *name)
+            .collect();
+        for code in masked_codes {
+            let column = labels
+                .iter()
+                .position(|l| l.starts_with(&format!("{code} ")))
+                .unwrap();
+            let Ok(total) = cells[column - first_number].parse::<u64>() else {
+                continue;
+            };
+            let csv_column = headers
+                .iter()
+                .position(|h| h.starts_with(&format!("{code} ")))
+                .unwrap();
+            let (mut shown, mut masked) = (0u64, 0u64);
+            for r in &under {
+                match r[csv_column].parse::<u64>() {
+                    Ok(v) => shown += v,
+                    Err(_) if &r[csv_column] == "*" => masked += 1,
+                    Err(_) => {}
+                }
+            }
+            let left = total - shown;
+            assert!(
+                masked == 0 || (masked > 1 && left != masked && left != 9 * masked),
+                "{name} {code}: {total} shown, the institutions show {shown}, so {masked} masked value(s) sum to {left}"
+            );
+            checked += 1;
+        }
+    }
+    checked
 }
 
 #[test]
@@ -440,6 +520,31 @@ fn no_public_page_or_file_shows_a_small_count() {
         rows += 1;
     }
     assert_eq!(rows, codes.len());
+    // No shown total gives one institution's masked value away by subtraction.
+    let records: Vec<csv::StringRecord> = csv::Reader::from_reader(&csv[3..])
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    let masked_codes: Vec<String> = catalog
+        .items
+        .iter()
+        .filter(|i| i.is_masked_count())
+        .map(|i| i.code.clone())
+        .collect();
+    let column_of = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    for (by, group) in [
+        ("municipality", column_of("市区町村")),
+        ("area", column_of("保健所")),
+    ] {
+        let html = anonymous
+            .get(app.url(&format!("{base}/tables?by={by}")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let checked = assert_no_value_recovered(&html, &records, &headers, group, &masked_codes);
+        assert!(checked > 0, "{by}");
+    }
     let tables_csv = anonymous
         .get(app.url(&format!(
             "{base}/download/tables?by=municipality&encoding=cp932"

@@ -14,7 +14,7 @@ use crate::domain::auth::Scope;
 use crate::domain::catalog::Function;
 use crate::domain::determination::Answers;
 use crate::domain::publication::{
-    self as rules_of, MunicipalityCounts, PublicationRules, SummaryTables, TableColumn,
+    self as rules_of, ColumnSum, MunicipalityCounts, PublicationRules, SummaryTables, TableColumn,
     public_answers,
 };
 use crate::import::Grid;
@@ -143,7 +143,7 @@ impl Layout {
             medical_area,
             population,
             plain: vec![0; self.plain],
-            sums: vec![(0, 0); self.masked],
+            sums: vec![ColumnSum::default(); self.masked],
         });
         self.index.insert(id, self.counts.len() - 1);
         self.counts.len() - 1
@@ -213,8 +213,7 @@ pub(super) fn build(
             }
             for (k, item) in masked_items.iter().enumerate() {
                 if let Some(v) = answers.get(&item.code).and_then(Value::as_u64) {
-                    m.sums[k].0 += v;
-                    m.sums[k].1 += 1;
+                    m.sums[k].add(v, rules);
                 }
             }
             confirmed_until = confirmed_until.max(r.confirmed_at);
