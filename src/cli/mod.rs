@@ -290,7 +290,7 @@ pub fn print_season(conn: &mut db::DbConnection, seed: u64) -> Result<(), String
     let fy = crate::domain::wareki::fiscal_year_of(today);
     let made = demo::season(conn, fy, seed).map_err(|e| e.to_string())?;
     println!(
-        "報告年度の途中を作りました: NDB算定回数 {} 件、報告 {} 件（版 {} 件）、差戻しとメモ（{:.1} 秒）",
+        "報告年度の途中を作りました: NDB算定回数 {} 件、報告 {} 件（版 {} 件）、差戻しとメモ、前年度の公表（{:.1} 秒）",
         made.ndb_counts, made.reports.reports, made.reports.versions, made.seconds
     );
     Ok(())

@@ -173,6 +173,22 @@ pub fn load(
             .collect();
         crate::services::publication::set_demo_populations(conn, &populations)
             .map_err(|e| DemoError::Publication(e.to_string()))?;
+        // The national defaults, with the prefecture's page linked from the public pages.
+        let rules = crate::domain::publication::PublicationRules {
+            prefecture_url: "https://www.pref.kagoshima.jp/".into(),
+            explanation: "デモのため、医療機関と数値はすべて架空のものです。".into(),
+            ..Default::default()
+        };
+        crate::services::publication::save_rules(
+            conn,
+            crate::services::By::System {
+                name: "kakari demo",
+                scope: crate::domain::auth::Scope::Prefecture(installed.prefecture_id),
+            },
+            installed.prefecture_id,
+            &crate::domain::publication::RulesInput::from(&rules),
+        )
+        .map_err(|e| DemoError::Publication(e.to_string()))?;
         let now = Utc::now().naive_utc();
         let mut batch = Vec::with_capacity(institutions::INSERT_BATCH * 4);
         let mut loaded = 0;
