@@ -237,19 +237,14 @@ pub async fn change(
             let (id, _) = service::prefecture_of(conn, by)?;
             if publish {
                 let built = service::publish(conn, &catalogs, by, id, fy)?;
-                Ok::<_, PublicationError>(format!("公表しました（{} 機関）。", built.institutions))
-            } else if service::unpublish(conn, by, id, fy)? {
-                Ok("公表を取り下げました。".into())
+                Ok::<_, PublicationError>(format!("published&fy={fy}&n={}", built.institutions))
             } else {
-                Ok("公表されていませんでした。".into())
+                service::unpublish(conn, by, id, fy)?;
+                Ok(format!("unpublished&fy={fy}"))
             }
         })
         .await?;
-    tracing::info!(fy, done, "publication changed");
-    Ok(see_other(&format!(
-        "/admin/publication?done={}",
-        if publish { "published" } else { "unpublished" }
-    )))
+    Ok(see_other(&format!("/admin/publication?done={done}")))
 }
 
 #[derive(serde::Deserialize)]
