@@ -42,8 +42,17 @@ fn publish(app: &TestApp, admin: &reqwest::blocking::Client, fy: i32, action: &s
     assert_eq!(res.status(), 303, "{action}");
     // The result after the action: what was done, to how many.
     let location = res.headers()["location"].to_str().unwrap().to_string();
-    let result = admin.get(app.url(&location)).send().unwrap().text().unwrap();
-    let said = if action == "publish" { "を公表しました（" } else { "の公表を取り下げました" };
+    let result = admin
+        .get(app.url(&location))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let said = if action == "publish" {
+        "を公表しました（"
+    } else {
+        "の公表を取り下げました"
+    };
     assert!(result.contains(said), "{result}");
 }
 

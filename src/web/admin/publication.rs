@@ -77,14 +77,31 @@ pub async fn settings(
     user: CurrentUser,
     query: web::Query<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    let notice = match query.get("done").map(String::as_str) {
-        Some("published") => Some("公表しました。公表ページに反映されています。".to_string()),
-        Some("unpublished") => {
-            Some("公表を取り下げました。公表ページには表示されません。".to_string())
-        }
-        _ => None,
-    };
+    let notice = done_notice(&query);
     settings_page(&state, &viewer, &user, Shown::plain(notice)).await
+}
+
+/// What the page says after publishing or taking a year down.
+fn done_notice(query: &BTreeMap<String, String>) -> Option<String> {
+    let year = query
+        .get("fy")
+        .and_then(|fy| fy.parse().ok())
+        .map(crate::domain::wareki::fiscal_year_label)
+        .unwrap_or_default();
+    let count = query
+        .get("n")
+        .and_then(|n| n.parse::<i64>().ok())
+        .unwrap_or(0);
+    match query.get("done").map(String::as_str) {
+        Some("published") => Some(format!(
+            "{year}を公表しました（{} 機関）。公表ページに反映されています。",
+            views::group_digits(count)
+        )),
+        Some("unpublished") => Some(format!(
+            "{year}の公表を取り下げました。公表ページには表示されません。"
+        )),
+        _ => None,
+    }
 }
 
 /// POST /admin/publication/rules
