@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use kakari::domain::suppression::{Leaf, Mask, MaskedOwn, linked_cells, suppress};
+use kakari::domain::suppression::{Leaf, Mask, MaskedOwn, SumThresholds, linked_cells, suppress};
 use rand::{Rng, SeedableRng};
 
 const MUNICIPALITIES: usize = 2_000;
@@ -68,7 +68,7 @@ fn main() {
         let start = Instant::now();
         hidden = (0, 0);
         for leaves in &columns {
-            let cells = linked_cells(AREAS, MEDICAL_AREAS, leaves, 10, 0, 9);
+            let cells = linked_cells(AREAS, MEDICAL_AREAS, leaves, SumThresholds::all(10), 0, 9);
             let s = suppress(AREAS, MEDICAL_AREAS, &cells);
             hidden.0 += s.masks.iter().filter(|m| **m == Mask::Primary).count();
             hidden.1 += s.complements;

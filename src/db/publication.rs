@@ -19,7 +19,19 @@ fn to_i32(n: u64) -> i32 {
 }
 
 pub fn rules(conn: &mut DbConnection, prefecture_id: i32) -> QueryResult<Option<PublicationRules>> {
-    type Row = (i32, i32, i32, i32, i32, i32, String, String, String);
+    type Row = (
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        String,
+        String,
+        String,
+    );
     let row: Option<Row> = publication_rules::table
         .find(prefecture_id)
         .select((
@@ -28,6 +40,8 @@ pub fn rules(conn: &mut DbConnection, prefecture_id: i32) -> QueryResult<Option<
             publication_rules::small_threshold,
             publication_rules::hidden_below,
             publication_rules::area_threshold,
+            publication_rules::medical_area_threshold,
+            publication_rules::total_threshold,
             publication_rules::min_institutions,
             publication_rules::mark,
             publication_rules::prefecture_url,
@@ -42,10 +56,12 @@ pub fn rules(conn: &mut DbConnection, prefecture_id: i32) -> QueryResult<Option<
         small_threshold: n(r.2),
         hidden_below: n(r.3),
         area_threshold: n(r.4),
-        min_institutions: n(r.5),
-        mark: r.6,
-        prefecture_url: r.7,
-        explanation: r.8,
+        medical_area_threshold: n(r.5),
+        total_threshold: n(r.6),
+        min_institutions: n(r.7),
+        mark: r.8,
+        prefecture_url: r.9,
+        explanation: r.10,
     }))
 }
 
@@ -65,6 +81,8 @@ pub fn save_rules(
             publication_rules::small_threshold.eq(to_i32(r.small_threshold)),
             publication_rules::hidden_below.eq(to_i32(r.hidden_below)),
             publication_rules::area_threshold.eq(to_i32(r.area_threshold)),
+            publication_rules::medical_area_threshold.eq(to_i32(r.medical_area_threshold)),
+            publication_rules::total_threshold.eq(to_i32(r.total_threshold)),
             publication_rules::min_institutions.eq(to_i32(r.min_institutions)),
             publication_rules::mark.eq(&r.mark),
             publication_rules::prefecture_url.eq(&r.prefecture_url),

@@ -362,6 +362,8 @@ diesel::table! {
         small_threshold -> Integer,
         hidden_below -> Integer,
         area_threshold -> Integer,
+        medical_area_threshold -> Integer,
+        total_threshold -> Integer,
         min_institutions -> Integer,
         mark -> Text,
         prefecture_url -> Text,

@@ -22,8 +22,10 @@ pub struct PublicationRules {
     pub small_threshold: u64,
     /// A municipality under this many people has none of its counts shown.
     pub hidden_below: u64,
-    /// The threshold of 保健所, 二次医療圏 and prefecture sums.
+    /// The thresholds of 保健所, 二次医療圏 and prefecture sums.
     pub area_threshold: u64,
+    pub medical_area_threshold: u64,
+    pub total_threshold: u64,
     /// 0: off. Otherwise a non-zero aggregated cell of fewer institutions is masked.
     pub min_institutions: u64,
     /// What stands in a masked cell.
@@ -42,6 +44,8 @@ impl Default for PublicationRules {
             small_threshold: 20,
             hidden_below: 2_000,
             area_threshold: 10,
+            medical_area_threshold: 10,
+            total_threshold: 10,
             min_institutions: 0,
             mark: "*".into(),
             prefecture_url: String::new(),
@@ -74,6 +78,10 @@ pub struct RulesInput {
     #[serde(default)]
     pub area_threshold: String,
     #[serde(default)]
+    pub medical_area_threshold: String,
+    #[serde(default)]
+    pub total_threshold: String,
+    #[serde(default)]
     pub min_institutions: String,
     #[serde(default)]
     pub mark: String,
@@ -91,6 +99,8 @@ impl From<&PublicationRules> for RulesInput {
             small_threshold: r.small_threshold.to_string(),
             hidden_below: r.hidden_below.to_string(),
             area_threshold: r.area_threshold.to_string(),
+            medical_area_threshold: r.medical_area_threshold.to_string(),
+            total_threshold: r.total_threshold.to_string(),
             min_institutions: r.min_institutions.to_string(),
             mark: r.mark.clone(),
             prefecture_url: r.prefecture_url.clone(),
@@ -133,6 +143,13 @@ impl RulesInput {
         let small_threshold = number("small_threshold", &self.small_threshold, 10, 1000);
         let hidden_below = number("hidden_below", &self.hidden_below, 0, 10_000_000);
         let area_threshold = number("area_threshold", &self.area_threshold, 10, 1000);
+        let medical_area_threshold = number(
+            "medical_area_threshold",
+            &self.medical_area_threshold,
+            10,
+            1000,
+        );
+        let total_threshold = number("total_threshold", &self.total_threshold, 10, 1000);
         let min_institutions = number("min_institutions", &self.min_institutions, 0, 100);
         let mark = self.mark.trim().to_string();
         if mark.is_empty() || mark.chars().count() > 4 || mark.chars().any(|c| c.is_ascii_digit()) {
@@ -175,6 +192,8 @@ impl RulesInput {
             small_threshold,
             hidden_below,
             area_threshold,
+            medical_area_threshold,
+            total_threshold,
             min_institutions,
             mark,
             prefecture_url: url.to_string(),
@@ -210,6 +229,31 @@ impl PublicationRules {
         }
     }
 
+    fn sums_note(&self) -> String {
+        let (a, m, t) = (
+            self.area_threshold,
+            self.medical_area_threshold,
+            self.total_threshold,
+        );
+        let which = if a == m && m == t {
+            format!("保健所、二次医療圏、県全体の欄は{a}未満")
+        } else {
+            format!("保健所の欄は{a}未満、二次医療圏の欄は{m}未満、県全体の欄は{t}未満")
+        };
+        format!(
+            "{which}を伏せています。合計から引き算で伏せた値がわからないよう、他の欄もあわせて伏せています。"
+        )
+    }
+
+    /// The thresholds of the sums, as the suppression takes them.
+    pub fn sum_thresholds(&self) -> suppression::SumThresholds {
+        suppression::SumThresholds {
+            area: self.area_threshold,
+            medical_area: self.medical_area_threshold,
+            total: self.total_threshold,
+        }
+    }
+
     /// The rules in words, for readers: under each table and on the public page.
     pub fn notes(&self) -> Vec<String> {
         let mark = &self.mark;
@@ -225,10 +269,7 @@ impl PublicationRules {
                 group(self.hidden_below),
                 self.small_threshold
             ),
-            format!(
-                "保健所、二次医療圏、県全体の欄は{}未満を伏せています。合計から引き算で伏せた値がわからないよう、他の欄もあわせて伏せています。",
-                self.area_threshold
-            ),
+            self.sums_note(),
         ];
         if self.min_institutions > 0 {
             notes.push(format!(
@@ -470,7 +511,7 @@ pub fn summary_tables(
             areas.len(),
             medical_areas.len(),
             &leaves,
-            rules.area_threshold,
+            rules.sum_thresholds(),
             rules.min_institutions,
             rules.threshold - 1,
         );

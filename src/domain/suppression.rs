@@ -101,16 +101,34 @@ pub struct Leaf {
     pub masked_own: MaskedOwn,
 }
 
+/// The thresholds of the sums: 保健所, 二次医療圏, the prefecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SumThresholds {
+    pub area: u64,
+    pub medical_area: u64,
+    pub total: u64,
+}
+
+impl SumThresholds {
+    pub fn all(threshold: u64) -> SumThresholds {
+        SumThresholds {
+            area: threshold,
+            medical_area: threshold,
+            total: threshold,
+        }
+    }
+}
+
 /// The cells of one count column: the municipalities in the order given, then the
-/// 保健所 totals, the 二次医療圏 totals and the prefecture total (threshold
-/// `area_threshold` for the sums). A non-zero cell built from fewer than
+/// 保健所 totals, the 二次医療圏 totals and the prefecture total (each with its own
+/// threshold from `sum_thresholds`). A non-zero cell built from fewer than
 /// `min_institutions` institutions is masked too (0: no such rule). `own_max` is the
 /// largest value one institution's row publishes masked (9 under the 1–9 rule).
 pub fn linked_cells(
     rows: usize,
     columns: usize,
     leaves: &[Leaf],
-    area_threshold: u64,
+    sum_thresholds: SumThresholds,
     min_institutions: u64,
     own_max: u64,
 ) -> Vec<Cell> {
@@ -153,7 +171,11 @@ pub fn linked_cells(
     let sum = |place, s: &Sum| Cell {
         place,
         value: s.value,
-        threshold: area_threshold,
+        threshold: match place {
+            Place::RowTotal(_) => sum_thresholds.area,
+            Place::ColumnTotal(_) => sum_thresholds.medical_area,
+            _ => sum_thresholds.total,
+        },
         always_hidden: false,
         too_few: too_few(s.value, s.institutions),
         guard: s.masked_own.guard(own_max),
@@ -701,7 +723,7 @@ mod tests {
             leaf(0, 0, 25),
             leaf(1, 1, 60),
         ];
-        let cells = linked_cells(2, 2, &leaves, 10, 0, 9);
+        let cells = linked_cells(2, 2, &leaves, SumThresholds::all(10), 0, 9);
         let s = suppress(2, 2, &cells);
         assert_eq!(s.masks[0], Mask::Primary);
         assert!(s.complements >= 1);
@@ -715,7 +737,7 @@ mod tests {
     fn two_small_cells_summing_to_the_threshold_are_not_enough() {
         // 1 + 9 = 10: hiding the two alone proves each is at most 9.
         let leaves = [leaf(0, 0, 1), leaf(0, 0, 9), leaf(0, 1, 30), leaf(1, 1, 50)];
-        let cells = linked_cells(2, 2, &leaves, 10, 0, 9);
+        let cells = linked_cells(2, 2, &leaves, SumThresholds::all(10), 0, 9);
         let s = suppress(2, 2, &cells);
         assert!(s.complements >= 1, "{:?}", s.masks);
         assert_safe(2, 2, &cells, &s);
@@ -724,7 +746,7 @@ mod tests {
     #[test]
     fn a_small_total_and_zeros_are_handled() {
         let leaves = [leaf(0, 0, 0), leaf(0, 0, 4), leaf(1, 0, 0), leaf(1, 0, 2)];
-        let cells = linked_cells(2, 1, &leaves, 10, 0, 9);
+        let cells = linked_cells(2, 1, &leaves, SumThresholds::all(10), 0, 9);
         let s = suppress(2, 1, &cells);
         assert_eq!(s.masks[0], Mask::Shown, "a zero is shown");
         assert_eq!(s.masks[2], Mask::Shown);
@@ -736,9 +758,9 @@ mod tests {
         let mut few = leaf(0, 0, 50);
         few.institutions = 2;
         let leaves = [few, leaf(0, 0, 30), leaf(0, 1, 40), leaf(1, 1, 70)];
-        let off = linked_cells(2, 2, &leaves, 10, 0, 9);
+        let off = linked_cells(2, 2, &leaves, SumThresholds::all(10), 0, 9);
         assert!(suppress(2, 2, &off).masks.iter().all(|m| *m == Mask::Shown));
-        let cells = linked_cells(2, 2, &leaves, 10, 3, 9);
+        let cells = linked_cells(2, 2, &leaves, SumThresholds::all(10), 3, 9);
         let s = suppress(2, 2, &cells);
         assert_eq!(s.masks[0], Mask::Primary);
         assert!(s.complements >= 1);
@@ -746,7 +768,7 @@ mod tests {
         // A zero is shown whoever it comes from.
         let mut zero = leaf(0, 0, 0);
         zero.institutions = 1;
-        let cells = linked_cells(1, 1, &[zero, leaf(0, 0, 30)], 10, 3, 9);
+        let cells = linked_cells(1, 1, &[zero, leaf(0, 0, 30)], SumThresholds::all(10), 3, 9);
         assert_eq!(suppress(1, 1, &cells).masks[0], Mask::Shown);
     }
 
@@ -757,7 +779,7 @@ mod tests {
         let mut town = leaf(0, 0, 54);
         town.masked_own = MaskedOwn { count: 1, sum: 4 };
         let leaves = [town, leaf(0, 1, 40), leaf(1, 0, 35), leaf(1, 1, 70)];
-        let cells = linked_cells(2, 2, &leaves, 10, 0, 9);
+        let cells = linked_cells(2, 2, &leaves, SumThresholds::all(10), 0, 9);
         assert_eq!(cells[0].guard, Some(Direction::Up));
         let s = suppress(2, 2, &cells);
         assert_eq!(s.masks[0], Mask::Primary);
@@ -781,6 +803,23 @@ mod tests {
             MaskedOwn { count: 1, sum: 9 }.guard(9),
             Some(Direction::Down)
         );
+    }
+
+    #[test]
+    fn each_kind_of_sum_has_its_own_threshold() {
+        let leaves = [leaf(0, 0, 20), leaf(0, 1, 15), leaf(1, 1, 12)];
+        let strict_total = SumThresholds {
+            area: 10,
+            medical_area: 30,
+            total: 100,
+        };
+        let cells = linked_cells(2, 2, &leaves, strict_total, 0, 9);
+        let s = suppress(2, 2, &cells);
+        // 保健所 totals 35 and 12 pass 10; 二次医療圏 totals 20 and 27 fall under 30;
+        // the prefecture's 47 falls under 100.
+        assert!(!cells[3].is_primary() && !cells[4].is_primary());
+        assert_eq!(&s.masks[5..], [Mask::Primary, Mask::Primary, Mask::Primary]);
+        assert_safe(2, 2, &cells, &s);
     }
 
     #[test]
@@ -841,7 +880,14 @@ mod tests {
                 })
                 .collect();
             let min_institutions = if rng.random_range(0..2) == 0 { 3 } else { 0 };
-            let cells = linked_cells(rows, columns, &leaves, 10, min_institutions, 9);
+            let cells = linked_cells(
+                rows,
+                columns,
+                &leaves,
+                SumThresholds::all(10),
+                min_institutions,
+                9,
+            );
             let s = suppress(rows, columns, &cells);
             assert_safe(rows, columns, &cells, &s);
         }

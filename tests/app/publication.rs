@@ -220,6 +220,8 @@ fn the_rules_form_keeps_what_was_typed_and_the_next_publication_uses_it() {
         ("small_threshold", "20"),
         ("hidden_below", "2000"),
         ("area_threshold", "10"),
+        ("medical_area_threshold", "10"),
+        ("total_threshold", "15"),
         ("min_institutions", "3"),
         ("mark", "<b>"),
         ("prefecture_url", "javascript:alert(1)"),
@@ -238,8 +240,8 @@ fn the_rules_form_keeps_what_was_typed_and_the_next_publication_uses_it() {
     assert!(page.contains("value=\"９\""), "what was typed stays");
     assert!(!page.contains("<script>alert"), "escaped");
     fields[0] = ("threshold", "１０");
-    fields[6] = ("mark", "＊");
-    fields[7] = ("prefecture_url", "https://www.pref.kagoshima.jp/");
+    fields[8] = ("mark", "＊");
+    fields[9] = ("prefecture_url", "https://www.pref.kagoshima.jp/");
     let res = app.post_form(
         &admin,
         "/admin/publication",
@@ -265,6 +267,7 @@ fn the_rules_form_keeps_what_was_typed_and_the_next_publication_uses_it() {
     assert!(rules.contains("href=\"https:&#x2F;&#x2F;www.pref.kagoshima.jp&#x2F;\""));
     assert!(rules.contains("&lt;script&gt;"));
     assert!(rules.contains("3機関未満"));
+    assert!(rules.contains("県全体の欄は15未満"), "{rules}");
     let tables = anonymous
         .get(app.url(&format!("/public/46/{fy}/tables")))
         .send()

@@ -8,7 +8,10 @@ CREATE TABLE publication_rules (
     small_population INTEGER NOT NULL,
     small_threshold INTEGER NOT NULL,
     hidden_below INTEGER NOT NULL,
+    -- 保健所, 二次医療圏 and prefecture sums.
     area_threshold INTEGER NOT NULL,
+    medical_area_threshold INTEGER NOT NULL,
+    total_threshold INTEGER NOT NULL,
     -- 0: off. Otherwise an aggregated cell built from fewer institutions is masked.
     min_institutions INTEGER NOT NULL,
     mark TEXT NOT NULL,
