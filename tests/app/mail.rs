@@ -63,10 +63,12 @@ impl Sink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
-    /// Every message accepted so far.
+    /// Every message accepted so far. The sink may be writing a line while it is read:
+    /// only lines that are complete (ended by a newline) count.
     pub(crate) fn received(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
