@@ -213,6 +213,12 @@ enum UserAction {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Print a one-time link that sets the user's password (for the IT staff to hand
+    /// over). Earlier links of the user stop working.
+    Invite {
+        #[arg(long)]
+        login: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -392,6 +398,12 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             )
         }
         Command::User {
+            action: UserAction::Invite { login },
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::invite(&pool, &settings, &login)
+        }
+        Command::User {
             action:
                 UserAction::Add {
                     login,
@@ -459,7 +471,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             println!("設定は有効です (settings are valid)");
             let limits = &settings.import_limits;
             let mb = 1024 * 1024;
-            let values: [(&str, String); 16] = [
+            let values: [(&str, String); 17] = [
                 ("data_dir", settings.data_dir.display().to_string()),
                 ("database", settings.database().redacted()),
                 ("bind", settings.bind.to_string()),
@@ -472,6 +484,7 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
                     settings.session_idle_minutes.to_string(),
                 ),
                 ("session_max_hours", settings.session_max_hours.to_string()),
+                ("link_hours", settings.link_hours.to_string()),
                 (
                     "password_min_length",
                     settings.password_min_length.to_string(),

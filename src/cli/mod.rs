@@ -313,3 +313,30 @@ pub fn prefecture_id(conn: &mut db::DbConnection, named: Option<&str>) -> Result
         }
     }
 }
+
+/// `kakari user invite --login ID`: a fresh one-time link, printed once.
+pub fn invite(
+    pool: &db::Pool,
+    settings: &crate::config::Settings,
+    login: &str,
+) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let user = db::users::by_login(&mut conn, login.trim())
+        .map_err(|e| e.to_string())?
+        .filter(|u| u.active)
+        .ok_or_else(|| format!("ログインID {login} の有効なユーザはいません"))?;
+    let now = chrono::Utc::now().naive_utc();
+    let token =
+        crate::services::accounts::links::invite(&mut conn, &user, settings.link_hours, now)
+            .map_err(|e| e.to_string())?;
+    let base = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.bind));
+    println!("{}/account/link/{token}", base.trim_end_matches('/'));
+    eprintln!(
+        "{} 様（{}）のパスワード設定用URLです。{}時間、一度だけ有効です。前に発行したURLは使えなくなりました。",
+        user.display_name, user.login_id, settings.link_hours
+    );
+    Ok(())
+}

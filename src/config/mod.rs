@@ -31,6 +31,7 @@ pub const ENV_KEYS: &[&str] = &[
     "KAKARI_SESSION_KEY",
     "KAKARI_MAX_UPLOAD_MB",
     "KAKARI_SESSION_MAX_HOURS",
+    "KAKARI_LINK_HOURS",
     "KAKARI_IMPORT_MAX_MEMBER_MB",
     "KAKARI_IMPORT_MAX_RATIO",
     "KAKARI_IMPORT_MAX_CELL_KB",
@@ -76,6 +77,7 @@ struct FileSettings {
     session_key: Option<String>,
     max_upload_mb: Option<u32>,
     session_max_hours: Option<u32>,
+    link_hours: Option<u32>,
     import_max_member_mb: Option<u32>,
     import_max_ratio: Option<u32>,
     import_max_cell_kb: Option<u32>,
@@ -118,6 +120,8 @@ pub struct Settings {
     pub max_upload_mb: u32,
     /// A signed-in session ends this long after sign-in, however active.
     pub session_max_hours: u32,
+    /// A password setup or reset link expires this long after it is made.
+    pub link_hours: u32,
     /// What an uploaded file may inflate to and hold (see `import::Limits`).
     pub import_limits: crate::import::Limits,
     pub mail: MailSettings,
@@ -261,6 +265,13 @@ impl Settings {
             12,
             1..=720,
         )?;
+        let link_hours = layers.number(
+            "link_hours",
+            "KAKARI_LINK_HOURS",
+            file.link_hours,
+            72,
+            1..=720,
+        )?;
         let defaults = crate::import::Limits::default();
         let mb = 1024 * 1024;
         let import_limits = crate::import::Limits {
@@ -353,6 +364,7 @@ impl Settings {
             session_key,
             max_upload_mb,
             session_max_hours,
+            link_hours,
             import_limits,
             mail,
             sources,

@@ -43,10 +43,13 @@ pub enum Action {
     PopulationImport,
     Publish,
     Unpublish,
+    PasswordLinkSend,
+    PasswordLinkUse,
+    PasswordResetAsk,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 34] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -78,6 +81,9 @@ impl Action {
         Action::PopulationImport,
         Action::Publish,
         Action::Unpublish,
+        Action::PasswordLinkSend,
+        Action::PasswordLinkUse,
+        Action::PasswordResetAsk,
     ];
 
     pub fn code(self) -> &'static str {
@@ -113,6 +119,9 @@ impl Action {
             Action::PopulationImport => "population_import",
             Action::Publish => "publish",
             Action::Unpublish => "unpublish",
+            Action::PasswordLinkSend => "password_link_send",
+            Action::PasswordLinkUse => "password_link_use",
+            Action::PasswordResetAsk => "password_reset_ask",
         }
     }
 
@@ -149,6 +158,9 @@ impl Action {
             Action::PopulationImport => "市区町村人口の取込",
             Action::Publish => "公表",
             Action::Unpublish => "公表の取り下げ",
+            Action::PasswordLinkSend => "パスワード設定URLの送信",
+            Action::PasswordLinkUse => "URLからのパスワード設定",
+            Action::PasswordResetAsk => "パスワード再設定の受付",
         }
     }
 

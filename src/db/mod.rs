@@ -13,6 +13,7 @@ pub mod exports;
 pub mod housekeeping;
 pub mod imports;
 pub mod institutions;
+pub mod links;
 pub mod mail;
 pub mod master;
 pub mod memos;
@@ -263,6 +264,7 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "account_links",
     "public_details",
     "public_institutions",
     "publications",

@@ -355,6 +355,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    account_links (id) {
+        id -> Integer,
+        user_id -> Integer,
+        purpose -> Text,
+        outbox_id -> Nullable<Integer>,
+        token_hash -> Text,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        voided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     publication_rules (prefecture_id) {
         prefecture_id -> Integer,
         threshold -> Integer,
@@ -441,7 +456,10 @@ diesel::joinable!(sessions -> users (user_id));
 
 diesel::joinable!(public_institutions -> publications (publication_id));
 
+diesel::joinable!(account_links -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    account_links,
     publication_rules,
     municipality_populations,
     publications,

@@ -415,3 +415,16 @@ pub fn set_news_seen(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Que
         .execute(conn)?;
     Ok(())
 }
+
+/// The one user with this e-mail address; none when several share it.
+pub fn only_one_with_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
+    let found: Vec<User> = users::table
+        .filter(users::email.eq(email.trim()))
+        .select(User::as_select())
+        .limit(2)
+        .load(conn)?;
+    Ok(match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    })
+}

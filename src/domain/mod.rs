@@ -9,6 +9,7 @@ pub mod demo;
 pub mod determination;
 pub mod export;
 pub mod institution;
+pub mod links;
 pub mod mail;
 pub mod normalize;
 pub mod paging;

@@ -123,6 +123,13 @@ impl Composer {
         };
         values.insert("report_url", &report_url);
         values.insert("login_url", &format!("{}/login", self.public_url));
+        // A password link is derived from this row: a message sent again after a crash
+        // carries the same link, and the token itself is stored nowhere.
+        if matches!(key, TemplateKey::AccountSetup | TemplateKey::PasswordReset) {
+            let secret = crate::db::links::key(conn)?;
+            let token = crate::domain::links::token_for_outbox(&secret, row.id);
+            values.insert("link", &format!("{}/account/link/{token}", self.public_url));
+        }
         values.insert("news_url", &format!("{}/review/news", self.public_url));
         let template = self.template(conn, row.prefecture_id, key)?;
         let compiled = self

@@ -162,7 +162,7 @@ fn failure(
     Ok(())
 }
 
-fn start_session(
+pub(crate) fn start_session(
     conn: &mut DbConnection,
     user_id: i32,
     browser: &Browser,

@@ -86,7 +86,7 @@ pub async fn login_form(
     login_page(&state, &viewer, shown, StatusCode::OK).await
 }
 
-fn user_agent(req: &HttpRequest) -> Option<String> {
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

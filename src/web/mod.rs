@@ -1,5 +1,6 @@
 //! The web application: state, the one route table, middleware and server start-up.
 
+pub mod account_links;
 pub mod admin;
 pub mod auth;
 pub mod cache;
@@ -158,6 +159,10 @@ route_table! {
     POST "/logout"                    Access::PasswordChange => auth::logout;
     GET  "/account/password"          Access::PasswordChange => auth::password_form;
     POST "/account/password"          Access::PasswordChange => auth::change_password;
+    GET  "/account/forgot"            Access::Public   => account_links::forgot_form;
+    POST "/account/forgot"            Access::Public   => account_links::forgot;
+    GET  "/account/link/{token}"      Access::Public   => account_links::link_form;
+    POST "/account/link/{token}"      Access::Public   => account_links::set_password;
     GET  "/account/sessions"          Access::SignedIn => auth::sessions_page;
     POST "/account/sessions/end"      Access::SignedIn => auth::end_sessions;
     GET  "/admin/users"               ADMIN            => admin::users::users;
@@ -168,6 +173,7 @@ route_table! {
     POST "/admin/users/{id}/active"   ADMIN            => admin::users::set_active;
     POST "/admin/users/{id}/password" ADMIN            => admin::users::temporary_password;
     POST "/admin/users/{id}/sessions/end" ADMIN        => admin::users::end_sessions;
+    POST "/admin/users/{id}/link"     ADMIN            => admin::users::send_link;
     GET  "/admin/audit"               ADMIN            => admin::audit::audit_log;
     GET  "/admin/periods"             ADMIN            => admin::periods::periods;
     POST "/admin/periods"             ADMIN            => admin::periods::set_period;

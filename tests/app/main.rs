@@ -17,6 +17,7 @@ mod exports;
 mod foundation;
 mod hardening;
 mod imports;
+mod links;
 mod mail;
 mod mail_pages;
 mod publication;

@@ -363,3 +363,11 @@ pub fn failures(conn: &mut DbConnection, campaign_id: i32) -> QueryResult<Vec<Me
         .order((institutions::code, mail_outbox::id))
         .load(conn)
 }
+
+/// The outbox row of a transactional event.
+pub fn outbox_id_of_event(conn: &mut DbConnection, event_key: &str) -> QueryResult<i32> {
+    mail_outbox::table
+        .filter(mail_outbox::event_key.eq(event_key))
+        .select(mail_outbox::id)
+        .first(conn)
+}

@@ -103,6 +103,8 @@ struct FormPage {
     temporary_password: Option<String>,
     /// Sessions of the user that are signed in now.
     live_sessions: usize,
+    /// The user's latest password link and its mail's delivery.
+    link: Option<crate::services::accounts::links::LinkSummary>,
 }
 
 impl FormPage {
@@ -221,6 +223,7 @@ pub async fn create_user(
 #[derive(Deserialize, Default)]
 pub struct UserFormQuery {
     ended: Option<usize>,
+    link: Option<String>,
 }
 
 pub async fn user_form(
@@ -232,7 +235,7 @@ pub async fn user_form(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let by = admin_of(&admin, &viewer);
-    let (form, user, sessions) = state.run(move |conn| stored_user(conn, &by, id)).await?;
+    let (form, user, sessions, link) = state.run(move |conn| stored_user(conn, &by, id)).await?;
     let now = Utc::now().naive_utc();
     let live = crate::web::gate::SessionPolicy::of(&state.settings).live(sessions, now);
     let page = FormPage {
@@ -240,24 +243,64 @@ pub async fn user_form(
         active: user.active,
         locked: user.locked_until.is_some_and(|t| t > now),
         live_sessions: live.len(),
-        notice: query
-            .ended
-            .map(|n| format!("ログイン中のセッション {n} 件を終了しました。")),
+        notice: match (&query.ended, &query.link) {
+            (Some(n), _) => Some(format!("ログイン中のセッション {n} 件を終了しました。")),
+            (None, Some(_)) => Some(
+                "パスワード設定用のURLをメールで送りました（送信の状況は下に表示されます）。前のURLは使えなくなりました。"
+                    .into(),
+            ),
+            _ => None,
+        },
+        link,
         ..FormPage::of(form, false)
     };
     render_form(&state, &viewer, &admin, page, StatusCode::OK).await
 }
 
-/// A user within the administrator's reach: its form as stored, the user, and its
-/// sessions not yet ended.
+type Stored = (
+    UserInput,
+    users::User,
+    Vec<SessionRow>,
+    Option<crate::services::accounts::links::LinkSummary>,
+);
+
+/// A user within the administrator's reach: its form as stored, the user, its sessions
+/// not yet ended and its latest password link.
 fn stored_user(
     conn: &mut DbConnection,
     admin: &accounts::Admin,
     id: i32,
-) -> Result<(UserInput, users::User, Vec<SessionRow>), accounts::AccountError> {
+) -> Result<Stored, AppError> {
     let (user, scope) = accounts::target(conn, admin, id)?;
     let sessions = crate::db::sessions::live_of(conn, id)?;
-    Ok((accounts::input_of(conn, &user, scope)?, user, sessions))
+    let now = Utc::now().naive_utc();
+    let link = crate::services::accounts::links::latest(conn, id, now)?;
+    Ok((
+        accounts::input_of(conn, &user, scope)?,
+        user,
+        sessions,
+        link,
+    ))
+}
+
+/// 「パスワード設定用のURLをメールで送る」: a setup link for a user who never signed in,
+/// else a reset link; the earlier links stop working.
+pub async fn send_link(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    admin: CurrentUser,
+    path: web::Path<i32>,
+    _form: CsrfForm<crate::web::csrf::Empty>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (by, hours) = (admin_of(&admin, &viewer), state.settings.link_hours);
+    state
+        .run(move |conn| {
+            let now = Utc::now().naive_utc();
+            crate::services::accounts::links::send_by_admin(conn, &by, id, hours, now)
+        })
+        .await?;
+    Ok(see_other(&format!("/admin/users/{id}?link=sent")))
 }
 
 pub async fn update_user(

@@ -74,6 +74,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "exports/addresses.html",
     "exports/labels.html",
     "exports/targets.html",
+    "auth/forgot.html",
+    "auth/link.html",
     "admin/publication.html",
     "admin/publication_preview.html",
     "public/base.html",

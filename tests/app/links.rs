@@ -1,0 +1,319 @@
+//! One-time password links (issue 17, first part) against a real SMTP server process:
+//! an administrator mails a setup link, the mail arrives, the link sets the password
+//! and signs the user in once; used, voided, expired and forged links are refused;
+//! 「パスワードをお忘れの方」 answers alike for known and unknown accounts.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use kakari::db::schema::{account_links, users};
+
+use crate::mail::Sink;
+use crate::support::{DEMO_PASSWORD, TestApp, client, csrf_of, user_id};
+
+const CLINIC_MAIL: &str = "clinic-links@example.jp";
+const NEW_PASSWORD: &str = "kagoshima-sakurajima-2027";
+
+fn app_with_sink(sink: &Sink) -> TestApp {
+    let url = sink.url();
+    TestApp::spawn_configured(
+        |conn| {
+            kakari::demo::load(conn, 200, 1, false, DEMO_PASSWORD).unwrap();
+            diesel::update(users::table.filter(users::login_id.eq("demo-clinic")))
+                .set(users::email.eq(CLINIC_MAIL))
+                .execute(conn)
+                .unwrap();
+        },
+        move |s| {
+            s.public_url = Some("https://kakari.pref.example.jp".into());
+            s.mail.smtp_url = Some(url);
+            s.mail.rate = 0;
+            // The server's own worker delivers, as in production.
+            s.mail.worker_in_serve = true;
+        },
+    )
+}
+
+/// The link of the `n`-th message (1-based) to the clinic, waiting for it to arrive.
+fn mailed_link(sink: &Sink, n: usize) -> (String, String) {
+    let start = Instant::now();
+    loop {
+        let to_clinic: Vec<serde_json::Value> = sink
+            .received()
+            .into_iter()
+            .filter(|m| m["rcpt_tos"][0] == CLINIC_MAIL)
+            .collect();
+        if let Some(m) = to_clinic.get(n - 1) {
+            let body = m["body"].as_str().unwrap();
+            let at = body.find("/account/link/").expect("a link in the mail");
+            let token: String = body[at + 14..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            assert!(body.contains("https://kakari.pref.example.jp/account/link/"));
+            return (m["subject"].as_str().unwrap().to_string(), token);
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no mail arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn send_link(app: &TestApp, admin: &reqwest::blocking::Client, user: i32) -> String {
+    let page = format!("/admin/users/{user}");
+    let res = app.post_form(admin, &page, &format!("{page}/link"), &[]);
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    admin
+        .get(app.url(&location))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
+fn set_password(
+    app: &TestApp,
+    c: &reqwest::blocking::Client,
+    token: &str,
+    password: &str,
+    confirm: &str,
+) -> reqwest::blocking::Response {
+    let path = format!("/account/link/{token}");
+    let mut page = c.get(app.url(&path)).send().unwrap().text().unwrap();
+    if !page.contains("name=\"csrf\"") {
+        // A refused link shows no form: the token of another page of this browser.
+        page = c
+            .get(app.url("/account/forgot"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+    }
+    c.post(app.url(&path))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("password", password),
+            ("confirm", confirm),
+        ])
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn a_mailed_link_sets_the_password_once_and_signs_in() {
+    let sink = Sink::start(&[]);
+    let app = app_with_sink(&sink);
+    let admin = app.signed_in("demo-admin");
+    let clinic = user_id(&app, "demo-clinic");
+    // The clinic is signed in elsewhere; the new password will end that session.
+    let elsewhere = app.signed_in("demo-clinic");
+
+    let page = send_link(&app, &admin, clinic);
+    assert!(
+        page.contains("パスワード設定用のURLをメールで送りました"),
+        "{page}"
+    );
+    let (subject, first) = mailed_link(&sink, 1);
+    assert!(
+        subject.contains("パスワード再設定"),
+        "the clinic signed in before: {subject}"
+    );
+    // Sent again: the first link stops working, even if its mail is still on its way.
+    send_link(&app, &admin, clinic);
+    let (_, token) = mailed_link(&sink, 2);
+    assert_ne!(first, token);
+    let stored: Vec<String> = account_links::table
+        .select(account_links::token_hash)
+        .load(&mut *app.db.conn())
+        .unwrap();
+    assert!(!stored.contains(&token), "only the hash is stored");
+
+    let browser = client();
+    let res = browser
+        .get(app.url(&format!("/account/link/{first}")))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    assert!(res.text().unwrap().contains("新しいURLを発行したため"));
+    let form = browser
+        .get(app.url(&format!("/account/link/{token}")))
+        .send()
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.text().unwrap().contains("demo-clinic"));
+    // The password rules hold here too, and the typed mismatch is named.
+    let res = set_password(&app, &browser, &token, "password1234", "password1234");
+    assert_eq!(res.status(), 422);
+    let res = set_password(&app, &browser, &token, NEW_PASSWORD, "something-else-2027");
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .unwrap()
+            .contains("確認用のパスワードが一致しません")
+    );
+    let res = set_password(&app, &browser, &token, NEW_PASSWORD, NEW_PASSWORD);
+    assert_eq!(res.status(), 303);
+    let home = browser.get(app.url("/")).send().unwrap().text().unwrap();
+    assert!(
+        home.contains("デモ 医療機関担当者"),
+        "signed in by the link"
+    );
+    // The other session ended; the new password works; the old one does not.
+    let res = elsewhere.get(app.url("/account/sessions")).send().unwrap();
+    assert_eq!(res.status(), 303, "the other browser was signed out");
+    assert_eq!(
+        app.login_with(&client(), "demo-clinic", NEW_PASSWORD)
+            .status(),
+        303
+    );
+    assert_ne!(
+        app.login_with(&client(), "demo-clinic", DEMO_PASSWORD)
+            .status(),
+        303
+    );
+    // A second use, an expired link, a forged one.
+    let res = set_password(
+        &app,
+        &client(),
+        &token,
+        "another-password-2027",
+        "another-password-2027",
+    );
+    assert_eq!(res.status(), 410);
+    assert!(res.text().unwrap().contains("すでに使われました"));
+    send_link(&app, &admin, clinic);
+    let (_, third) = mailed_link(&sink, 3);
+    diesel::update(account_links::table.filter(account_links::used_at.is_null()))
+        .set(account_links::expires_at.eq(chrono::Utc::now().naive_utc()))
+        .execute(&mut *app.db.conn())
+        .unwrap();
+    let res = client()
+        .get(app.url(&format!("/account/link/{third}")))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    assert!(res.text().unwrap().contains("有効期限を過ぎました"));
+    for forged in [
+        "0".repeat(64),
+        "not-a-token".into(),
+        format!("{}00", &token[..62]),
+    ] {
+        let res = client()
+            .get(app.url(&format!("/account/link/{forged}")))
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 404, "{forged}");
+    }
+    // The administrator sees the link and its mail's delivery.
+    let page = admin
+        .get(app.url(&format!("/admin/users/{clinic}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"link-mail\">送信済"), "{page}");
+    let audit = admin
+        .get(app.url("/admin/audit"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(audit.contains("パスワード設定URLの送信") && audit.contains("URLからのパスワード設定"));
+}
+
+#[test]
+fn a_forgotten_password_answers_alike_for_known_and_unknown_accounts() {
+    let sink = Sink::start(&[]);
+    let app = app_with_sink(&sink);
+    let ask = |login: &str| {
+        let c = client();
+        let page = c
+            .get(app.url("/account/forgot"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let res = c
+            .post(app.url("/account/forgot"))
+            .form(&[("csrf", csrf_of(&page).as_str()), ("login", login)])
+            .send()
+            .unwrap();
+        (res.status().as_u16(), res.text().unwrap())
+    };
+    let unknown = ask("nobody-4699999999");
+    let by_address = ask(CLINIC_MAIL);
+    let known = ask("demo-clinic");
+    let html_in_it = ask("<script>alert(1)</script>");
+    assert_eq!(
+        unknown, known,
+        "the same page whether or not the account exists"
+    );
+    assert_eq!(unknown, by_address);
+    assert_eq!(unknown, html_in_it);
+    assert_eq!(known.0, 200);
+    assert!(known.1.contains("受け付けました"));
+    // Two requests for the clinic: the second link voids the first.
+    let (subject, first) = mailed_link(&sink, 1);
+    assert!(subject.contains("パスワード再設定"));
+    let (_, second) = mailed_link(&sink, 2);
+    assert_eq!(
+        client()
+            .get(app.url(&format!("/account/link/{first}")))
+            .send()
+            .unwrap()
+            .status(),
+        410
+    );
+    let res = set_password(&app, &client(), &second, NEW_PASSWORD, NEW_PASSWORD);
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        sink.received().len(),
+        2,
+        "nothing mailed for the unknown account"
+    );
+    // The sign-in page leads here.
+    let login = client()
+        .get(app.url("/login"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(login.contains("href=\"/account/forgot\""));
+}
+
+#[test]
+fn the_it_staff_print_a_link_with_the_command_line() {
+    let app = TestApp::with_demo();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kakari"))
+        .args(["user", "invite", "--login", "demo-clinic"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.db.url)
+        .env("KAKARI_DATA_DIR", app.db.data_dir())
+        .env("KAKARI_PUBLIC_URL", "https://kakari.pref.example.jp/")
+        .env("KAKARI_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let token = printed
+        .trim()
+        .strip_prefix("https://kakari.pref.example.jp/account/link/")
+        .unwrap_or_else(|| panic!("{printed}"));
+    let res = set_password(&app, &client(), token, NEW_PASSWORD, NEW_PASSWORD);
+    assert_eq!(res.status(), 303);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kakari"))
+        .args(["user", "invite", "--login", "nobody"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.db.url)
+        .env("KAKARI_DATA_DIR", app.db.data_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+}
