@@ -46,10 +46,12 @@ pub enum Action {
     PasswordLinkSend,
     PasswordLinkUse,
     PasswordResetAsk,
+    ApplicationApprove,
+    ApplicationReject,
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 36] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -84,6 +86,8 @@ impl Action {
         Action::PasswordLinkSend,
         Action::PasswordLinkUse,
         Action::PasswordResetAsk,
+        Action::ApplicationApprove,
+        Action::ApplicationReject,
     ];
 
     pub fn code(self) -> &'static str {
@@ -122,6 +126,8 @@ impl Action {
             Action::PasswordLinkSend => "password_link_send",
             Action::PasswordLinkUse => "password_link_use",
             Action::PasswordResetAsk => "password_reset_ask",
+            Action::ApplicationApprove => "application_approve",
+            Action::ApplicationReject => "application_reject",
         }
     }
 
@@ -161,6 +167,8 @@ impl Action {
             Action::PasswordLinkSend => "パスワード設定URLの送信",
             Action::PasswordLinkUse => "URLからのパスワード設定",
             Action::PasswordResetAsk => "パスワード再設定の受付",
+            Action::ApplicationApprove => "利用申請の承認",
+            Action::ApplicationReject => "利用申請の却下",
         }
     }
 

@@ -576,3 +576,22 @@ pub fn codes_within(
 ) -> QueryResult<Vec<String>> {
     within(scope).select(institutions::code).load(conn)
 }
+
+/// Puts an address in the master (an approved application's, when the officer ticks it).
+pub fn set_email(
+    conn: &mut DbConnection,
+    id: i32,
+    email: &str,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(institutions::table.find(id))
+        .set((
+            institutions::email.eq(email),
+            institutions::email_bounced_at.eq(None::<chrono::NaiveDateTime>),
+            institutions::email_bounce_reason.eq(None::<String>),
+            institutions::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    // The review search knows which institutions have an address.
+    super::review_index::refresh_institutions(conn, &[id])
+}

@@ -4,6 +4,7 @@
 //! Queries are written once against [`DbConnection`]; where the SQL must differ per
 //! backend, [`per_backend!`] expands the same diesel expression for each variant.
 
+pub mod applications;
 pub mod areas;
 pub mod audit;
 pub mod backup;
@@ -265,6 +266,7 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
     "account_links",
+    "account_applications",
     "public_details",
     "public_institutions",
     "publications",

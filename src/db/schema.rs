@@ -355,6 +355,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    account_applications (id) {
+        id -> Integer,
+        code_typed -> Text,
+        institution_id -> Nullable<Integer>,
+        name_typed -> Text,
+        person -> Text,
+        email -> Text,
+        phone -> Text,
+        state -> Text,
+        flags -> Text,
+        reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Integer>,
+        user_id -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
     account_links (id) {
         id -> Integer,
         user_id -> Integer,
@@ -458,7 +478,10 @@ diesel::joinable!(public_institutions -> publications (publication_id));
 
 diesel::joinable!(account_links -> users (user_id));
 
+diesel::joinable!(account_applications -> institutions (institution_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    account_applications,
     account_links,
     publication_rules,
     municipality_populations,

@@ -1,5 +1,6 @@
 //! Pure domain rules: no IO, no database, no web. Everything here is unit-tested.
 
+pub mod application;
 pub mod area;
 pub mod auth;
 pub mod bounce;

@@ -2,6 +2,7 @@
 
 pub mod account_links;
 pub mod admin;
+pub mod applications;
 pub mod auth;
 pub mod cache;
 pub mod charts;
@@ -159,6 +160,11 @@ route_table! {
     POST "/logout"                    Access::PasswordChange => auth::logout;
     GET  "/account/password"          Access::PasswordChange => auth::password_form;
     POST "/account/password"          Access::PasswordChange => auth::change_password;
+    GET  "/register"                  Access::Public   => applications::register_form;
+    POST "/register"                  Access::Public   => applications::register;
+    GET  "/accounts/applications"     OFFICER          => applications::list;
+    GET  "/accounts/applications/{id}" OFFICER         => applications::detail;
+    POST "/accounts/applications/{id}/{decision}" OFFICER => applications::decide;
     GET  "/account/forgot"            Access::Public   => account_links::forgot_form;
     POST "/account/forgot"            Access::Public   => account_links::forgot;
     GET  "/account/link/{token}"      Access::Public   => account_links::link_form;

@@ -678,6 +678,11 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/exports/targets", OFFICERS),
     ("GET", "/exports/targets.csv", OFFICERS),
     ("POST", "/admin/users/{id}/link", ADMINS),
+    ("GET", "/register", ANYONE),
+    ("POST", "/register", ANYONE),
+    ("GET", "/accounts/applications", OFFICERS),
+    ("GET", "/accounts/applications/{id}", OFFICERS),
+    ("POST", "/accounts/applications/{id}/{decision}", OFFICERS),
     ("GET", "/account/forgot", ANYONE),
     ("POST", "/account/forgot", ANYONE),
     ("GET", "/account/link/{token}", ANYONE),
@@ -934,6 +939,8 @@ fn every_route_times_every_role() {
                     "/admin/publication/2025/publish",
                 )
                 .replace("{prefecture}", "46")
+                .replace("/accounts/applications/{id}", "/accounts/applications/1")
+                .replace("{decision}", "approve")
                 .replace("{code}", "4610000000")
                 .replace("/admin/users/{id}", &format!("/admin/users/{clinic_user}"))
                 .replace(
@@ -998,11 +1005,12 @@ fn every_route_times_every_role() {
             // else it is 404 (not found), which still means the gate let them through.
             // So does a prepared export file.
             // So does an institution the published year does not hold (none is confirmed
-            // in this demo), and a made-up password link.
+            // in this demo), a made-up password link, and an application (none exists).
             let owned = (path.starts_with("/review/bulk/{id}")
                 || path.starts_with("/exports/files/")
                 || path.ends_with("/institutions/{code}")
-                || path.starts_with("/account/link/"))
+                || path.starts_with("/account/link/")
+                || path.starts_with("/accounts/applications/{id}"))
                 && status == 404;
             if allowed.contains(who) {
                 assert!(

@@ -317,3 +317,228 @@ fn the_it_staff_print_a_link_with_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
+
+fn apply(app: &TestApp, fields: &[(&str, &str)]) -> (u16, String) {
+    let c = client();
+    let page = c.get(app.url("/register")).send().unwrap().text().unwrap();
+    let mut form = vec![("csrf", csrf_of(&page))];
+    form.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
+    let res = c.post(app.url("/register")).form(&form).send().unwrap();
+    (res.status().as_u16(), res.text().unwrap())
+}
+
+fn application(code: &str, name: &str, email: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("code", code.to_string()),
+        ("name", name.to_string()),
+        ("person", "鹿児島 花子".to_string()),
+        ("email", email.to_string()),
+        ("email_again", email.to_string()),
+        ("phone", "099-123-4567".to_string()),
+    ]
+}
+
+fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+fn an_application_answers_alike_and_an_officer_approves_it_into_a_working_account() {
+    use kakari::db::schema::{account_applications, institutions};
+    let sink = Sink::start(&[]);
+    let app = app_with_sink(&sink);
+    let conn = &mut *app.db.conn();
+    let with_account: Vec<i32> = users::table
+        .filter(users::institution_id.is_not_null())
+        .select(users::institution_id.assume_not_null())
+        .load(conn)
+        .unwrap();
+    let (target_code, target_name): (String, String) = institutions::table
+        .filter(institutions::is_target.eq(true))
+        .filter(institutions::id.ne_all(&with_account))
+        .select((institutions::code, institutions::name))
+        .first(conn)
+        .unwrap();
+    let (taken_code, taken_name): (String, String) = institutions::table
+        .filter(institutions::id.eq_any(&with_account))
+        .select((institutions::code, institutions::name))
+        .first(conn)
+        .unwrap();
+    let unknown = kakari::domain::codes::InstitutionCode::with_check_digit(
+        46,
+        kakari::domain::codes::FeeTable::Medical,
+        98,
+        9876,
+    );
+    let applicant = "hanako@clinic.example.jp";
+    let good = application(&target_code, &target_name, applicant);
+    let answers = [
+        apply(&app, &as_refs(&good)),
+        apply(
+            &app,
+            &as_refs(&application(&taken_code, &taken_name, "x@example.jp")),
+        ),
+        apply(
+            &app,
+            &as_refs(&application(
+                unknown.as_str(),
+                "<b>架空医院</b>",
+                "y@example.jp",
+            )),
+        ),
+        apply(
+            &app,
+            &as_refs(&application(&target_code, &target_name, "z@example.jp")),
+        ),
+    ];
+    for a in &answers {
+        assert_eq!(a, &answers[0], "every case answers alike");
+    }
+    assert!(answers[0].1.contains("受け付けました"));
+    // A robot fills the hidden field: the same answer, nothing kept.
+    let mut robot = application(&target_code, &target_name, "robot@example.jp");
+    robot.push(("website", "http://spam.example".into()));
+    assert_eq!(apply(&app, &as_refs(&robot)), answers[0]);
+    let kept: i64 = account_applications::table
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(kept, 4);
+    // A wrong check digit comes back with its message and what was typed.
+    let mut wrong = good.clone();
+    let last = (target_code.as_bytes()[9] - b'0' + 1) % 10;
+    wrong[0].1 = format!("{}{last}", &target_code[..9]);
+    let (status, page) = apply(&app, &as_refs(&wrong));
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("検証番号") || page.contains("チェック"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("value=\"{}\"", wrong[0].1)));
+    // The applicant is told the application arrived.
+    let start = Instant::now();
+    while !sink
+        .received()
+        .iter()
+        .any(|m| m["rcpt_tos"][0] == applicant)
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "no receipt mail");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The officer's list says what to look at; HTML stays text.
+    let officer = app.signed_in("demo-officer");
+    let list = officer
+        .get(app.url("/accounts/applications"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for flag in [
+        "すでにアカウントあり",
+        "マスタにない医療機関コード",
+        "同じ医療機関の申請が審査待ち",
+    ] {
+        assert!(list.contains(flag), "{flag}");
+    }
+    assert!(list.contains("&lt;b&gt;架空医院") && !list.contains("<b>架空医院"));
+    let id_of = |email: &str| -> i32 {
+        account_applications::table
+            .filter(account_applications::email.eq(email))
+            .select(account_applications::id)
+            .first(&mut *app.db.conn())
+            .unwrap()
+    };
+    // An area officer does not see an application naming no institution.
+    let area = app.signed_in("demo-area");
+    let res = area
+        .get(app.url(&format!("/accounts/applications/{}", id_of("y@example.jp"))))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Approve the good one, putting its address in the master.
+    let page = format!("/accounts/applications/{}", id_of(applicant));
+    let res = app.post_form(
+        &officer,
+        &page,
+        &format!("{page}/approve"),
+        &[("update_email", "1")],
+    );
+    assert_eq!(res.status(), 303);
+    let login = format!("{target_code}-01");
+    assert!(res.headers()["location"].to_str().unwrap().contains(&login));
+    let master_email: Option<String> = institutions::table
+        .filter(institutions::code.eq(&target_code))
+        .select(institutions::email)
+        .first(&mut *app.db.conn())
+        .unwrap();
+    assert_eq!(master_email.as_deref(), Some(applicant));
+    // The setup mail arrives; its link sets the password; the clinic signs in.
+    let start = Instant::now();
+    let token = loop {
+        let setup = sink.received().into_iter().find(|m| {
+            m["rcpt_tos"][0] == applicant
+                && m["subject"].as_str().unwrap().contains("アカウント設定")
+        });
+        if let Some(m) = setup {
+            let body = m["body"].as_str().unwrap().to_string();
+            assert!(body.contains(&login));
+            let at = body.find("/account/link/").unwrap();
+            break body[at + 14..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect::<String>();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no setup mail");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        set_password(&app, &client(), &token, NEW_PASSWORD, NEW_PASSWORD).status(),
+        303
+    );
+    assert_eq!(
+        app.login_with(&client(), &login, NEW_PASSWORD).status(),
+        303
+    );
+    // The second application for the same institution cannot make a second account.
+    let page = format!("/accounts/applications/{}", id_of("z@example.jp"));
+    let res = app.post_form(&officer, &page, &format!("{page}/approve"), &[]);
+    assert_eq!(res.status(), 422);
+    let accounts: i64 = users::table
+        .filter(users::login_id.like(format!("{target_code}-%")))
+        .count()
+        .get_result(&mut *app.db.conn())
+        .unwrap();
+    assert_eq!(accounts, 1);
+    // Rejecting needs a reason, which the applicant is told.
+    let page = format!("/accounts/applications/{}", id_of("y@example.jp"));
+    let res = app.post_form(
+        &officer,
+        &page,
+        &format!("{page}/reject"),
+        &[("reason", " ")],
+    );
+    assert_eq!(res.status(), 422);
+    let res = app.post_form(
+        &officer,
+        &page,
+        &format!("{page}/reject"),
+        &[("reason", "医療機関コードが見つかりません")],
+    );
+    assert_eq!(res.status(), 303);
+    let start = Instant::now();
+    while !sink.received().iter().any(|m| {
+        m["rcpt_tos"][0] == "y@example.jp"
+            && m["body"]
+                .as_str()
+                .unwrap()
+                .contains("医療機関コードが見つかりません")
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no rejection mail"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

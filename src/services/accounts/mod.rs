@@ -10,6 +10,7 @@ use chrono::Utc;
 use super::{Actor, Failure, Kind};
 
 mod admin;
+pub mod applications;
 pub mod links;
 
 use crate::db::audit::{self, Action};

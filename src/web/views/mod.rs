@@ -75,6 +75,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "exports/labels.html",
     "exports/targets.html",
     "auth/forgot.html",
+    "accounts/register.html",
+    "accounts/applications.html",
+    "accounts/application.html",
     "auth/link.html",
     "admin/publication.html",
     "admin/publication_preview.html",
@@ -222,6 +225,10 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
         nav.push(NavItem {
             href: "/exports",
             label: "データ出力",
+        });
+        nav.push(NavItem {
+            href: "/accounts/applications",
+            label: "利用申請",
         });
     }
     if role.is_some_and(|r| super::gate::MASTER.contains(&r)) {
