@@ -136,3 +136,64 @@ pub fn latest(
     };
     Ok(Some((link, mail)))
 }
+
+/// An institution user: institution, user, login ID, active, locked until, last login.
+pub type UserLine = (
+    i32,
+    i32,
+    String,
+    bool,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
+/// What the account states of some institutions are made of.
+pub struct InstitutionAccounts {
+    pub users: Vec<UserLine>,
+    /// Users with a link still open.
+    pub open_links: std::collections::HashSet<i32>,
+    /// Institutions with an application awaiting a decision.
+    pub pending: std::collections::HashSet<i32>,
+}
+
+pub fn institution_accounts(
+    conn: &mut DbConnection,
+    ids: &[i32],
+    now: NaiveDateTime,
+) -> QueryResult<InstitutionAccounts> {
+    use super::schema::{account_applications, users};
+    let lines: Vec<UserLine> = users::table
+        .filter(users::institution_id.eq_any(ids))
+        .order(users::login_id)
+        .select((
+            users::institution_id.assume_not_null(),
+            users::id,
+            users::login_id,
+            users::active,
+            users::locked_until,
+            users::last_login_at,
+        ))
+        .load(conn)?;
+    let user_ids: Vec<i32> = lines.iter().map(|l| l.1).collect();
+    let open_links = account_links::table
+        .filter(account_links::user_id.eq_any(&user_ids))
+        .filter(account_links::used_at.is_null())
+        .filter(account_links::voided_at.is_null())
+        .filter(account_links::expires_at.gt(now))
+        .select(account_links::user_id)
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect();
+    let pending = account_applications::table
+        .filter(account_applications::institution_id.eq_any(ids))
+        .filter(account_applications::state.eq("pending"))
+        .select(account_applications::institution_id.assume_not_null())
+        .load::<i32>(conn)?
+        .into_iter()
+        .collect();
+    Ok(InstitutionAccounts {
+        users: lines,
+        open_links,
+        pending,
+    })
+}

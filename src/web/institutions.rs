@@ -123,6 +123,8 @@ struct Row {
     paper: bool,
     target: bool,
     status: &'static str,
+    /// Where it stands with its account (申請中, 案内送付済…).
+    account: &'static str,
 }
 
 #[derive(Serialize, Clone)]
@@ -177,6 +179,7 @@ fn row(l: &ListedInstitution, names: &std::collections::HashMap<i32, String>) ->
         paper: l.paper_report,
         target: l.is_target,
         status: Status::from_code(&l.status).map_or("", Status::label),
+        account: "",
     }
 }
 
@@ -246,7 +249,16 @@ fn find(
         page = paging::within(page, total.min(institutions::COUNT_CAP), PER_PAGE);
         rows = institutions::search(conn, scope, filter, sort, desc, page, PER_PAGE)?.0;
     }
-    let rows = rows.iter().map(|l| row(l, &choices.names)).collect();
+    let ids: Vec<i32> = rows.iter().map(|l| l.id).collect();
+    let now = chrono::Utc::now().naive_utc();
+    let accounts = crate::services::accounts::state::of_institutions(conn, &ids, now)?;
+    let rows = rows
+        .iter()
+        .map(|l| Row {
+            account: accounts.get(&l.id).map_or("", |a| a.state),
+            ..row(l, &choices.names)
+        })
+        .collect();
     Ok(Found {
         rows,
         total,
@@ -414,6 +426,9 @@ async fn detail_page(
                 return Ok(None);
             };
             let municipalities = areas::municipalities_of(conn, prefecture_id)?;
+            let now = chrono::Utc::now().naive_utc();
+            let account =
+                crate::services::accounts::state::of_institutions(conn, &[id], now)?.remove(&id);
             let (history, _, _) = audit::list(
                 conn,
                 &audit::Filter {
@@ -427,11 +442,12 @@ async fn detail_page(
                 override_value,
                 override_reason,
                 municipalities,
-                history,
+                (history, account),
             )))
         })
         .await?;
-    let Some((inst, override_value, override_reason, municipalities, history)) = loaded else {
+    let Some((inst, override_value, override_reason, municipalities, (history, account))) = loaded
+    else {
         return Err(AppError::NotFound);
     };
     let form = form.unwrap_or_else(|| EditInput {
@@ -484,6 +500,7 @@ async fn detail_page(
     ctx.insert("notice", &notice);
     ctx.insert("municipalities", &municipalities);
     ctx.insert("history", &history);
+    ctx.insert("account", &account);
     ctx.insert(
         "statuses",
         &Status::ALL

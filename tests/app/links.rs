@@ -457,6 +457,31 @@ fn an_application_answers_alike_and_an_officer_approves_it_into_a_working_accoun
         .unwrap();
     assert_eq!(res.status(), 404);
 
+    // The institution pages say where it stands.
+    let institution: i32 = institutions::table
+        .filter(institutions::code.eq(&target_code))
+        .select(institutions::id)
+        .first(&mut *app.db.conn())
+        .unwrap();
+    let account_state = || {
+        let page = officer
+            .get(app.url(&format!("/institutions/{institution}")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let marker = "id=\"account-state\">";
+        let at = page.find(marker).expect("an account state") + marker.len();
+        page[at..].split('<').next().unwrap().to_string()
+    };
+    assert_eq!(account_state(), "申請中");
+    let search = officer
+        .get(app.url(&format!("/institutions?code={target_code}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(search.contains("申請中"), "{search}");
     // Approve the good one, putting its address in the master.
     let page = format!("/accounts/applications/{}", id_of(applicant));
     let res = app.post_form(
@@ -474,6 +499,7 @@ fn an_application_answers_alike_and_an_officer_approves_it_into_a_working_accoun
         .first(&mut *app.db.conn())
         .unwrap();
     assert_eq!(master_email.as_deref(), Some(applicant));
+    assert_eq!(account_state(), "案内送付済（URL未使用）");
     // The setup mail arrives; its link sets the password; the clinic signs in.
     let start = Instant::now();
     let token = loop {

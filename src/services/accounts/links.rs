@@ -219,6 +219,8 @@ pub fn set_password(
             return Err(LinkError::State(LinkState::Used));
         }
         users::set_password(conn, user.id, &hash, false)?;
+        // The link signs the user in: a sign-in like any other.
+        users::record_success(conn, user.id)?;
         start_session(conn, user.id, browser, now)?;
         let scope = users::with_scope(conn, user.id)?.map(|(_, s)| s);
         let prefecture_id = match scope {

@@ -12,6 +12,7 @@ use super::{Actor, Failure, Kind};
 mod admin;
 pub mod applications;
 pub mod links;
+pub mod state;
 
 use crate::db::audit::{self, Action};
 use crate::db::{self, DbConnection, DbError, areas, institutions, users};
