@@ -14,24 +14,47 @@ use crate::support::{DEMO_PASSWORD, TestApp, client, csrf_of, user_id};
 const CLINIC_MAIL: &str = "clinic-links@example.jp";
 const NEW_PASSWORD: &str = "kagoshima-sakurajima-2027";
 
-fn app_with_sink(sink: &Sink) -> TestApp {
-    let url = sink.url();
-    TestApp::spawn_configured(
-        |conn| {
-            kakari::demo::load(conn, 200, 1, false, DEMO_PASSWORD).unwrap();
-            diesel::update(users::table.filter(users::login_id.eq("demo-clinic")))
-                .set(users::email.eq(CLINIC_MAIL))
-                .execute(conn)
-                .unwrap();
-        },
-        move |s| {
-            s.public_url = Some("https://kakari.pref.example.jp".into());
-            s.mail.smtp_url = Some(url);
-            s.mail.rate = 0;
-            // The server's own worker delivers, as in production.
-            s.mail.worker_in_serve = true;
-        },
-    )
+/// The application and a mail worker sending to `sink`, stopped with the test (the
+/// worker `serve` starts would outlive the test's database).
+struct WithSink {
+    app: TestApp,
+    stop: kakari::mail::worker::StopSignal,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for WithSink {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl Drop for WithSink {
+    fn drop(&mut self) {
+        self.stop.stop();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn app_with_sink(sink: &Sink) -> WithSink {
+    let app = TestApp::spawn_with(|conn| {
+        kakari::demo::load(conn, 200, 1, false, DEMO_PASSWORD).unwrap();
+        diesel::update(users::table.filter(users::login_id.eq("demo-clinic")))
+            .set(users::email.eq(CLINIC_MAIL))
+            .execute(conn)
+            .unwrap();
+    });
+    let mut settings = app.db.settings();
+    settings.public_url = Some("https://kakari.pref.example.jp".into());
+    settings.mail.smtp_url = Some(sink.url());
+    settings.mail.rate = 0;
+    let stop = kakari::mail::worker::StopSignal::default();
+    let threads = kakari::mail::worker::Worker::new(app.db.pool(), &settings)
+        .spawn(stop.clone())
+        .unwrap();
+    WithSink { app, stop, threads }
 }
 
 /// The link of the `n`-th message (1-based) to the clinic, waiting for it to arrive.
