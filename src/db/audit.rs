@@ -354,6 +354,21 @@ pub fn list(
     Ok((rows, total, page))
 }
 
+/// How many entries of `action` came from `ip` since `since` (a rate limit's count).
+pub fn count_from(
+    conn: &mut DbConnection,
+    action: Action,
+    ip: &str,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    audit_log::table
+        .filter(audit_log::action.eq(action.code()))
+        .filter(audit_log::ip.eq(ip))
+        .filter(audit_log::at.gt(since))
+        .count()
+        .get_result(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

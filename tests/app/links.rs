@@ -299,6 +299,20 @@ fn a_forgotten_password_answers_alike_for_known_and_unknown_accounts() {
         2,
         "nothing mailed for the unknown account"
     );
+    // Ten requests an hour from one address: the eleventh gets the same page, no mail.
+    for n in 0..6 {
+        assert_eq!(ask(&format!("nobody-{n}")), unknown);
+    }
+    assert_eq!(ask("demo-clinic"), unknown);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.received().len(), 2, "limited: nothing more mailed");
+    let limited: i64 = kakari::db::schema::audit_log::table
+        .filter(kakari::db::schema::audit_log::action.eq("password_reset_ask"))
+        .filter(kakari::db::schema::audit_log::detail.like("%\"limited\":true%"))
+        .count()
+        .get_result(&mut *app.db.conn())
+        .unwrap();
+    assert_eq!(limited, 1);
     // The sign-in page leads here.
     let login = client()
         .get(app.url("/login"))

@@ -241,6 +241,8 @@ pub fn set_password(
     })
 }
 
+const RESETS_PER_IP_HOUR: i64 = 10;
+
 /// 「パスワードをお忘れの方」: the typed login ID or e-mail address. The same answer
 /// and the same record whether or not it names an account; a reset link is mailed
 /// only to an active account with an address.
@@ -262,7 +264,17 @@ pub fn forgot(
         None => None,
     }
     .filter(|u| u.active);
+    // Ten requests an hour from one address are plenty; beyond them the answer is the
+    // same and nothing is mailed.
+    let flooding = match ip {
+        Some(ip) => {
+            let since = now - Duration::hours(1);
+            audit::count_from(conn, Action::PasswordResetAsk, ip, since)? >= RESETS_PER_IP_HOUR
+        }
+        None => false,
+    };
     let mailed = match &user {
+        _ if flooding => false,
         Some(u) if u.email.is_some() => {
             match mail_link(conn, u, Purpose::Reset, None, hours, now) {
                 Ok(_) | Err(LinkError::NoAddress) => true,
@@ -275,7 +287,7 @@ pub fn forgot(
         actor_login: Some("（パスワードをお忘れの方）".into()),
         target_type: Some("user"),
         target_id: user.as_ref().map(|u| u.id.to_string()),
-        detail: Some(serde_json::json!({ "mailed": mailed })),
+        detail: Some(serde_json::json!({ "mailed": mailed, "limited": flooding })),
         ip: ip.map(str::to_string),
         ..audit::Entry::default()
     };
