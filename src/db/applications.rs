@@ -166,6 +166,7 @@ pub fn within(
     scope: Scope,
     state: Option<&str>,
     id: Option<i32>,
+    (offset, limit): (i64, i64),
 ) -> QueryResult<Vec<ApplicationRow>> {
     let mut q = account_applications::table
         .left_join(institutions::table)
@@ -189,7 +190,8 @@ pub fn within(
         q = q.filter(account_applications::id.eq(id));
     }
     q.order(account_applications::id.desc())
-        .limit(500)
+        .offset(offset)
+        .limit(limit)
         .load(conn)
 }
 

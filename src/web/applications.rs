@@ -75,6 +75,8 @@ pub async fn register(
 pub struct ListQuery {
     #[serde(default)]
     state: String,
+    #[serde(default)]
+    page: i64,
 }
 
 /// GET /accounts/applications
@@ -88,16 +90,18 @@ pub async fn list(
         "approved" | "rejected" | "all" => query.state.clone(),
         _ => "pending".to_string(),
     };
-    let (scope, filter) = (user.scope, shown.clone());
-    let rows = state
+    let (scope, filter, number) = (user.scope, shown.clone(), query.page.max(0));
+    let (rows, more) = state
         .run(move |conn| {
             let state = (filter != "all").then_some(filter.as_str());
-            service::list(conn, scope, state)
+            service::list(conn, scope, state, number)
         })
         .await?;
     let mut page = views::Page::of(&state, &viewer).await?;
     page.insert("rows", &rows);
     page.insert("state", &shown);
+    page.insert("page", &number);
+    page.insert("more", &more);
     page.html("accounts/applications.html")
 }
 

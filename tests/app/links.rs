@@ -610,3 +610,65 @@ fn an_application_answers_alike_and_an_officer_approves_it_into_a_working_accoun
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_applications_list_pages_through_a_season_of_applications_for_each_role() {
+    use kakari::db::schema::institutions;
+    let app = TestApp::with_demo();
+    let clinic = user_id(&app, "demo-clinic");
+    let conn = &mut *app.db.conn();
+    let institution: i32 = users::table
+        .find(clinic)
+        .select(users::institution_id.assume_not_null())
+        .first(conn)
+        .unwrap();
+    let (code, name): (String, String) = institutions::table
+        .find(institution)
+        .select((institutions::code, institutions::name))
+        .first(conn)
+        .unwrap();
+    for n in 0..55 {
+        let email = format!("applicant-{n}@example.jp");
+        let input = kakari::domain::application::ApplicationInput {
+            code: code.clone(),
+            name: name.clone(),
+            person: format!("申請者 {n}"),
+            email: email.clone(),
+            email_again: email,
+            phone: "0991234567".into(),
+            website: String::new(),
+        };
+        let now = chrono::Utc::now().naive_utc();
+        kakari::services::accounts::applications::apply(conn, &input, None, now).unwrap();
+    }
+    let rows = |html: &str| html.matches("href=\"/accounts/applications/").count();
+    for login in ["demo-sysadmin", "demo-admin", "demo-officer", "demo-area"] {
+        let c = app.signed_in(login);
+        let first = c
+            .get(app.url("/accounts/applications"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert_eq!(rows(&first), 50, "{login}");
+        assert!(first.contains("id=\"next-page\""), "{login}");
+        let second = c
+            .get(app.url("/accounts/applications?state=pending&page=1"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert_eq!(rows(&second), 5, "{login}");
+        assert!(!second.contains("id=\"next-page\""));
+        assert!(
+            second.contains("申請者 0<") && first.contains("申請者 54<"),
+            "newest first"
+        );
+    }
+    let res = app
+        .signed_in("demo-clinic")
+        .get(app.url("/accounts/applications"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}

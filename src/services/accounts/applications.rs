@@ -163,19 +163,24 @@ fn listed(row: ApplicationRow) -> Listed {
     }
 }
 
+pub const PER_PAGE: i64 = 50;
+
+/// One page of applications, newest first, and whether another page follows.
 pub fn list(
     conn: &mut DbConnection,
     scope: Scope,
     state: Option<&str>,
-) -> Result<Vec<Listed>, ApplicationError> {
-    Ok(store::within(conn, scope, state, None)?
-        .into_iter()
-        .map(listed)
-        .collect())
+    page: i64,
+) -> Result<(Vec<Listed>, bool), ApplicationError> {
+    let page = page.clamp(0, crate::domain::paging::MAX_PAGE);
+    let mut rows = store::within(conn, scope, state, None, (page * PER_PAGE, PER_PAGE + 1))?;
+    let more = rows.len() as i64 > PER_PAGE;
+    rows.truncate(PER_PAGE as usize);
+    Ok((rows.into_iter().map(listed).collect(), more))
 }
 
 pub fn one(conn: &mut DbConnection, scope: Scope, id: i32) -> Result<Listed, ApplicationError> {
-    store::within(conn, scope, None, Some(id))?
+    store::within(conn, scope, None, Some(id), (0, 1))?
         .into_iter()
         .next()
         .map(listed)
@@ -215,7 +220,7 @@ pub fn approve(
     let login = rules::login_id(&code, &taken);
     // An unusable password until the link sets one.
     let unusable =
-        crate::password::hash(&links_random()).map_err(|e| DbError::Task(e.to_string()))?;
+        crate::password::hash(&links::random_hex()).map_err(|e| DbError::Task(e.to_string()))?;
     // All or nothing: the account, the decision, the master's address and the mail.
     db::write_transaction(conn, |conn| {
         let user_id = super::create(
@@ -270,12 +275,6 @@ pub fn approve(
         Ok::<_, ApplicationError>(())
     })?;
     Ok(login)
-}
-
-fn links_random() -> String {
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Rejects with a reason, which is mailed to the applicant.

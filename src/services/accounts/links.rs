@@ -49,7 +49,8 @@ fn template(purpose: Purpose) -> TemplateKey {
     }
 }
 
-fn random_hex() -> String {
+/// 32 random bytes as hex: a token, or a password nobody knows.
+pub(crate) fn random_hex() -> String {
     use rand::Rng;
     let bytes: [u8; 32] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -100,6 +100,7 @@ fn done_notice(query: &BTreeMap<String, String>) -> Option<String> {
         Some("unpublished") => Some(format!(
             "{year}の公表を取り下げました。公表ページには表示されません。"
         )),
+        Some("none") => Some(format!("{year}は公表されていませんでした。")),
         _ => None,
     }
 }
@@ -256,8 +257,11 @@ pub async fn change(
                 let built = service::publish(conn, &catalogs, by, id, fy)?;
                 Ok::<_, PublicationError>(format!("published&fy={fy}&n={}", built.institutions))
             } else {
-                service::unpublish(conn, by, id, fy)?;
-                Ok(format!("unpublished&fy={fy}"))
+                let was = service::unpublish(conn, by, id, fy)?;
+                Ok(format!(
+                    "{}&fy={fy}",
+                    if was { "unpublished" } else { "none" }
+                ))
             }
         })
         .await?;
