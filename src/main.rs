@@ -130,6 +130,12 @@ enum Command {
         #[command(subcommand)]
         action: kakari::cli::mail::MailAction,
     },
+    /// 調査票 for paper reporters: Excel forms pre-printed for one institution, a
+    /// health center's paper reporters, or all of them.
+    Forms {
+        #[command(subcommand)]
+        action: kakari::cli::forms::FormsAction,
+    },
     /// Settings.
     Config {
         #[command(subcommand)]
@@ -186,6 +192,8 @@ enum ImportWhat {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Filled Excel 調査票 (.xlsx, .xls, or a .zip of them), written as proxy drafts.
+    Forms(kakari::cli::forms::ImportArgs),
     /// Municipalities' populations for the publication rules: CSV or Excel, one row per
     /// municipality (市区町村コード, 人口). All rows or none.
     Population {
@@ -373,6 +381,12 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Import {
+            what: ImportWhat::Forms(args),
+        } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::forms::import_files(&pool, args, &settings.import_limits)
+        }
+        Command::Import {
             what: ImportWhat::Ndb { file, fy, dry_run },
         } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
@@ -445,6 +459,10 @@ fn run(command: Command, settings: Settings) -> Result<(), String> {
         Command::Unpublish { fy, prefecture } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
             kakari::cli::publication::unpublish(&pool, fy, prefecture.as_deref())
+        }
+        Command::Forms { action } => {
+            let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;
+            kakari::cli::forms::run(action, &pool)
         }
         Command::Export { action } => {
             let (_, pool) = app::open_database(&settings).map_err(|e| e.to_string())?;

@@ -26,8 +26,17 @@ pub fn hash(password: &str) -> Result<String, HashError> {
         .map_err(|_| HashError)
 }
 
-/// True when `password` matches `stored`. A malformed stored hash never matches.
+/// What an account holds before its owner sets a password through a link: matches
+/// nothing, and costs nothing to make (a bulk issue makes thousands at once).
+pub const UNSET: &str = "!unset";
+
+/// True when `password` matches `stored`. A malformed stored hash (such as [`UNSET`])
+/// never matches, and takes as long to refuse as a real one.
 pub fn verify(password: &str, stored: &str) -> bool {
+    if stored.starts_with('!') {
+        verify_dummy(password);
+        return false;
+    }
     match PasswordHash::new(stored) {
         Ok(parsed) => hasher()
             .verify_password(password.as_bytes(), &parsed)
@@ -66,6 +75,7 @@ mod tests {
         assert!(verify("correct horse battery staple", &h));
         assert!(!verify("correct horse battery stapl", &h));
         assert!(!verify("anything", "not a hash"));
+        assert!(!verify("", UNSET) && !verify(UNSET, UNSET));
         verify_dummy("anything");
     }
 

@@ -46,7 +46,7 @@ ITEM_KEYS = {
     "code", "section", "label", "kind", "choices", "scale", "yes", "required",
     "star", "provisional", "source", "condition", "exclusive", "other_text",
     "max_length", "max_names", "ndb_key", "ndb_probable",
-    "counts_for_function", "help", "published", "sensitive",
+    "counts_for_function", "help", "published", "sensitive", "unit",
 }
 # "医療機関用かかりつけ医機能報告マニュアル (2025-11-04) 報告項目一覧 No.N"; a later
 # catalog cites a later edition, so the date is matched, not fixed.
@@ -220,6 +220,12 @@ def main(argv):
                 check(it.get("yes"), f"{code}: 2号 choice item needs a yes-set")
             if kind == "count":
                 check("ndb_key" in it, f"{code}: 2号 count items are NDB items")
+        if kind == "count":
+            unit = it.get("unit", "")
+            check(isinstance(unit, str) and 0 < len(unit) <= 4,
+                  f"{code}: count items carry their unit (回, 人, 件 …)")
+        else:
+            check("unit" not in it, f"{code}: unit only for count items")
         items[code] = it
 
     # --- specific items --------------------------------------------------

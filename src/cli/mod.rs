@@ -8,6 +8,7 @@ use crate::db;
 use crate::demo;
 
 pub mod export;
+pub mod forms;
 pub mod mail;
 pub mod publication;
 

@@ -78,6 +78,8 @@ struct FileSettings {
     max_upload_mb: Option<u32>,
     session_max_hours: Option<u32>,
     link_hours: Option<u32>,
+    document_max_mb: Option<u32>,
+    forms_max_mb: Option<u32>,
     import_max_member_mb: Option<u32>,
     import_max_ratio: Option<u32>,
     import_max_cell_kb: Option<u32>,
@@ -122,6 +124,10 @@ pub struct Settings {
     pub session_max_hours: u32,
     /// A password setup or reset link expires this long after it is made.
     pub link_hours: u32,
+    /// Largest manual (静的コンテンツ) an administrator may upload, in MB.
+    pub document_max_mb: u32,
+    /// Largest upload of filled 調査票 (a health center's ZIP is large), in MB.
+    pub forms_max_mb: u32,
     /// What an uploaded file may inflate to and hold (see `import::Limits`).
     pub import_limits: crate::import::Limits,
     pub mail: MailSettings,
@@ -272,6 +278,20 @@ impl Settings {
             72,
             1..=720,
         )?;
+        let forms_max_mb = layers.number(
+            "forms_max_mb",
+            "KAKARI_FORMS_MAX_MB",
+            file.forms_max_mb,
+            100,
+            1..=1000,
+        )?;
+        let document_max_mb = layers.number(
+            "document_max_mb",
+            "KAKARI_DOCUMENT_MAX_MB",
+            file.document_max_mb,
+            30,
+            1..=200,
+        )?;
         let defaults = crate::import::Limits::default();
         let mb = 1024 * 1024;
         let import_limits = crate::import::Limits {
@@ -365,6 +385,8 @@ impl Settings {
             max_upload_mb,
             session_max_hours,
             link_hours,
+            document_max_mb,
+            forms_max_mb,
             import_limits,
             mail,
             sources,

@@ -48,10 +48,13 @@ pub enum Action {
     PasswordResetAsk,
     ApplicationApprove,
     ApplicationReject,
+    AccountsBulkIssue,
+    HelpContentChange,
+    PaperFormImport,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 39] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::Lockout,
@@ -88,6 +91,9 @@ impl Action {
         Action::PasswordResetAsk,
         Action::ApplicationApprove,
         Action::ApplicationReject,
+        Action::AccountsBulkIssue,
+        Action::HelpContentChange,
+        Action::PaperFormImport,
     ];
 
     pub fn code(self) -> &'static str {
@@ -128,6 +134,9 @@ impl Action {
             Action::PasswordResetAsk => "password_reset_ask",
             Action::ApplicationApprove => "application_approve",
             Action::ApplicationReject => "application_reject",
+            Action::AccountsBulkIssue => "accounts_bulk_issue",
+            Action::HelpContentChange => "help_content_change",
+            Action::PaperFormImport => "paper_form_import",
         }
     }
 
@@ -169,6 +178,9 @@ impl Action {
             Action::PasswordResetAsk => "パスワード再設定の受付",
             Action::ApplicationApprove => "利用申請の承認",
             Action::ApplicationReject => "利用申請の却下",
+            Action::AccountsBulkIssue => "アカウントの一括発行",
+            Action::HelpContentChange => "お知らせ・FAQ・資料の変更",
+            Action::PaperFormImport => "紙の調査票の取込（代理入力）",
         }
     }
 

@@ -334,14 +334,14 @@ pub struct ListedInstitution {
 }
 
 /// How a search is narrowed before its filters are tested on each row.
-struct Narrowing {
+pub(super) struct Narrowing {
     postgres: bool,
     /// Only institutions whose name contains this two-character window.
     gram: Option<String>,
 }
 
 impl Narrowing {
-    fn of(conn: &mut DbConnection, f: &SearchFilter) -> QueryResult<Self> {
+    pub(super) fn of(conn: &mut DbConnection, f: &SearchFilter) -> QueryResult<Self> {
         let gram = match &f.name_key {
             Some(key) if f.code.is_none() => rarest_gram(conn, key)?,
             _ => None,
@@ -353,7 +353,7 @@ impl Narrowing {
     }
 }
 
-fn filtered(
+pub(super) fn filtered(
     scope: crate::domain::auth::Scope,
     f: &SearchFilter,
     narrowing: &Narrowing,

@@ -41,6 +41,30 @@ pub fn insert(conn: &mut DbConnection, l: &NewLink) -> QueryResult<()> {
     Ok(())
 }
 
+/// Many links with multi-row INSERTs (inside the caller's transaction).
+pub fn insert_many(conn: &mut DbConnection, links: &[NewLink]) -> QueryResult<()> {
+    for chunk in links.chunks(3_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|l| {
+                (
+                    account_links::user_id.eq(l.user_id),
+                    account_links::purpose.eq(l.purpose),
+                    account_links::outbox_id.eq(l.outbox_id),
+                    account_links::token_hash.eq(l.token_hash),
+                    account_links::created_by.eq(l.created_by),
+                    account_links::created_at.eq(l.created_at),
+                    account_links::expires_at.eq(l.expires_at),
+                )
+            })
+            .collect();
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(account_links::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// Voids the user's links not used yet (a new one replaces them).
 pub fn void_open(conn: &mut DbConnection, user_id: i32, at: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod bulk;
 pub mod changes;
 pub mod exports;
+pub mod help;
 pub mod housekeeping;
 pub mod imports;
 pub mod institutions;
@@ -20,6 +21,7 @@ pub mod master;
 pub mod memos;
 pub mod meta;
 pub mod ndb;
+pub mod paper;
 pub mod periods;
 pub mod publication;
 pub mod reports;
@@ -265,6 +267,10 @@ pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, DbError> 
 /// Every table, children before parents: the order in which `wipe` empties them.
 /// A new table must be added here (a test checks the list against the migrations).
 pub const TABLES_CHILDREN_FIRST: &[&str] = &[
+    "document_chunks",
+    "documents",
+    "faqs",
+    "notices",
     "account_links",
     "account_applications",
     "public_details",

@@ -480,7 +480,65 @@ diesel::joinable!(account_links -> users (user_id));
 
 diesel::joinable!(account_applications -> institutions (institution_id));
 
+diesel::table! {
+    notices (id) {
+        id -> Integer,
+        prefecture_id -> Integer,
+        title -> Text,
+        body -> Text,
+        important -> Bool,
+        on_login -> Bool,
+        publish_from -> Timestamp,
+        publish_until -> Nullable<Timestamp>,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    faqs (id) {
+        id -> Integer,
+        prefecture_id -> Integer,
+        category -> Text,
+        question -> Text,
+        answer -> Text,
+        position -> Integer,
+        search_key -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Integer,
+        prefecture_id -> Integer,
+        title -> Text,
+        description -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    document_chunks (document_id, seq) {
+        document_id -> Integer,
+        seq -> Integer,
+        data -> Binary,
+    }
+}
+
+diesel::joinable!(document_chunks -> documents (document_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    notices,
+    faqs,
+    documents,
+    document_chunks,
     account_applications,
     account_links,
     publication_rules,

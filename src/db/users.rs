@@ -78,6 +78,38 @@ pub fn insert(conn: &mut DbConnection, user: &NewUser) -> QueryResult<i32> {
         .first(conn)
 }
 
+/// Many users with multi-row INSERTs (アカウントの一括発行), inside the caller's
+/// transaction; their ids by login ID.
+pub fn insert_many(
+    conn: &mut DbConnection,
+    new: &[NewUser],
+) -> QueryResult<std::collections::HashMap<String, i32>> {
+    // 14 columns × 2,000 rows stays under both backends' parameter limits.
+    for chunk in new.chunks(2_000) {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(users::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let logins: Vec<&str> = new.iter().map(|u| u.login_id.as_str()).collect();
+    ids_by_login(conn, &logins)
+}
+
+/// The ids of the users with these login IDs (those that exist).
+pub fn ids_by_login(
+    conn: &mut DbConnection,
+    logins: &[&str],
+) -> QueryResult<std::collections::HashMap<String, i32>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in logins.chunks(900) {
+        let found: Vec<(String, i32)> = users::table
+            .filter(users::login_id.eq_any(chunk))
+            .select((users::login_id, users::id))
+            .load(conn)?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 pub fn by_login(conn: &mut DbConnection, login_id: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::login_id.eq(login_id))

@@ -11,6 +11,7 @@ use crate::domain::demo::DemoGenerator;
 use crate::domain::institution::{TargetFacts, is_reporting_target};
 use crate::services::accounts;
 
+mod help;
 mod season;
 
 pub use season::{DemoReports, DemoSeason, add_reports, season};

@@ -338,6 +338,7 @@ pub fn season(
     if let (Some(clinic), Some(officer)) = (clinic, demo_user(conn, "demo-officer")?) {
         file_and_send_back(conn, &catalogs, fiscal_year, seed, &clinic, &officer)?;
     }
+    super::help::add(conn, fiscal_year)?;
     // The previous year, complete and confirmed, is published as a prefecture would.
     for prefecture in crate::db::areas::prefectures(conn)? {
         let by = crate::services::By::System {
@@ -352,7 +353,7 @@ pub fn season(
     Ok(made)
 }
 
-fn demo_user(
+pub(super) fn demo_user(
     conn: &mut DbConnection,
     login: &str,
 ) -> Result<Option<crate::services::Actor>, DemoError> {

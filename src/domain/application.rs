@@ -178,6 +178,18 @@ fn domain_of(address: &str) -> Option<String> {
 }
 
 pub fn flags(application: &Application, master: Option<&MasterFacts>) -> Vec<Flag> {
+    flags_of(&application.name, &application.email, master)
+}
+
+/// Whether an application may be approved among many at once (一括承認): it names a
+/// reporting target with no account, no other application awaiting a decision, and
+/// its code, normalised name and e-mail domain all match the master. `master` counts
+/// only the *other* pending applications.
+pub fn approvable_in_bulk(name: &str, email: &str, master: &MasterFacts) -> bool {
+    flags_of(name, email, Some(master)).is_empty()
+}
+
+fn flags_of(name: &str, email: &str, master: Option<&MasterFacts>) -> Vec<Flag> {
     let Some(m) = master else {
         return vec![Flag::NoMatch];
     };
@@ -185,7 +197,7 @@ pub fn flags(application: &Application, master: Option<&MasterFacts>) -> Vec<Fla
     if !m.is_target {
         out.push(Flag::NotTarget);
     }
-    if search_key(&application.name) != search_key(&m.name) {
+    if search_key(name) != search_key(&m.name) {
         out.push(Flag::NameDiffers);
     }
     if m.has_account {
@@ -194,7 +206,7 @@ pub fn flags(application: &Application, master: Option<&MasterFacts>) -> Vec<Fla
     if m.pending_applications > 0 {
         out.push(Flag::Duplicate);
     }
-    if m.email.as_deref().and_then(domain_of) != domain_of(&application.email) {
+    if m.email.as_deref().and_then(domain_of) != domain_of(email) {
         out.push(Flag::EmailDomainDiffers);
     }
     out
@@ -287,6 +299,18 @@ mod tests {
             ]
         );
         assert!(f.iter().any(|f| f.blocks_approval()));
+        assert!(approvable_in_bulk("さくら内科 クリニック", &a.email, &m));
+        let no_master_email = MasterFacts {
+            email: None,
+            ..m.clone()
+        };
+        assert!(!approvable_in_bulk(&a.name, &a.email, &no_master_email));
+        let other_pending = MasterFacts {
+            pending_applications: 1,
+            ..m.clone()
+        };
+        assert!(!approvable_in_bulk(&a.name, &a.email, &other_pending));
+        assert!(!approvable_in_bulk(&a.name, "info@example.com", &m));
         assert_eq!(
             login_id("4610100044", &["4610100044-01".into()]),
             "4610100044-02"

@@ -101,6 +101,9 @@ pub struct Item {
     pub published: bool,
     /// A count published only under the small-count rules, like the NDB counts.
     pub sensitive: bool,
+    /// What a count counts (回, 人, 件 …), shown beside it on every screen, print and
+    /// form. A display attribute like `published`.
+    pub unit: Option<String>,
 }
 
 impl Item {
@@ -220,6 +223,8 @@ struct RawItem {
     published: bool,
     #[serde(default)]
     sensitive: bool,
+    #[serde(default)]
+    unit: Option<String>,
 }
 
 fn published_by_default() -> bool {
@@ -360,6 +365,16 @@ impl Catalog {
                     }
                 }
             };
+            if let Some(unit) = &raw_item.unit
+                && (raw_item.kind != Kind::Count
+                    || unit.trim().is_empty()
+                    || unit.chars().count() > 4)
+            {
+                problem(
+                    at,
+                    format!("{code}: unit は数値の項目に4文字以内で付けます（回・人・件など）"),
+                );
+            }
             if raw_item.sensitive && raw_item.kind != Kind::Count {
                 problem(
                     at,
@@ -394,6 +409,7 @@ impl Catalog {
                 help: raw_item.help.clone(),
                 published: raw_item.published,
                 sensitive: raw_item.sensitive,
+                unit: raw_item.unit.clone(),
             });
         }
         if problems.is_empty() {

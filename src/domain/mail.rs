@@ -313,6 +313,9 @@ pub enum Audience {
     Search,
     /// Institutions ticked in the list.
     Chosen,
+    /// Reporting targets given an account at once (アカウントの一括発行); made only by
+    /// that page, never offered on the broadcast form.
+    Accounts,
 }
 
 impl Audience {
@@ -331,6 +334,7 @@ impl Audience {
             Audience::Returned => "returned",
             Audience::Search => "search",
             Audience::Chosen => "chosen",
+            Audience::Accounts => "accounts",
         }
     }
 
@@ -341,11 +345,15 @@ impl Audience {
             Audience::Returned => "差戻し中の機関",
             Audience::Search => "報告状況検索の結果",
             Audience::Chosen => "選んだ機関",
+            Audience::Accounts => "アカウント未作成の報告対象（一括発行）",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Audience> {
-        Audience::ALL.into_iter().find(|a| a.code() == code)
+        Audience::ALL
+            .into_iter()
+            .chain([Audience::Accounts])
+            .find(|a| a.code() == code)
     }
 }
 
@@ -564,7 +572,7 @@ mod tests {
             assert_eq!(TemplateKey::from_code(k.code()), Some(k));
             assert!(!k.variables().is_empty());
         }
-        for a in Audience::ALL {
+        for a in Audience::ALL.into_iter().chain([Audience::Accounts]) {
             assert_eq!(Audience::from_code(a.code()), Some(a));
         }
         assert_eq!(RowState::from_code("bogus"), None);

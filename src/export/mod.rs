@@ -4,6 +4,7 @@
 //! typed (text is never a formula there), so nothing is added to them.
 
 pub mod files;
+pub mod form_xlsx;
 mod xlsx;
 
 use std::io::{self, Write};

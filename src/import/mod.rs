@@ -337,32 +337,59 @@ fn read_grid_depth(
 /// by cell (calamine's range reader would allocate the whole area between the outermost
 /// cells, which is itself a bomb).
 fn xlsx(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
+    xlsx_sheet(bytes, limits, None)?.ok_or(FileError::NoSheet)
+}
+
+/// A sheet of an .xlsx: the first, or the one named (`None` when there is none).
+fn xlsx_sheet(
+    bytes: &[u8],
+    limits: &Limits,
+    name: Option<&str>,
+) -> Result<Option<Grid>, FileError> {
     limits::inspect_archive(bytes, limits)?;
     let excel = |e: calamine::XlsxError| FileError::Excel(e.to_string());
     let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(bytes)).map_err(excel)?;
-    let first = book
-        .sheet_names()
-        .first()
-        .cloned()
-        .ok_or(FileError::NoSheet)?;
-    let mut cells = book.worksheet_cells_reader(&first).map_err(excel)?;
+    let names = book.sheet_names();
+    let chosen = match name {
+        None => names.first().cloned(),
+        Some(wanted) => names.iter().find(|n| n.as_str() == wanted).cloned(),
+    };
+    let Some(sheet) = chosen else {
+        return Ok(None);
+    };
+    let mut cells = book.worksheet_cells_reader(&sheet).map_err(excel)?;
     let mut grid = GridBuilder::new(*limits);
     while let Some(cell) = cells.next_cell().map_err(excel)? {
         let (row, col) = cell.get_position();
         grid.put(row, col, &ref_text(cell.get_value()))?;
     }
-    Ok(grid.finish())
+    Ok(Some(grid.finish()))
 }
 
 /// An old-format .xls, checked for memory bombs before calamine opens it.
 fn xls(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
+    xls_sheet(bytes, limits, None)?.ok_or(FileError::NoSheet)
+}
+
+fn xls_sheet(bytes: &[u8], limits: &Limits, name: Option<&str>) -> Result<Option<Grid>, FileError> {
     xls_scan::check(bytes, limits)?;
     let excel = |e: calamine::XlsError| FileError::Excel(e.to_string());
     let mut book: calamine::Xls<_> = calamine::Xls::new(Cursor::new(bytes)).map_err(excel)?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or(FileError::NoSheet)?
-        .map_err(excel)?;
+    let range = match name {
+        None => book.worksheet_range_at(0),
+        Some(wanted) => {
+            let found = book.sheet_names().iter().any(|n| n.as_str() == wanted);
+            if found {
+                Some(book.worksheet_range(wanted))
+            } else {
+                None
+            }
+        }
+    };
+    let Some(range) = range else {
+        return Ok(None);
+    };
+    let range = range.map_err(excel)?;
     let mut grid = GridBuilder::new(*limits);
     // calamine gives positions within the range; the grid counts from A1.
     let (top, left) = range.start().unwrap_or((0, 0));
@@ -370,7 +397,27 @@ fn xls(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
         grid.put(top + row as u32, left + col as u32, &cell_text(value))?;
     }
     grid.height = grid.height.max(top + range.height() as u32);
-    Ok(grid.finish())
+    Ok(Some(grid.finish()))
+}
+
+/// One named sheet of an Excel file (.xlsx or .xls, told by content), within the
+/// limits; `None` when the workbook has no such sheet.
+pub fn read_named_sheet(
+    file_name: &str,
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+) -> Result<Option<Grid>, FileError> {
+    if bytes.is_empty() {
+        return Err(FileError::Empty);
+    }
+    if bytes.starts_with(ZIP_MAGIC) {
+        return xlsx_sheet(bytes, limits, Some(name));
+    }
+    if bytes.starts_with(OLE_MAGIC) {
+        return xls_sheet(bytes, limits, Some(name));
+    }
+    Err(FileError::NotExcel(file_name.to_string()))
 }
 
 /// A cell as text: whole numbers without `.0`, dates as ISO dates, errors empty.

@@ -64,6 +64,7 @@ async fn login_page(
     ctx.insert("next", shown.next);
     ctx.insert("error", &shown.error);
     ctx.insert("notice", &shown.notice);
+    ctx.insert("notices", &super::help::notices_for(state, None).await?);
     ctx.html_status(status, "auth/login.html")
 }
 

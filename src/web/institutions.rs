@@ -63,7 +63,7 @@ fn yes_no(text: &str) -> Option<bool> {
 
 impl SearchQuery {
     /// The filter, or the message to show next to the code field.
-    fn filter(&self) -> Result<SearchFilter, String> {
+    pub(crate) fn filter(&self) -> Result<SearchFilter, String> {
         let code = search_code(&self.code)?;
         let name_key = Some(search_key(&self.q)).filter(|k| !k.is_empty());
         Ok(SearchFilter {
@@ -93,7 +93,7 @@ impl SearchQuery {
     }
 
     /// The query string without page, sort and direction (for links that change those).
-    fn base_query(&self) -> String {
+    pub(crate) fn base_query(&self) -> String {
         serde_urlencoded::to_string([
             ("q", &self.q),
             ("code", &self.code),

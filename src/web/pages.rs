@@ -47,6 +47,8 @@ async fn institution_home(
         .await?
         .ok_or(AppError::NotFound)?;
     ctx.insert("filings", &filings);
+    let notices = super::help::notices_for(state, Some(Scope::Institution(id))).await?;
+    ctx.insert("notices", &notices);
     let category = Category::from_code(&card.category).map(Category::label);
     let status = Status::from_code(&card.status).map(Status::label);
     ctx.insert("institution", &card);

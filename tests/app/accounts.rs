@@ -610,6 +610,18 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("POST", "/institutions/imports/{id}/cancel", MASTER),
     ("POST", "/institutions/imports/{id}/retire", MASTER),
     ("GET", "/institutions/{id}", OFFICERS),
+    ("GET", "/paper", OFFICERS),
+    ("GET", "/paper/flags", OFFICERS),
+    ("POST", "/paper/flags", OFFICERS),
+    ("GET", "/paper/forms", OFFICERS),
+    ("GET", "/paper/forms/{id}", OFFICERS),
+    ("GET", "/paper/forms.zip", OFFICERS),
+    ("GET", "/paper/forms/{id}/xlsx", OFFICERS),
+    ("GET", "/paper/imports", OFFICERS),
+    ("POST", "/paper/imports", OFFICERS),
+    ("GET", "/paper/imports/{id}", OFFICERS),
+    ("POST", "/paper/imports/{id}/apply", OFFICERS),
+    ("POST", "/paper/imports/{id}/cancel", OFFICERS),
     ("GET", "/admin/periods", ADMINS),
     ("POST", "/admin/periods", ADMINS),
     ("GET", "/admin/catalogs", ADMINS),
@@ -683,12 +695,29 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ("GET", "/accounts/applications", OFFICERS),
     ("GET", "/accounts/applications/{id}", OFFICERS),
     ("POST", "/accounts/applications/{id}/{decision}", OFFICERS),
+    ("GET", "/accounts/bulk-approval", OFFICERS),
+    ("POST", "/accounts/bulk-approval", OFFICERS),
+    ("GET", "/accounts/invitations", OFFICERS),
+    ("POST", "/accounts/invitations", OFFICERS),
     ("GET", "/account/forgot", ANYONE),
     ("POST", "/account/forgot", ANYONE),
     ("GET", "/account/link/{token}", ANYONE),
     ("POST", "/account/link/{token}", ANYONE),
     ("GET", "/admin/publication", ADMINS),
     ("POST", "/admin/publication/rules", ADMINS),
+    ("GET", "/admin/notices", ADMINS),
+    ("POST", "/admin/notices", ADMINS),
+    ("POST", "/admin/notices/{id}", ADMINS),
+    ("POST", "/admin/notices/{id}/delete", ADMINS),
+    ("GET", "/admin/faq", ADMINS),
+    ("POST", "/admin/faq", ADMINS),
+    ("POST", "/admin/faq/{id}", ADMINS),
+    ("POST", "/admin/faq/{id}/delete", ADMINS),
+    ("GET", "/admin/documents", ADMINS),
+    ("POST", "/admin/documents", ADMINS),
+    ("POST", "/admin/documents/{id}/delete", ADMINS),
+    ("GET", "/help", ANYONE),
+    ("GET", "/help/documents/{id}", SIGNED_IN),
     ("POST", "/admin/publication/population", ADMINS),
     ("GET", "/admin/publication/{fy}", ADMINS),
     ("GET", "/admin/publication/{fy}/raw", ADMINS),
@@ -940,6 +969,12 @@ fn every_route_times_every_role() {
                 )
                 .replace("{prefecture}", "46")
                 .replace("/accounts/applications/{id}", "/accounts/applications/1")
+                .replace("/admin/notices/{id}", "/admin/notices/1")
+                .replace("/admin/faq/{id}", "/admin/faq/1")
+                .replace("/admin/documents/{id}", "/admin/documents/1")
+                .replace("/help/documents/{id}", "/help/documents/1")
+                .replace("/paper/forms/{id}", &format!("/paper/forms/{clinic}"))
+                .replace("/paper/imports/{id}", "/paper/imports/1")
                 .replace("{decision}", "approve")
                 .replace("{code}", "4610000000")
                 .replace("/admin/users/{id}", &format!("/admin/users/{clinic_user}"))
@@ -967,6 +1002,8 @@ fn every_route_times_every_role() {
                     "/admin/catalogs",
                     "/mail/bounces",
                     "/admin/publication/population",
+                    "/admin/documents",
+                    "/paper/imports",
                 ]
                 .contains(path);
                 let res = if multipart {
@@ -1010,7 +1047,12 @@ fn every_route_times_every_role() {
                 || path.starts_with("/exports/files/")
                 || path.ends_with("/institutions/{code}")
                 || path.starts_with("/account/link/")
-                || path.starts_with("/accounts/applications/{id}"))
+                || path.starts_with("/accounts/applications/{id}")
+                || path.starts_with("/admin/notices/{id}")
+                || path.starts_with("/admin/faq/{id}")
+                || path.starts_with("/admin/documents/{id}")
+                || path.starts_with("/help/documents/{id}")
+                || path.starts_with("/paper/imports/{id}"))
                 && status == 404;
             if allowed.contains(who) {
                 assert!(

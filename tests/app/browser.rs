@@ -693,3 +693,87 @@ fn browser_resident_searches_the_public_page_on_a_phone() {
     assert!(browser.text(".notes").contains("0 はそのまま表示"));
     browser.screenshot("public-phone-tables");
 }
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_a_clinic_applies_is_approved_sets_its_password_and_reaches_its_first_report() {
+    use diesel::prelude::*;
+    use kakari::db::schema::{institutions, users};
+    let sink = crate::mail::Sink::start(&[]);
+    let app = crate::links::app_with_sink(&sink);
+    let (code, name): (String, String) = {
+        let conn = &mut *app.db.conn();
+        let with_account: Vec<i32> = users::table
+            .filter(users::institution_id.is_not_null())
+            .select(users::institution_id.assume_not_null())
+            .load(conn)
+            .unwrap();
+        institutions::table
+            .filter(institutions::is_target.eq(true))
+            .filter(institutions::id.ne_all(&with_account))
+            .select((institutions::code, institutions::name))
+            .order(institutions::code)
+            .first(conn)
+            .unwrap()
+    };
+    let browser = Browser::start();
+    // The clinic applies from the sign-in page, the code typed in full-width digits.
+    browser.goto(&app.url("/login"));
+    browser.click("#register-link");
+    let wide: String = code
+        .chars()
+        .map(|c| char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap())
+        .collect();
+    browser.type_into("#code", &wide);
+    browser.type_into("#name", &name);
+    browser.type_into("#person", "鹿児島 花子");
+    browser.type_into("#email", "hanako@clinic.example.jp");
+    browser.type_into("#email_again", "hanako@clinic.example.jp");
+    browser.type_into("#phone", "099-123-4567");
+    browser.screenshot("account-apply");
+    browser.click("#register-submit");
+    browser.wait_for("#register-done", "受け付けました");
+    // The prefecture's officer approves it beside the master record.
+    sign_in(&browser, &app, "demo-officer");
+    browser.goto(&app.url("/accounts/applications"));
+    browser.wait_for("#applications", &code);
+    browser.script(
+        "document.querySelector('#applications a[href^=\"/accounts/applications/\"]').click()",
+    );
+    browser.wait_for("#side-by-side", &name);
+    browser.screenshot("account-application");
+    browser.click("#approve");
+    browser.wait_for("#notice", &format!("{code}-01"));
+    browser.click("#logout");
+    // The mail arrives; its link sets the password and signs the clinic in.
+    let start = Instant::now();
+    let body = loop {
+        let found = sink.received().into_iter().find(|m| {
+            m["rcpt_tos"][0] == "hanako@clinic.example.jp"
+                && m["body"].as_str().unwrap_or("").contains("/account/link/")
+        });
+        if let Some(m) = found {
+            break m["body"].as_str().unwrap().to_string();
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no setup mail");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let at = body.find("/account/link/").unwrap();
+    let token: String = body[at + 14..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    browser.goto(&app.url(&format!("/account/link/{token}")));
+    browser.wait_for("#link-login", &format!("{code}-01"));
+    browser.type_into("#password", crate::links::NEW_PASSWORD);
+    browser.type_into("#confirm", crate::links::NEW_PASSWORD);
+    browser.click("#link-submit");
+    browser.find("#logout");
+    browser.wait_for("h1", &name);
+    browser.screenshot("account-first-home");
+    browser.click("#open-reports");
+    let fy = crate::reports::fiscal_year();
+    browser.click(&format!("#start-{fy}"));
+    browser.wait_for("h1", "定期報告");
+    browser.screenshot("account-first-report");
+}

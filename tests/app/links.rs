@@ -12,11 +12,11 @@ use crate::mail::Sink;
 use crate::support::{DEMO_PASSWORD, TestApp, client, csrf_of, user_id};
 
 const CLINIC_MAIL: &str = "clinic-links@example.jp";
-const NEW_PASSWORD: &str = "kagoshima-sakurajima-2027";
+pub(crate) const NEW_PASSWORD: &str = "kagoshima-sakurajima-2027";
 
 /// The application and a mail worker sending to `sink`, stopped with the test (the
 /// worker `serve` starts would outlive the test's database).
-struct WithSink {
+pub(crate) struct WithSink {
     app: TestApp,
     stop: kakari::mail::worker::StopSignal,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -38,7 +38,7 @@ impl Drop for WithSink {
     }
 }
 
-fn app_with_sink(sink: &Sink) -> WithSink {
+pub(crate) fn app_with_sink(sink: &Sink) -> WithSink {
     let app = TestApp::spawn_with(|conn| {
         kakari::demo::load(conn, 200, 1, false, DEMO_PASSWORD).unwrap();
         diesel::update(users::table.filter(users::login_id.eq("demo-clinic")))
@@ -94,7 +94,7 @@ fn send_link(app: &TestApp, admin: &reqwest::blocking::Client, user: i32) -> Str
         .unwrap()
 }
 
-fn set_password(
+pub(crate) fn set_password(
     app: &TestApp,
     c: &reqwest::blocking::Client,
     token: &str,
@@ -360,7 +360,7 @@ fn the_it_staff_print_a_link_with_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
 
-fn apply(app: &TestApp, fields: &[(&str, &str)]) -> (u16, String) {
+pub(crate) fn apply(app: &TestApp, fields: &[(&str, &str)]) -> (u16, String) {
     let c = client();
     let page = c.get(app.url("/register")).send().unwrap().text().unwrap();
     let mut form = vec![("csrf", csrf_of(&page))];
@@ -369,7 +369,7 @@ fn apply(app: &TestApp, fields: &[(&str, &str)]) -> (u16, String) {
     (res.status().as_u16(), res.text().unwrap())
 }
 
-fn application(code: &str, name: &str, email: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn application(code: &str, name: &str, email: &str) -> Vec<(&'static str, String)> {
     vec![
         ("code", code.to_string()),
         ("name", name.to_string()),
@@ -380,7 +380,7 @@ fn application(code: &str, name: &str, email: &str) -> Vec<(&'static str, String
     ]
 }
 
-fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

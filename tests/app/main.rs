@@ -9,6 +9,7 @@
     reason = "test code: a failed unwrap is the test failing"
 )]
 
+mod account_bulk;
 mod accounts;
 mod browser;
 mod cli;
@@ -16,10 +17,12 @@ mod crawl;
 mod exports;
 mod foundation;
 mod hardening;
+mod help;
 mod imports;
 mod links;
 mod mail;
 mod mail_pages;
+mod paper;
 mod publication;
 mod reports;
 mod review;

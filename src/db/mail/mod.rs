@@ -112,6 +112,15 @@ pub struct NewCampaign<'a> {
     pub started_at: Option<NaiveDateTime>,
 }
 
+/// The campaign a confirmation already made, if any.
+pub fn campaign_of_request(conn: &mut DbConnection, request_key: &str) -> QueryResult<Option<i32>> {
+    mail_campaigns::table
+        .filter(mail_campaigns::request_key.eq(request_key))
+        .select(mail_campaigns::id)
+        .first(conn)
+        .optional()
+}
+
 /// Inserts a campaign unless one with its request key exists: `(id, created)`.
 pub fn insert_campaign(conn: &mut DbConnection, new: &NewCampaign) -> QueryResult<(i32, bool)> {
     let inserted: Option<i32> = crate::per_backend!(&mut *conn, |c| {

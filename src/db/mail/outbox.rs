@@ -365,6 +365,18 @@ pub fn failures(conn: &mut DbConnection, campaign_id: i32) -> QueryResult<Vec<Me
 }
 
 /// The outbox row of a transactional event.
+/// The rows of a campaign and the user each is for (the links of アカウントの一括発行).
+pub fn users_of_campaign(
+    conn: &mut DbConnection,
+    campaign_id: i32,
+) -> QueryResult<Vec<(i32, Option<i32>)>> {
+    mail_outbox::table
+        .filter(mail_outbox::campaign_id.eq(campaign_id))
+        .select((mail_outbox::id, mail_outbox::user_id))
+        .order(mail_outbox::id)
+        .load(conn)
+}
+
 pub fn outbox_id_of_event(conn: &mut DbConnection, event_key: &str) -> QueryResult<i32> {
     mail_outbox::table
         .filter(mail_outbox::event_key.eq(event_key))

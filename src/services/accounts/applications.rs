@@ -218,9 +218,6 @@ pub fn approve(
         .map(|c| c.code)
         .ok_or(ApplicationError::NotFound)?;
     let login = rules::login_id(&code, &taken);
-    // An unusable password until the link sets one.
-    let unusable =
-        crate::password::hash(&links::random_hex()).map_err(|e| DbError::Task(e.to_string()))?;
     // All or nothing: the account, the decision, the master's address and the mail.
     db::write_transaction(conn, |conn| {
         let user_id = super::create(
@@ -231,7 +228,8 @@ pub fn approve(
                 email: Some(&app.row.email),
                 role: Role::Institution,
                 scope: Scope::Institution(institution_id),
-                password_hash: unusable,
+                // Unusable until the link sets one.
+                password_hash: crate::password::UNSET.to_string(),
                 must_change_password: false,
                 by: super::By::Admin(actor),
             },

@@ -11,6 +11,7 @@ use super::{Actor, Failure, Kind};
 
 mod admin;
 pub mod applications;
+pub mod bulk;
 pub mod links;
 pub mod state;
 

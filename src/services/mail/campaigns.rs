@@ -70,6 +70,11 @@ pub fn recipients(
             ..ReviewFilter::default()
         },
         Audience::Search | Audience::Chosen => request.filter.clone(),
+        Audience::Accounts => {
+            return Err(MailError::Invalid(
+                "アカウントの一括発行は「利用申請」の画面から行ってください".into(),
+            ));
+        }
     };
     let rows = crate::db::review::search_all(conn, scope, request.fiscal_year, &filter)?;
     let chosen: std::collections::HashSet<i32> = request.chosen.iter().copied().collect();

@@ -71,7 +71,7 @@ pub fn visible(conn: &mut DbConnection, scope: Scope) -> Result<store::Visible, 
 }
 
 /// The area a campaign made in this scope belongs to (none: prefecture-wide).
-fn area_of(scope: Scope) -> Option<i32> {
+pub(crate) fn area_of(scope: Scope) -> Option<i32> {
     match scope {
         Scope::Jurisdiction(id) | Scope::Municipality(id) => Some(id),
         _ => None,

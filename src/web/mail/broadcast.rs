@@ -187,10 +187,15 @@ pub async fn new_form(
     form_page(&state, &viewer, &asked, &[]).await
 }
 
+/// Institutions without an address the preview lists; the CSV has the rest.
+const NO_ADDRESS_SHOWN: usize = 100;
+
 #[derive(Serialize)]
 struct PreviewView {
     recipients: usize,
     without_count: usize,
+    /// Those not listed on the page (the CSV has them all).
+    without_more: usize,
     without: Vec<service::NoAddress>,
     first_to: Option<String>,
     first_subject: Option<String>,
@@ -207,7 +212,8 @@ impl PreviewView {
         PreviewView {
             recipients: preview.recipients,
             without_count: preview.without.len(),
-            without: preview.without.into_iter().take(100).collect(),
+            without_more: preview.without.len().saturating_sub(NO_ADDRESS_SHOWN),
+            without: preview.without.into_iter().take(NO_ADDRESS_SHOWN).collect(),
             first_to,
             first_subject: rendered.as_ref().map(|r| r.subject.clone()),
             first_body: rendered.map(|r| r.body),

@@ -43,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "imports/preview.html",
     "partials/determination.html",
     "partials/answers.html",
+    "partials/notices.html",
     "reports/filings.html",
     "reports/start.html",
     "reports/overview.html",
@@ -78,6 +79,17 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "accounts/register.html",
     "accounts/applications.html",
     "accounts/application.html",
+    "accounts/bulk_approval.html",
+    "accounts/invitations.html",
+    "admin/notices.html",
+    "admin/faq.html",
+    "admin/documents.html",
+    "help/index.html",
+    "paper/index.html",
+    "paper/flags.html",
+    "paper/forms.html",
+    "paper/import_upload.html",
+    "paper/import.html",
     "auth/link.html",
     "admin/publication.html",
     "admin/publication_preview.html",
@@ -97,6 +109,8 @@ static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
     tera.register_filter("fy", fy_filter);
     tera.register_filter("fy_full", fy_full_filter);
     tera.register_filter("num", num_filter);
+    tera.register_filter("jst", jst_filter);
+    tera.register_filter("kb", kb_filter);
     Ok(tera)
 });
 
@@ -124,6 +138,32 @@ fn fy_full_filter(
         .as_i64()
         .ok_or_else(|| tera::Error::msg("fy_full: not a number"))?;
     Ok(tera::Value::String(wareki::fiscal_year_full(fy as i32)))
+}
+
+/// A stored UTC timestamp (as serialised, `2027-01-05T01:02:03`) in Japan time with
+/// its 令和 date.
+fn jst_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| tera::Error::msg("jst: not a timestamp"))?;
+    let at = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .map_err(|_| tera::Error::msg(format!("jst: not a timestamp: {text}")))?;
+    Ok(tera::Value::String(crate::domain::wareki::datetime_jst(at)))
+}
+
+/// A size in bytes as whole kilobytes, rounded up and grouped: `1,234 KB`.
+fn kb_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let bytes = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg("kb: not a number"))?;
+    let kb = (bytes + 1023) / 1024;
+    Ok(tera::Value::String(format!("{} KB", group_digits(kb))))
 }
 
 /// `12345` → `12,345`.
@@ -230,6 +270,10 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
             href: "/accounts/applications",
             label: "利用申請",
         });
+        nav.push(NavItem {
+            href: "/paper",
+            label: "紙報告",
+        });
     }
     if role.is_some_and(|r| super::gate::MASTER.contains(&r)) {
         nav.push(NavItem {
@@ -259,10 +303,18 @@ fn nav_for(role: Option<Role>) -> Vec<NavItem> {
             label: "公表",
         });
         nav.push(NavItem {
+            href: "/admin/notices",
+            label: "お知らせ・FAQ",
+        });
+        nav.push(NavItem {
             href: "/admin/audit",
             label: "操作履歴",
         });
     }
+    nav.push(NavItem {
+        href: "/help",
+        label: "ヘルプ",
+    });
     nav
 }
 

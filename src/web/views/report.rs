@@ -54,7 +54,13 @@ pub fn answer_text(item: &Item, value: &Value) -> String {
             .join("、"),
         // A published count may be the mark that hides it.
         (Kind::Count, Value::String(mark)) => mark.clone(),
-        (Kind::Count, v) => v.as_i64().map(views::group_digits).unwrap_or_default(),
+        (Kind::Count, v) => v
+            .as_i64()
+            .map(|n| match &item.unit {
+                Some(unit) => format!("{} {unit}", views::group_digits(n)),
+                None => views::group_digits(n),
+            })
+            .unwrap_or_default(),
         (_, Value::String(s)) => s.clone(),
         (_, v) => v.to_string(),
     }
@@ -88,8 +94,16 @@ pub struct ItemView {
     source: String,
     help: Option<String>,
     max_length: Option<usize>,
+    /// What a count counts (回, 人 …), beside its field.
+    unit: Option<String>,
     /// The answer in words (confirmation and print pages).
     text: String,
+}
+
+impl ItemView {
+    pub fn code(&self) -> &str {
+        &self.code
+    }
 }
 
 pub fn condition_text(catalog: &Catalog, item: &Item) -> Option<String> {
@@ -196,6 +210,7 @@ pub fn item_views(
                 source: item.source.clone(),
                 help: item.help.clone(),
                 max_length: item.max_length,
+                unit: item.unit.clone(),
                 text: answers
                     .get(&item.code)
                     .map(|v| answer_text(item, v))

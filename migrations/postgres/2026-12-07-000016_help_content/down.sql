@@ -1,0 +1,4 @@
+DROP TABLE document_chunks;
+DROP TABLE documents;
+DROP TABLE faqs;
+DROP TABLE notices;
