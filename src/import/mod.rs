@@ -24,6 +24,10 @@ pub enum FileError {
     NotExcel(String),
     #[error("Excel ファイルを読めませんでした: {0}")]
     Excel(String),
+    #[error(
+        "パスワードで保護されたファイルは読めません。Excel でパスワードを解除して（「ファイル」→「情報」→「ブックの保護」）保存し直してください"
+    )]
+    Encrypted,
     #[error("ZIP ファイルの中に Excel または CSV ファイルがありません")]
     EmptyZip,
     #[error("ZIP ファイルを読めませんでした: {0}")]
@@ -90,6 +94,33 @@ pub struct Grid {
     cells: Vec<Span>,
     /// `cells[row_start[r]..row_start[r + 1]]` are the cells of row `r`.
     row_start: Vec<u32>,
+    /// Merged areas, read only for a sheet asked for by name ([`read_named_sheet`]).
+    pub merged: Vec<MergedArea>,
+}
+
+/// Cells merged into one (zero-based, inclusive): the value is in the top-left cell and
+/// the others read empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergedArea {
+    pub top: u32,
+    pub left: u32,
+    pub bottom: u32,
+    pub right: u32,
+}
+
+impl MergedArea {
+    fn of(d: &calamine::Dimensions) -> MergedArea {
+        MergedArea {
+            top: d.start.0,
+            left: d.start.1,
+            bottom: d.end.0,
+            right: d.end.1,
+        }
+    }
+
+    pub fn contains(&self, row: u32, col: u32) -> bool {
+        (self.top..=self.bottom).contains(&row) && (self.left..=self.right).contains(&col)
+    }
 }
 
 impl Grid {
@@ -231,6 +262,7 @@ impl GridBuilder {
             text: self.text,
             cells: self.cells.into_iter().map(|(_, s)| s).collect(),
             row_start,
+            merged: Vec::new(),
         }
     }
 }
@@ -357,13 +389,26 @@ fn xlsx_sheet(
     let Some(sheet) = chosen else {
         return Ok(None);
     };
+    // Only a sheet read by name (a form) needs its merged cells: reading them parses
+    // the sheet a second time, which a large master file should not pay for.
+    let merged = match name {
+        Some(_) => book
+            .merge_cells_by_sheet_name(&sheet)
+            .map_err(excel)?
+            .iter()
+            .map(MergedArea::of)
+            .collect(),
+        None => Vec::new(),
+    };
     let mut cells = book.worksheet_cells_reader(&sheet).map_err(excel)?;
     let mut grid = GridBuilder::new(*limits);
     while let Some(cell) = cells.next_cell().map_err(excel)? {
         let (row, col) = cell.get_position();
         grid.put(row, col, &ref_text(cell.get_value()))?;
     }
-    Ok(Some(grid.finish()))
+    let mut grid = grid.finish();
+    grid.merged = merged;
+    Ok(Some(grid))
 }
 
 /// An old-format .xls, checked for memory bombs before calamine opens it.
@@ -373,8 +418,20 @@ fn xls(bytes: &[u8], limits: &Limits) -> Result<Grid, FileError> {
 
 fn xls_sheet(bytes: &[u8], limits: &Limits, name: Option<&str>) -> Result<Option<Grid>, FileError> {
     xls_scan::check(bytes, limits)?;
-    let excel = |e: calamine::XlsError| FileError::Excel(e.to_string());
+    let excel = |e: calamine::XlsError| match e {
+        calamine::XlsError::Password => FileError::Encrypted,
+        e => FileError::Excel(e.to_string()),
+    };
     let mut book: calamine::Xls<_> = calamine::Xls::new(Cursor::new(bytes)).map_err(excel)?;
+    let merged: Vec<MergedArea> = match name {
+        Some(n) if book.sheet_names().iter().any(|s| s == n) => book
+            .merge_cells_by_sheet_name(n)
+            .map_err(excel)?
+            .iter()
+            .map(MergedArea::of)
+            .collect(),
+        _ => Vec::new(),
+    };
     let range = match name {
         None => book.worksheet_range_at(0),
         Some(wanted) => {
@@ -397,7 +454,9 @@ fn xls_sheet(bytes: &[u8], limits: &Limits, name: Option<&str>) -> Result<Option
         grid.put(top + row as u32, left + col as u32, &cell_text(value))?;
     }
     grid.height = grid.height.max(top + range.height() as u32);
-    Ok(Some(grid.finish()))
+    let mut grid = grid.finish();
+    grid.merged = merged;
+    Ok(Some(grid))
 }
 
 /// One named sheet of an Excel file (.xlsx or .xls, told by content), within the
@@ -557,6 +616,11 @@ mod tests {
     /// A minimal BIFF8 workbook in an OLE container: one sheet holding the given
     /// numbers at (row, column).
     fn xls_with_numbers(cells: &[(u16, u16, f64)]) -> Vec<u8> {
+        xls_built(&[], cells)
+    }
+
+    /// An .xls whose globals also hold `extra` (whole records).
+    fn xls_built(extra: &[u8], cells: &[(u16, u16, f64)]) -> Vec<u8> {
         use std::io::Write;
         let record = |kind: u16, body: &[u8]| -> Vec<u8> {
             let mut out = kind.to_le_bytes().to_vec();
@@ -576,8 +640,15 @@ mod tests {
             record(0x0085, &body)
         };
         let eof = record(0x000A, &[]);
-        let globals_len = bof(5).len() + bound(0).len() + eof.len();
-        let mut stream = [bof(5), bound(globals_len as u32), eof.clone(), bof(0x10)].concat();
+        let globals_len = bof(5).len() + extra.len() + bound(0).len() + eof.len();
+        let mut stream = [
+            bof(5),
+            extra.to_vec(),
+            bound(globals_len as u32),
+            eof.clone(),
+            bof(0x10),
+        ]
+        .concat();
         for (row, col, value) in cells {
             let mut body = row.to_le_bytes().to_vec();
             body.extend(col.to_le_bytes());
@@ -593,6 +664,37 @@ mod tests {
             .unwrap();
         file.flush().unwrap();
         file.into_inner().into_inner()
+    }
+
+    #[test]
+    fn workbooks_locked_with_a_password_are_named_as_such() {
+        use std::io::Write;
+        // An .xls saved with a password to open: FILEPASS (0x002F) in the globals.
+        let filepass = [0x2F, 0x00, 0x06, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 0x00];
+        let plain = xls_built(&[], &[(0, 0, 1.0)]);
+        assert!(read_grid("a.xls", &plain, &Limits::default()).is_ok());
+        let locked = xls_built(&filepass, &[(0, 0, 1.0)]);
+        for result in [
+            read_grid("a.xls", &locked, &Limits::default()).map(|_| ()),
+            read_named_sheet("a.xls", &locked, "S", &Limits::default()).map(|_| ()),
+        ] {
+            assert_eq!(result, Err(FileError::Encrypted));
+        }
+        // An .xlsx with a password is an OLE container holding the encrypted package.
+        let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+        for stream in ["/EncryptionInfo", "/EncryptedPackage"] {
+            file.create_stream(stream)
+                .unwrap()
+                .write_all(&[0u8; 600])
+                .unwrap();
+        }
+        file.flush().unwrap();
+        let encrypted_xlsx = file.into_inner().into_inner();
+        assert_eq!(
+            read_grid("a.xlsx", &encrypted_xlsx, &Limits::default()),
+            Err(FileError::Encrypted)
+        );
+        assert!(FileError::Encrypted.to_string().contains("パスワード"));
     }
 
     #[test]

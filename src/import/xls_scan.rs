@@ -18,6 +18,8 @@ use super::limits::Limits;
 pub const MAX_AREA_CELLS: u64 = 5_000_000;
 
 const SST: u16 = 0x00FC;
+/// The globals record of an .xls saved with a password to open it.
+const FILE_PASS: u16 = 0x002F;
 const CONTINUE: u16 = 0x003C;
 const BOF: u16 = 0x0809;
 const LABEL_SST: u16 = 0x00FD;
@@ -71,6 +73,10 @@ pub fn check(bytes: &[u8], limits: &Limits) -> Result<(), FileError> {
     let unreadable = |e: &dyn std::fmt::Display| FileError::Excel(e.to_string());
     let mut container =
         cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+    // An encrypted .xlsx is an OLE container too, holding the encrypted package.
+    if container.exists("/EncryptedPackage") {
+        return Err(FileError::Encrypted);
+    }
     let stream = ["/Workbook", "/Book"]
         .iter()
         .find_map(|name| container.open_stream(name).ok())
@@ -130,6 +136,7 @@ fn check_biff(stream: &[u8], limits: &Limits) -> Result<(), FileError> {
                 parts.extend(r.continued);
                 string_lengths = shared_string_lengths(&parts);
             }
+            FILE_PASS => return Err(FileError::Encrypted),
             EOF => break,
             _ => {}
         }

@@ -227,6 +227,30 @@ impl Browser {
         )
     }
 
+    /// Shows pages as they print (`print`: CSS `@media print`) or back on screen (`""`),
+    /// through chromedriver's DevTools passthrough; it lasts across pages until reset.
+    pub fn emulate_media(&self, media: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": media}})),
+        );
+    }
+
+    /// The page printed to PDF on A4, as the browser's print dialog would.
+    pub fn print_a4(&self) -> Vec<u8> {
+        let data = self.call(
+            reqwest::Method::POST,
+            "/print",
+            Some(json!({"page": {"width": 21.0, "height": 29.7}, "background": true})),
+        );
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap_or_default())
+            .unwrap();
+        assert!(pdf.starts_with(b"%PDF"), "not a PDF");
+        pdf
+    }
+
     /// Saves a PNG under target/screenshots/ and returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let data = self.call(reqwest::Method::GET, "/screenshot", None);
@@ -776,4 +800,123 @@ fn browser_a_clinic_applies_is_approved_sets_its_password_and_reaches_its_first_
     browser.click(&format!("#start-{fy}"));
     browser.wait_for("h1", "定期報告");
     browser.screenshot("account-first-report");
+}
+
+/// Pages of a PDF (its `/Type /Page` objects).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver: run scripts/test-browser"]
+fn browser_officer_flags_prints_and_imports_a_paper_form() {
+    let app = crate::season::with_season();
+    let fy = crate::reports::fiscal_year();
+    let (id, code) = {
+        use diesel::prelude::*;
+        use kakari::db::schema::users;
+        let conn = &mut *app.db.conn();
+        let area: i32 = users::table
+            .filter(users::login_id.eq("demo-area"))
+            .select(users::area_id.assume_not_null())
+            .first(conn)
+            .unwrap();
+        let (id, code, _) = crate::paper::form_subjects(conn, area, fy);
+        (id, code)
+    };
+    let browser = Browser::start();
+    sign_in(&browser, &app, "demo-area");
+
+    // The institution search: tick it, 紙報告にする, see the preview, change.
+    browser.goto(&app.url(&format!("/institutions?code={code}")));
+    browser.wait_for("#results", &code);
+    browser.click(&format!("#results input[name=institution][value=\"{id}\"]"));
+    browser.click("#paper-set");
+    browser.wait_for("#flag-count", "1 件");
+    browser.screenshot("paper-flag-preview");
+    browser.click("#flag-apply");
+    browser.wait_for("#flag-result", "紙報告にしました");
+
+    // 調査票 of that institution: what prints is the form alone, on A4 pages.
+    browser.goto(&app.url(&format!("/paper/forms/{id}")));
+    browser.wait_for(&format!("#form-{code}"), "調査票");
+    browser.wait_for(&format!("#form-{code}"), "NDB");
+    browser.emulate_media("print");
+    let hidden = browser.script(
+        "return [...document.querySelectorAll('.site-header, .no-print')]\
+           .every(e => getComputedStyle(e).display === 'none');",
+    );
+    assert_eq!(
+        hidden,
+        json!(true),
+        "the menus and the user's name do not print"
+    );
+    browser.screenshot("paper-form-print-preview");
+    let pdf = browser.print_a4();
+    let pages = pdf_pages(&pdf);
+    assert!(
+        (2..=12).contains(&pages),
+        "one form on a few A4 pages: {pages}"
+    );
+    browser.emulate_media("");
+
+    // The clinic's Excel form comes back filled; the officer uploads it and applies.
+    let officer = app.signed_in("demo-area");
+    let form = officer
+        .get(app.url(&format!("/paper/forms/{id}/xlsx")))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blank = dir.path().join("blank.xlsx");
+    std::fs::write(&blank, &form).unwrap();
+    let filled = dir.path().join("返送分.xlsx");
+    let spec = dir.path().join("edits.json");
+    std::fs::write(
+        &spec,
+        json!([{"op": "set", "item": "2イ-5", "role": "value", "value": "４３２"}]).to_string(),
+    )
+    .unwrap();
+    let run = Command::new("python3")
+        .arg(format!(
+            "{}/tests/fixtures/fill_form.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args([&blank, &filled, &spec])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    browser.goto(&app.url("/paper/imports"));
+    browser.type_into_file("#file", filled.to_str().unwrap());
+    browser.click("#forms-check");
+    browser.wait_for("#import-accepted", "1");
+    browser.wait_for("#import-lines", "新しい下書き");
+    browser.screenshot("paper-import-preview");
+    browser.click("#import-apply");
+    browser.wait_for("#import-lines", "下書きにしました");
+    browser.screenshot("paper-import-result");
+
+    // The result leads to the draft, which holds what the form said.
+    browser.click("#import-lines a.report-link");
+    browser.wait_for("main", "代理入力");
+    let section = crate::reports::catalog()
+        .item("2イ-5")
+        .unwrap()
+        .section
+        .clone();
+    let url = browser.raw(reqwest::Method::GET, "/url");
+    let report = url["value"].as_str().unwrap().to_string();
+    browser.goto(&format!(
+        "{}/sections/{section}",
+        report.trim_end_matches('/')
+    ));
+    let value = browser.script("return document.querySelector('[name=\"2イ-5\"]').value;");
+    assert_eq!(value, json!("432"));
+    browser.screenshot("paper-import-draft");
 }

@@ -23,6 +23,7 @@ mod links;
 mod mail;
 mod mail_pages;
 mod paper;
+mod paper_filled;
 mod publication;
 mod reports;
 mod review;

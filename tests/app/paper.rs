@@ -170,7 +170,11 @@ fn every_result_of_a_search_is_flagged_only_if_the_search_still_finds_as_many() 
 
 /// The institution of the area with a confirmed report last year and NDB counts this
 /// year, and one of another area.
-fn form_subjects(conn: &mut kakari::db::DbConnection, area: i32, fy: i32) -> (i32, String, i32) {
+pub(crate) fn form_subjects(
+    conn: &mut kakari::db::DbConnection,
+    area: i32,
+    fy: i32,
+) -> (i32, String, i32) {
     use kakari::db::schema::{ndb_counts, reports};
     let confirmed_last_year: Vec<i32> = reports::table
         .filter(reports::fiscal_year.eq(fy - 1))
@@ -705,6 +709,19 @@ fn an_officer_uploads_filled_forms_sees_each_file_then_applies_them_as_drafts() 
     assert_eq!(apply.status(), 303);
     let done = text(&officer, &app, &location);
     assert!(done.contains("下書きにしました"), "{done}");
+    let report_id: i32 = {
+        use kakari::db::schema::reports;
+        reports::table
+            .filter(reports::institution_id.eq(id))
+            .filter(reports::fiscal_year.eq(fy))
+            .select(reports::id)
+            .first(&mut *app.db.conn())
+            .unwrap()
+    };
+    assert!(
+        done.contains(&format!("href=\"/reports/{report_id}\"")),
+        "the result links the draft it wrote: {done}"
+    );
     assert_eq!(reports_of(), [("draft".to_string(), true)]);
     // Applied once: a second apply is refused, nothing more written.
     let again = app.post_form(&officer, &location, &format!("{location}/apply"), &[]);

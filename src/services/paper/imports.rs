@@ -158,8 +158,9 @@ pub fn check(
     }
     let (answers, problems) = paper_form::read(&catalog, &form.cells);
     outcome.problems.extend(
-        problems
+        form.problems
             .into_iter()
+            .chain(problems)
             .map(|p| format!("{}: {}", p.cell, p.message)),
     );
     if !outcome.problems.is_empty() {

@@ -2,7 +2,7 @@
 //! checksum checked; or the code cell when that sheet was lost) and its answer cells,
 //! found by each row's item code and role, so blank rows people add change nothing.
 
-use crate::domain::paper_form::{self, FilledCell, Role};
+use crate::domain::paper_form::{self, CellProblem, FilledCell, Role};
 use crate::export::form_xlsx::{self, ANSWER_COL, CODE_CELL, CODE_COL, FIRST_ROW, ROLE_COL};
 use crate::import::{FileError, Grid, Limits, read_named_sheet};
 
@@ -15,6 +15,8 @@ pub struct ReadForm {
     /// The hidden sheet was there (and its checksum right); else the code cell told.
     pub identified_by_hidden_sheet: bool,
     pub cells: Vec<FilledCell>,
+    /// Answer cells whose value merging made unknowable.
+    pub problems: Vec<CellProblem>,
 }
 
 /// Why a file is not a form that can be read.
@@ -115,13 +117,56 @@ pub fn read(
             text: text(&sheet, row, ANSWER_COL),
         });
     }
+    let problems = merged_answer_cells(&sheet, &cells);
     Ok(ReadForm {
         fiscal_year,
         code,
         catalog_version,
         identified_by_hidden_sheet: by_hidden,
         cells,
+        problems,
     })
+}
+
+/// Merged cells over answer cells: harmless when the answer cell is the merged area's
+/// top-left (its value is the answer, as when the answer is merged with the unit beside
+/// it) or when the area holds nothing; otherwise the value of some answer cell is
+/// hidden or shared (one ○ over two choices, a label over an answer, a value LibreOffice
+/// kept under the merge), and is refused rather than guessed.
+fn merged_answer_cells(sheet: &Grid, cells: &[FilledCell]) -> Vec<CellProblem> {
+    let answer_rows: Vec<u32> = (FIRST_ROW..sheet.height() as u32)
+        .filter(|&r| Role::from_code(&text(sheet, r, ROLE_COL)).is_some())
+        .collect();
+    let mut problems = Vec::new();
+    for area in &sheet.merged {
+        let covered: Vec<u32> = answer_rows
+            .iter()
+            .copied()
+            .filter(|&r| area.contains(r, u32::from(ANSWER_COL)))
+            .collect();
+        let alone_at_top_left = covered == [area.top] && area.left == u32::from(ANSWER_COL);
+        let empty = text(sheet, area.top, area.left as u16).is_empty()
+            && covered
+                .iter()
+                .all(|&r| text(sheet, r, ANSWER_COL).is_empty());
+        if covered.is_empty() || alone_at_top_left || empty {
+            continue;
+        }
+        let cell = form_xlsx::answer_cell(covered[0]);
+        problems.push(CellProblem {
+            message: format!(
+                "セルが結合されています（{}{}:{}{}）。結合を解除して、1つのセルに1つの回答を記入してください",
+                form_xlsx::column_letters(area.left as u16),
+                area.top + 1,
+                form_xlsx::column_letters(area.right as u16),
+                area.bottom + 1
+            ),
+            cell,
+        });
+    }
+    // The reader's own problems come by cell; keep the same order.
+    problems.sort_by_key(|p| cells.iter().position(|c| c.cell == p.cell));
+    problems
 }
 
 #[cfg(test)]
@@ -230,6 +275,51 @@ mod tests {
             read("a.xlsx", b"PK\x03\x04garbage", &Limits::default(), KEY),
             Err(FormFileError::File(_))
         ));
+    }
+
+    #[test]
+    fn merged_answer_cells_are_refused_unless_the_answer_is_their_top_left() {
+        use crate::import::{Grid, MergedArea};
+        // Rows 11–13 (zero-based 10–12): two choices of 1-4 and a count.
+        let mut rows: Vec<Vec<&str>> = vec![vec![]; FIRST_ROW as usize];
+        rows.push(vec!["1-4", "皮膚", "○", "", "", "mark:1"]);
+        rows.push(vec!["1-4", "神経", "", "", "", "mark:2"]);
+        rows.push(vec!["2イ-5", "時間外", "12", "回", "", "value"]);
+        let mut sheet = Grid::from_rows(&rows);
+        let area = |top, left, bottom, right| MergedArea {
+            top,
+            left,
+            bottom,
+            right,
+        };
+        let cells: Vec<FilledCell> = (FIRST_ROW..FIRST_ROW + 3)
+            .map(|r| FilledCell {
+                cell: form_xlsx::answer_cell(r),
+                item: String::new(),
+                role: Role::Value,
+                text: String::new(),
+            })
+            .collect();
+        // The count merged with its unit: the answer is the top-left, accepted.
+        sheet.merged = vec![area(12, 2, 12, 3)];
+        assert!(merged_answer_cells(&sheet, &cells).is_empty());
+        // Two choices' cells merged under one ○: which was meant is unknown.
+        sheet.merged = vec![area(10, 2, 11, 2)];
+        let problems = merged_answer_cells(&sheet, &cells);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].cell, "調査票!C11");
+        assert!(problems[0].message.contains("C11:C12"), "{problems:?}");
+        // The label merged over the answer: the answer cell is not the top-left.
+        sheet.merged = vec![area(12, 1, 12, 2)];
+        assert_eq!(merged_answer_cells(&sheet, &cells)[0].cell, "調査票!C13");
+        // A merged area whose cells are all empty hides nothing; one that keeps a value
+        // in a lower cell (LibreOffice can keep the hidden contents) is refused.
+        sheet.merged = vec![area(11, 2, 12, 2)];
+        assert_eq!(merged_answer_cells(&sheet, &cells)[0].cell, "調査票!C12");
+        rows[12][2] = "";
+        let mut empty = Grid::from_rows(&rows);
+        empty.merged = sheet.merged.clone();
+        assert!(merged_answer_cells(&empty, &cells).is_empty());
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Line {
     pub complete: bool,
     /// What applying will do, or (after applying) did.
     pub action: String,
+    /// The report written, once applied.
+    #[serde(default)]
+    pub report_id: Option<i32>,
 }
 
 impl Line {
@@ -48,6 +51,7 @@ impl Line {
             answers: o.answers,
             complete: o.complete,
             action: o.action.unwrap_or("").to_string(),
+            report_id: None,
         }
     }
 }
@@ -191,7 +195,7 @@ impl Staged for FormsImport<'_> {
         for o in &outcomes {
             let mut line = Line::of(o);
             if o.accepted() {
-                line.action = match imports::apply(
+                let (action, report_id) = match imports::apply(
                     conn,
                     self.catalogs,
                     self.actor,
@@ -199,9 +203,15 @@ impl Staged for FormsImport<'_> {
                     o,
                     options,
                 )? {
-                    Written::Draft { .. } => "下書きにしました（代理入力）".into(),
-                    Written::Submitted { number, .. } => format!("報告しました（第{number}版）"),
+                    Written::Draft { report_id } => {
+                        ("下書きにしました（代理入力）".into(), report_id)
+                    }
+                    Written::Submitted { report_id, number } => {
+                        (format!("報告しました（第{number}版）"), report_id)
+                    }
                 };
+                line.action = action;
+                line.report_id = Some(report_id);
             }
             lines.push(line);
         }
