@@ -222,6 +222,21 @@ impl Manager {
     }
 }
 
+/// For the rest of the transaction, PostgreSQL plans every statement for its values.
+///
+/// diesel prepares and caches statements, and after five runs PostgreSQL may keep one
+/// generic plan for the connection's life. A plan made while a table was small (a seq
+/// scan of `login_id = ANY($1)` over 20 users) is still used after a bulk write in the
+/// same transaction made the table large: 2 s per 900 logins, so the prefecture's
+/// 59,907 accounts took 177 s (26 s with this). Not for every connection: planning each
+/// statement made the paper-form pages and imports 30–200 % slower.
+pub fn plan_each_statement(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(c) => c.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan"),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = DbConnection;
     type Error = DbError;

@@ -21,6 +21,35 @@ fn health_reports_the_backend() {
     assert_eq!(body["database"], expected);
 }
 
+/// A bulk write plans each of its statements for its values (PostgreSQL), and only it:
+/// the connection goes back to cached plans when the transaction ends.
+#[test]
+fn a_bulk_transaction_plans_each_statement_and_only_it() {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        plan_cache_mode: String,
+    }
+    let test_db = TestDb::new();
+    if !test_db.is_postgres() {
+        return; // SQLite has no plan cache setting; the helper does nothing there.
+    }
+    let conn = &mut *test_db.conn();
+    let mode = |conn: &mut db::DbConnection| -> String {
+        diesel::sql_query("SHOW plan_cache_mode")
+            .get_result::<Setting>(conn)
+            .unwrap()
+            .plan_cache_mode
+    };
+    let inside = db::write_transaction(conn, |conn| {
+        db::plan_each_statement(conn)?;
+        Ok::<_, diesel::result::Error>(mode(conn))
+    })
+    .unwrap();
+    assert_eq!(inside, "force_custom_plan");
+    assert_eq!(mode(conn), "auto", "other work keeps cached plans");
+}
+
 #[test]
 fn home_page_is_japanese_and_shows_the_demo() {
     let app = TestApp::spawn_with(|conn| {

@@ -185,6 +185,7 @@ pub fn invite_all(
     let prefecture_id = prefecture_of(conn, actor.scope)?;
     let expires_at = now + Duration::hours(i64::from(hours));
     db::write_transaction(conn, |conn| {
+        db::plan_each_statement(conn)?;
         if let Some(id) = crate::db::mail::campaign_of_request(conn, request_key)? {
             return Ok((id, false));
         }
