@@ -814,14 +814,8 @@ fn browser_officer_flags_prints_and_imports_a_paper_form() {
     let app = crate::season::with_season();
     let fy = crate::reports::fiscal_year();
     let (id, code) = {
-        use diesel::prelude::*;
-        use kakari::db::schema::users;
         let conn = &mut *app.db.conn();
-        let area: i32 = users::table
-            .filter(users::login_id.eq("demo-area"))
-            .select(users::area_id.assume_not_null())
-            .first(conn)
-            .unwrap();
+        let area = crate::paper::demo_area(conn);
         let (id, code, _) = crate::paper::form_subjects(conn, area, fy);
         (id, code)
     };

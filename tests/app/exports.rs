@@ -587,17 +587,7 @@ fn the_command_line_writes_csv_to_a_file_and_xlsx_to_standard_output() {
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("all.csv");
     let fy = fiscal_year().to_string();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_kakari"))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &app.db.url)
-            .env("KAKARI_DATA_DIR", app.db.data_dir())
-            .env("KAKARI_LOG", "warn")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| app.kakari(args);
     let out = run(&[
         "export",
         "reports",

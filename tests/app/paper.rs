@@ -40,11 +40,7 @@ fn paper_of(conn: &mut kakari::db::DbConnection, ids: &[i32]) -> Vec<bool> {
 fn a_health_center_ticks_its_paper_reporters_and_a_forged_id_is_dropped() {
     let app = app();
     let conn = &mut *app.db.conn();
-    let area: i32 = users::table
-        .filter(users::login_id.eq("demo-area"))
-        .select(users::area_id.assume_not_null())
-        .first(conn)
-        .unwrap();
+    let area: i32 = demo_area(conn);
     let mine: Vec<i32> = institutions::table
         .filter(institutions::jurisdiction_id.eq(area))
         .filter(institutions::paper_report.eq(false))
@@ -170,6 +166,27 @@ fn every_result_of_a_search_is_flagged_only_if_the_search_still_finds_as_many() 
 
 /// The institution of the area with a confirmed report last year and NDB counts this
 /// year, and one of another area.
+/// The area of the demo's health-center officer (demo-area).
+pub(crate) fn demo_area(conn: &mut kakari::db::DbConnection) -> i32 {
+    users::table
+        .filter(users::login_id.eq("demo-area"))
+        .select(users::area_id.assume_not_null())
+        .first(conn)
+        .unwrap()
+}
+
+/// Makes `id` the area's one paper reporter.
+fn only_paper_reporter(conn: &mut kakari::db::DbConnection, area: i32, id: i32) {
+    diesel::update(institutions::table.filter(institutions::jurisdiction_id.eq(area)))
+        .set(institutions::paper_report.eq(false))
+        .execute(conn)
+        .unwrap();
+    diesel::update(institutions::table.find(id))
+        .set(institutions::paper_report.eq(true))
+        .execute(conn)
+        .unwrap();
+}
+
 pub(crate) fn form_subjects(
     conn: &mut kakari::db::DbConnection,
     area: i32,
@@ -218,20 +235,9 @@ fn paper_forms_print_pre_printed_one_institution_per_page_run() {
     let app = crate::season::with_season();
     let fy = crate::reports::fiscal_year();
     let conn = &mut *app.db.conn();
-    let area: i32 = users::table
-        .filter(users::login_id.eq("demo-area"))
-        .select(users::area_id.assume_not_null())
-        .first(conn)
-        .unwrap();
+    let area: i32 = demo_area(conn);
     let (id, code, elsewhere) = form_subjects(conn, area, fy);
-    diesel::update(institutions::table.filter(institutions::jurisdiction_id.eq(area)))
-        .set(institutions::paper_report.eq(false))
-        .execute(conn)
-        .unwrap();
-    diesel::update(institutions::table.find(id))
-        .set(institutions::paper_report.eq(true))
-        .execute(conn)
-        .unwrap();
+    only_paper_reporter(conn, area, id);
     let officer = app.signed_in("demo-area");
     let one = text(&officer, &app, &format!("/paper/forms/{id}"));
     assert!(one.contains(&format!("id=\"form-{code}\"")));
@@ -262,19 +268,6 @@ fn paper_forms_print_pre_printed_one_institution_per_page_run() {
     assert!(text(&prefecture, &app, &format!("/paper/forms/{elsewhere}")).contains("調査票"));
 }
 
-/// The `kakari` command on the test's database.
-fn kakari(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_kakari"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &app.db.url)
-        .env("KAKARI_DATA_DIR", app.db.data_dir())
-        .env("KAKARI_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
 fn cell_text(range: &calamine::Range<calamine::Data>, row: u32, col: u32) -> String {
     range
         .get_value((row, col))
@@ -288,20 +281,9 @@ fn excel_forms_carry_their_identity_and_every_item_for_one_or_an_area() {
     let app = crate::season::with_season();
     let fy = crate::reports::fiscal_year();
     let conn = &mut *app.db.conn();
-    let area: i32 = users::table
-        .filter(users::login_id.eq("demo-area"))
-        .select(users::area_id.assume_not_null())
-        .first(conn)
-        .unwrap();
+    let area: i32 = demo_area(conn);
     let (id, code, elsewhere) = form_subjects(conn, area, fy);
-    diesel::update(institutions::table.filter(institutions::jurisdiction_id.eq(area)))
-        .set(institutions::paper_report.eq(false))
-        .execute(conn)
-        .unwrap();
-    diesel::update(institutions::table.find(id))
-        .set(institutions::paper_report.eq(true))
-        .execute(conn)
-        .unwrap();
+    only_paper_reporter(conn, area, id);
     let officer = app.signed_in("demo-area");
     let res = officer
         .get(app.url(&format!("/paper/forms/{id}/xlsx")))
@@ -373,7 +355,7 @@ fn excel_forms_carry_their_identity_and_every_item_for_one_or_an_area() {
     // The command line writes the same form for the IT staff.
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("form.xlsx");
-    let run = |args: &[&str]| kakari(&app, args);
+    let run = |args: &[&str]| app.kakari(args);
     let fy_text = fy.to_string();
     let done = run(&[
         "forms",
@@ -410,17 +392,13 @@ fn filled_forms_are_checked_file_by_file_with_a_clear_line_each() {
     let fy = crate::reports::fiscal_year();
     let code: String = {
         let conn = &mut *app.db.conn();
-        let area: i32 = users::table
-            .filter(users::login_id.eq("demo-area"))
-            .select(users::area_id.assume_not_null())
-            .first(conn)
-            .unwrap();
+        let area: i32 = demo_area(conn);
         form_subjects(conn, area, fy).1
     };
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let run = |args: &[&str]| {
-        let out = kakari(&app, args);
+        let out = app.kakari(args);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -653,11 +631,7 @@ fn an_officer_uploads_filled_forms_sees_each_file_then_applies_them_as_drafts() 
     let fy = crate::reports::fiscal_year();
     let (id, code) = {
         let conn = &mut *app.db.conn();
-        let area: i32 = users::table
-            .filter(users::login_id.eq("demo-area"))
-            .select(users::area_id.assume_not_null())
-            .first(conn)
-            .unwrap();
+        let area: i32 = demo_area(conn);
         let (id, code, _) = form_subjects(conn, area, fy);
         (id, code)
     };

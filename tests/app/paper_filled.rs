@@ -10,21 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use diesel::prelude::*;
-use kakari::db::schema::{institutions, reports, users};
+use kakari::db::schema::{institutions, reports};
 use serde_json::{Map, Value, json};
 
 use crate::support::TestApp;
 
 fn kakari(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kakari"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &app.db.url)
-        .env("KAKARI_DATA_DIR", app.db.data_dir())
-        .env("KAKARI_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = app.kakari(args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -131,11 +123,7 @@ fn forms_filled_by_hand_and_resaved_by_libreoffice_become_the_drafts_people_mean
     let fy_text = fy.to_string();
     let code = {
         let conn = &mut *app.db.conn();
-        let area: i32 = users::table
-            .filter(users::login_id.eq("demo-area"))
-            .select(users::area_id.assume_not_null())
-            .first(conn)
-            .unwrap();
+        let area = crate::paper::demo_area(conn);
         crate::paper::form_subjects(conn, area, fy).1
     };
     let dir = tempfile::tempdir().unwrap();
@@ -155,6 +143,21 @@ fn forms_filled_by_hand_and_resaved_by_libreoffice_become_the_drafts_people_mean
     );
     assert!(ok, "{err}");
     let pre_printed = answers_in(&app, &at("form.xlsx"));
+    // `kakari import forms` as the area's officer, written unless refused.
+    let import_forms = |path: &str| {
+        kakari(
+            &app,
+            &[
+                "import",
+                "forms",
+                "--as",
+                "demo-area",
+                "--fy",
+                &fy_text,
+                path,
+            ],
+        )
+    };
     assert!(!pre_printed.is_empty(), "pre-printed from last year");
 
     // What a clinic does to the form: labels instead of codes, full-width digits,
@@ -218,18 +221,7 @@ fn forms_filled_by_hand_and_resaved_by_libreoffice_become_the_drafts_people_mean
         at("no-hidden-sheet.xlsx"),
     ] {
         let path = file.to_str().unwrap();
-        let (ok, out, err) = kakari(
-            &app,
-            &[
-                "import",
-                "forms",
-                "--as",
-                "demo-area",
-                "--fy",
-                &fy_text,
-                path,
-            ],
-        );
+        let (ok, out, err) = import_forms(path);
         assert!(ok, "{path}: {out}{err}");
         assert!(out.starts_with("OK ") && out.contains(&code), "{out}");
         let rows = reports_of(&app, &code, fy);
@@ -251,18 +243,7 @@ fn forms_filled_by_hand_and_resaved_by_libreoffice_become_the_drafts_people_mean
     ];
     let cells = fill(&at("filled.xlsx"), &at("unclear.xlsx"), json!(edits));
     let cell = |key: &str| format!("調査票!{}", cells[key].as_str().unwrap());
-    let (ok, out, _) = kakari(
-        &app,
-        &[
-            "import",
-            "forms",
-            "--as",
-            "demo-area",
-            "--fy",
-            &fy_text,
-            at("unclear.xlsx").to_str().unwrap(),
-        ],
-    );
+    let (ok, out, _) = import_forms(at("unclear.xlsx").to_str().unwrap());
     assert!(!ok, "{out}");
     assert!(out.starts_with("NG unclear.xlsx"), "{out}");
     assert!(
@@ -286,18 +267,7 @@ fn forms_filled_by_hand_and_resaved_by_libreoffice_become_the_drafts_people_mean
 
     // A workbook locked with a password to open: a clear message, nothing changed.
     encrypted(&at("filled.xlsx"), &at("locked.xlsx"));
-    let (ok, out, _) = kakari(
-        &app,
-        &[
-            "import",
-            "forms",
-            "--as",
-            "demo-area",
-            "--fy",
-            &fy_text,
-            at("locked.xlsx").to_str().unwrap(),
-        ],
-    );
+    let (ok, out, _) = import_forms(at("locked.xlsx").to_str().unwrap());
     assert!(!ok);
     assert!(
         out.starts_with("NG locked.xlsx")

@@ -2,7 +2,6 @@
 //! page or file shows a small count (1 to threshold − 1) of an NDB-derived item.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use diesel::prelude::*;
 use kakari::db::schema::{institutions, public_institutions, publications, reports};
@@ -584,17 +583,7 @@ fn the_command_line_publishes_exports_and_imports_populations_all_or_nothing() {
     let app = crate::season::with_season();
     let fy = fiscal_year() - 1;
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_kakari"))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &app.db.url)
-            .env("KAKARI_DATA_DIR", app.db.data_dir())
-            .env("KAKARI_LOG", "warn")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| app.kakari(args);
     let fy_text = fy.to_string();
     // Masked and raw tables: the raw one holds the small values the masked one hides.
     let masked = dir.path().join("masked.csv");

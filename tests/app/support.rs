@@ -236,6 +236,20 @@ impl TestApp {
         })
     }
 
+    /// The `kakari` command on this app's database, with nothing else from the
+    /// environment but PATH.
+    pub fn kakari(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kakari"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &self.db.url)
+            .env("KAKARI_DATA_DIR", self.db.data_dir())
+            .env("KAKARI_LOG", "warn")
+            .output()
+            .expect("run kakari")
+    }
+
     /// A new client with its own cookie jar, signed in as `login`.
     pub fn signed_in(&self, login: &str) -> reqwest::blocking::Client {
         let c = client();
